@@ -1,0 +1,1 @@
+"""Benchmarks. They print ratios measured side by side in one run; they are not tests."""

@@ -1,0 +1,1 @@
+"""The application: prompt optimisation methods, their runs and artefacts, and the CLI."""

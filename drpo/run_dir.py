@@ -1,0 +1,55 @@
+"""A run's log directory: created and checked up front, arguments saved without secrets."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from search.artifacts import write_atomic
+
+_SECRET_NAME = re.compile(r"(api_?key|token|secret|password|authorization)", re.IGNORECASE)
+REDACTED = "<redacted>"
+
+
+class RunDirError(Exception):
+    """The log directory cannot be used."""
+
+
+def prepare_log_dir(path: str | Path) -> Path:
+    """Create `path` (and algo_output/ inside it) and check that it is writable."""
+    path = Path(path)
+    try:
+        (path / "algo_output").mkdir(parents=True, exist_ok=True)
+        probe = path / ".write-test"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise RunDirError(f"cannot write to log_dir {str(path)!r}: {exc.strerror or exc}") from None
+    return path
+
+
+def redact(args: Mapping[str, Any]) -> dict[str, Any]:
+    """The arguments with every value whose name looks secret replaced, and every value equal
+    to a secret from the environment (API keys) replaced too."""
+    secrets = {
+        value for name, value in os.environ.items() if _SECRET_NAME.search(name) and len(value) >= 8
+    }
+
+    def secret(name: str, value: Any) -> bool:
+        if _SECRET_NAME.search(name) and value not in (None, ""):
+            return True
+        return isinstance(value, str) and any(s in value for s in secrets)
+
+    return {name: REDACTED if secret(name, value) else value for name, value in args.items()}
+
+
+def write_args(log_dir: Path, args: Mapping[str, Any]) -> Path:
+    """Save the run's arguments to args.txt, one `name: value` per line, secrets removed."""
+    lines = [f"{name}: {json.dumps(value, default=str)}" for name, value in redact(args).items()]
+    path = log_dir / "args.txt"
+    write_atomic(path, ("\n".join(lines) + "\n").encode("utf-8"))
+    return path

@@ -1,0 +1,167 @@
+"""How a search algorithm calls a world: a whole frontier at a time, with the return shapes checked.
+
+Each function uses the world's ``*_many`` method where it has one (a world built on our base
+classes always has) and falls back to one call per item for duck-typed worlds, such as those
+written for llm-reasoners. Every return value is checked, so that a world breaking the contract
+fails at once with a message naming the method, instead of deep inside an algorithm.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from numbers import Real
+from typing import Any
+
+from world_model.base import RewardRequest, Scored
+
+
+class ContractError(TypeError):
+    """A world model or search config returned something of the wrong shape."""
+
+
+_ADAPTER_HINT = (
+    " (a world written for llm-reasoners runs here through world_model.adapters.from_reasoners)"
+)
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _checked_length(name: str, out: Any, expected: int) -> list[Any]:
+    if not isinstance(out, (list, tuple)) or len(out) != expected:
+        got = f"{len(out)} items" if isinstance(out, (list, tuple)) else type(out).__name__
+        raise ContractError(f"{name} must return a list of {expected} items; got {got}")
+    return list(out)
+
+
+def check_step(owner: Any, out: Any) -> tuple[Any, dict[str, Any]]:
+    """Validate one `step` result: a (state, dict) pair."""
+    if not (type(out) is tuple and len(out) == 2 and isinstance(out[1], dict)):
+        raise ContractError(
+            f"{type(owner).__name__}.step must return (state, aux: dict); got {_short(out)}"
+            + _ADAPTER_HINT
+        )
+    return out
+
+
+def check_scored(owner: Any, method: str, out: Any) -> Scored:
+    """Validate one `reward` or `fast_reward` result: a (number, dict) pair."""
+    if type(out) is tuple and len(out) == 2 and type(out[1]) is dict:  # the common case, fast
+        value = out[0]
+        if type(value) is float and value == value:
+            return out
+        if type(value) is int:
+            return float(value), out[1]
+    if (
+        isinstance(out, (tuple, list))
+        and len(out) == 2
+        and isinstance(out[0], Real)
+        and not isinstance(out[0], bool)
+        and isinstance(out[1], dict)
+        and not math.isnan(out[0])
+    ):
+        return float(out[0]), out[1]
+    raise ContractError(
+        f"{type(owner).__name__}.{method} must return (float, details: dict) with a number "
+        f"that is not NaN; got {_short(out)}" + _ADAPTER_HINT
+    )
+
+
+def check_actions(owner: Any, out: Any) -> list[Any]:
+    """Validate one `get_actions` result: a list (or tuple) of actions."""
+    if not isinstance(out, (list, tuple)):
+        raise ContractError(
+            f"{type(owner).__name__}.get_actions must return a list of actions; got {_short(out)}"
+        )
+    return list(out)
+
+
+def is_terminal(world: Any, state: Any) -> bool:
+    out = world.is_terminal(state)
+    if type(out) is bool:
+        return out
+    if not isinstance(out, (bool, int)) and type(out).__name__ != "bool_":
+        raise ContractError(
+            f"{type(world).__name__}.is_terminal must return a bool; got {_short(out)}"
+        )
+    return bool(out)
+
+
+def step_many(world: Any, pairs: Sequence[tuple[Any, Any]]) -> list[tuple[Any, dict[str, Any]]]:
+    if not pairs:
+        return []
+    many = getattr(world, "step_many", None)
+    if many is None:
+        out = [world.step(state, action) for state, action in pairs]
+    else:
+        out = _checked_length(f"{type(world).__name__}.step_many", many(pairs), len(pairs))
+    return [check_step(world, item) for item in out]
+
+
+def get_actions_many(config: Any, states: Sequence[Any]) -> list[list[Any]]:
+    if not states:
+        return []
+    many = getattr(config, "get_actions_many", None)
+    if many is None:
+        out = [config.get_actions(state) for state in states]
+    else:
+        name = f"{type(config).__name__}.get_actions_many"
+        out = _checked_length(name, many(states), len(states))
+    return [check_actions(config, item) for item in out]
+
+
+def fast_reward_many(config: Any, pairs: Sequence[tuple[Any, Any]]) -> list[Scored]:
+    if not pairs:
+        return []
+    many = getattr(config, "fast_reward_many", None)
+    if many is None:
+        out = [config.fast_reward(state, action) for state, action in pairs]
+    else:
+        name = f"{type(config).__name__}.fast_reward_many"
+        out = _checked_length(name, many(pairs), len(pairs))
+    return [check_scored(config, "fast_reward", item) for item in out]
+
+
+def reward_many(config: Any, requests: Sequence[RewardRequest]) -> list[Scored]:
+    if not requests:
+        return []
+    many = getattr(config, "reward_many", None)
+    if many is None:
+        out = [config.reward(state, action, **kwargs) for state, action, kwargs in requests]
+    else:
+        name = f"{type(config).__name__}.reward_many"
+        out = _checked_length(name, many(requests), len(requests))
+    return [check_scored(config, "reward", item) for item in out]
+
+
+def reward_kwargs(aux: Mapping[str, Any], fast_details: Mapping[str, Any]) -> dict[str, Any]:
+    """The keyword arguments of `reward`: the step's aux and the fast-reward details.
+
+    llm-reasoners passes both as ``**aux, **details``; a key in both would be a TypeError deep in
+    the call, so it is reported here with its name.
+    """
+    if not fast_details:
+        return aux
+    clash = aux.keys() & fast_details.keys()
+    if clash:
+        raise ContractError(
+            "step's aux and fast_reward's details both define "
+            + ", ".join(sorted(map(str, clash)))
+            + "; reward receives both as keyword arguments, so their keys must differ"
+        )
+    return {**aux, **fast_details}
+
+
+def root_reward(config: Any, state: Any) -> Scored:
+    method = getattr(config, "root_reward", None)
+    if method is None:
+        return 0.0, {}
+    return check_scored(config, "root_reward", method(state))
+
+
+def extends_depth(config: Any, state: Any) -> bool:
+    method = getattr(config, "extends_depth", None)
+    return bool(method(state)) if method is not None else False
