@@ -67,14 +67,18 @@ def check_world_model(
         for _depth in range(max_depth):
             if frontier.is_terminal(world_model, state):
                 break
-            actions = frontier.check_actions(search_config, search_config.get_actions(state))
+            actions = frontier.check_actions(
+                search_config, "get_actions", search_config.get_actions(state)
+            )
             if not actions:
                 break
             action = rng.choice(actions)
             fast = frontier.check_scored(
                 search_config, "fast_reward", search_config.fast_reward(state, action)
             )
-            next_state, aux = frontier.check_step(world_model, world_model.step(state, action))
+            next_state, aux = frontier.check_step(
+                world_model, "step", world_model.step(state, action)
+            )
             kwargs = frontier.reward_kwargs(aux, fast[1])
             scored = frontier.check_scored(
                 search_config, "reward", search_config.reward(state, action, **kwargs)
@@ -103,5 +107,8 @@ def _check_repeatable(
             "same (state, action); pass deterministic=False for a stochastic world"
         )
     actions = frontier.get_actions_many(search_config, [state])[0]
-    if not _same(actions, frontier.check_actions(search_config, search_config.get_actions(state))):
+    if not _same(
+        actions,
+        frontier.check_actions(search_config, "get_actions", search_config.get_actions(state)),
+    ):
         raise ContractError(f"{name_c}.get_actions_many disagrees with get_actions")

@@ -9,7 +9,7 @@ fails at once with a message naming the method, instead of deep inside an algori
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from numbers import Real
 from typing import Any
 
@@ -37,11 +37,11 @@ def _checked_length(name: str, out: Any, expected: int) -> list[Any]:
     return list(out)
 
 
-def check_step(owner: Any, out: Any) -> tuple[Any, dict[str, Any]]:
+def check_step(owner: Any, method: str, out: Any) -> tuple[Any, dict[str, Any]]:
     """Validate one `step` result: a (state, dict) pair."""
     if not (type(out) is tuple and len(out) == 2 and isinstance(out[1], dict)):
         raise ContractError(
-            f"{type(owner).__name__}.step must return (state, aux: dict); got {_short(out)}"
+            f"{type(owner).__name__}.{method} must return (state, aux: dict); got {_short(out)}"
             + _ADAPTER_HINT
         )
     return out
@@ -70,11 +70,11 @@ def check_scored(owner: Any, method: str, out: Any) -> Scored:
     )
 
 
-def check_actions(owner: Any, out: Any) -> list[Any]:
+def check_actions(owner: Any, method: str, out: Any) -> list[Any]:
     """Validate one `get_actions` result: a list (or tuple) of actions."""
     if not isinstance(out, (list, tuple)):
         raise ContractError(
-            f"{type(owner).__name__}.get_actions must return a list of actions; got {_short(out)}"
+            f"{type(owner).__name__}.{method} must return a list of actions; got {_short(out)}"
         )
     return list(out)
 
@@ -90,51 +90,42 @@ def is_terminal(world: Any, state: Any) -> bool:
     return bool(out)
 
 
-def step_many(world: Any, pairs: Sequence[tuple[Any, Any]]) -> list[tuple[Any, dict[str, Any]]]:
-    if not pairs:
+def _frontier(
+    owner: Any,
+    method: str,
+    items: Sequence[Any],
+    one: Callable[[Any], Any],
+    check: Callable[[Any, str, Any], Any],
+) -> list[Any]:
+    """`owner.<method>_many(items)` where it exists, else `one(item)` per item; each checked."""
+    if not items:
         return []
-    many = getattr(world, "step_many", None)
+    many = getattr(owner, f"{method}_many", None)
     if many is None:
-        out = [world.step(state, action) for state, action in pairs]
+        out = [one(item) for item in items]
     else:
-        out = _checked_length(f"{type(world).__name__}.step_many", many(pairs), len(pairs))
-    return [check_step(world, item) for item in out]
+        out = _checked_length(f"{type(owner).__name__}.{method}_many", many(items), len(items))
+    return [check(owner, method, item) for item in out]
+
+
+def step_many(world: Any, pairs: Sequence[tuple[Any, Any]]) -> list[tuple[Any, dict[str, Any]]]:
+    return _frontier(world, "step", pairs, lambda p: world.step(*p), check_step)
 
 
 def get_actions_many(config: Any, states: Sequence[Any]) -> list[list[Any]]:
-    if not states:
-        return []
-    many = getattr(config, "get_actions_many", None)
-    if many is None:
-        out = [config.get_actions(state) for state in states]
-    else:
-        name = f"{type(config).__name__}.get_actions_many"
-        out = _checked_length(name, many(states), len(states))
-    return [check_actions(config, item) for item in out]
+    return _frontier(config, "get_actions", states, config.get_actions, check_actions)
 
 
 def fast_reward_many(config: Any, pairs: Sequence[tuple[Any, Any]]) -> list[Scored]:
-    if not pairs:
-        return []
-    many = getattr(config, "fast_reward_many", None)
-    if many is None:
-        out = [config.fast_reward(state, action) for state, action in pairs]
-    else:
-        name = f"{type(config).__name__}.fast_reward_many"
-        out = _checked_length(name, many(pairs), len(pairs))
-    return [check_scored(config, "fast_reward", item) for item in out]
+    return _frontier(config, "fast_reward", pairs, lambda p: config.fast_reward(*p), check_scored)
 
 
 def reward_many(config: Any, requests: Sequence[RewardRequest]) -> list[Scored]:
-    if not requests:
-        return []
-    many = getattr(config, "reward_many", None)
-    if many is None:
-        out = [config.reward(state, action, **kwargs) for state, action, kwargs in requests]
-    else:
-        name = f"{type(config).__name__}.reward_many"
-        out = _checked_length(name, many(requests), len(requests))
-    return [check_scored(config, "reward", item) for item in out]
+    def one(request: RewardRequest) -> Any:
+        state, action, kwargs = request
+        return config.reward(state, action, **kwargs)
+
+    return _frontier(config, "reward", requests, one, check_scored)
 
 
 def reward_kwargs(aux: Mapping[str, Any], fast_details: Mapping[str, Any]) -> dict[str, Any]:
