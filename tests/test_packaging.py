@@ -99,3 +99,10 @@ def test_ruff_is_clean() -> None:
         cwd=REPO,
     )
     assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_the_llm_layer_imports_its_heavy_clients_lazily() -> None:
+    code = f"import sys, drpo.llm, drpo.sim;print([m for m in {HEAVY!r} if m in sys.modules])"
+    out = run("-c", code)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"

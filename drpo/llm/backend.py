@@ -1,0 +1,56 @@
+"""The backend protocol: how a role's requests reach a model."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from drpo.llm.types import ChatRequest
+
+
+@dataclass(frozen=True)
+class BackendCall:
+    """Ask for `count` samples of `request`, numbered from `first_sample` on.
+
+    The sample numbers keep the cache honest: after a crash, the samples still missing are
+    asked for by number, and a backend that can (the simulated LLM, seeded servers) returns
+    those samples rather than repeats of the first ones.
+    """
+
+    request: ChatRequest
+    count: int
+    first_sample: int = 0
+
+
+@dataclass(frozen=True)
+class BackendResult:
+    texts: tuple[str, ...]
+    finish_reasons: tuple[str, ...]
+    prompt_tokens: int
+    completion_tokens: int
+
+
+class Backend(ABC):
+    """A model behind one protocol. `agenerate` answers a batch of calls, in order."""
+
+    #: "openai", "vllm" or "sim"
+    kind: str = ""
+
+    def __init__(self, model: str) -> None:
+        if not model:
+            raise ValueError("a backend needs a model name")
+        self.model = model
+
+    @abstractmethod
+    async def agenerate(self, calls: Sequence[BackendCall]) -> list[BackendResult | Exception]:
+        """Answer every call, in order. A call that failed is an `LLMError` (naming the model
+        and where it runs) in its place, so that the answers already paid for are kept; a
+        backend that fails as a whole may raise instead."""
+
+    def describe(self) -> str:
+        """Where the model runs, for error messages (never a key)."""
+        return f"{self.kind} model {self.model!r}"
+
+    async def aclose(self) -> None:  # noqa: B027 - optional hook
+        """Release connections."""

@@ -1,0 +1,83 @@
+"""The on-disk cache of LLM answers: sqlite, JSON values, one row per sample.
+
+The key is a hash of the whole request as the model sees it (model, messages and every
+sampling setting) and the sample's index, so that the n samples of a request at temperature
+> 0 stay distinct. It never includes an API key or a server address: the same request to the
+same model is the same entry wherever the model is served. Safe for concurrent writers
+(threads and processes): WAL journal, a busy timeout, and one short transaction per write.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import threading
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from drpo.llm.types import ChatRequest
+
+SCHEMA_VERSION = 1
+
+
+def request_key(model: str, request: ChatRequest, sample: int) -> str:
+    """The cache key of sample `sample` of `request` to `model`."""
+    payload = {
+        "v": SCHEMA_VERSION,
+        "model": model,
+        "messages": [list(m) for m in request.messages],
+        "temperature": request.temperature,
+        "top_p": request.top_p,
+        "max_tokens": request.max_tokens,
+        "stop": list(request.stop),
+        "json_mode": request.json_mode,
+        "sample": sample,
+    }
+    text = json.dumps(payload, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+class LLMCache:
+    """A sqlite file of answers. ``LLMCache(path)``; ``get_many``, ``put_many``."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(self.path, timeout=30.0, check_same_thread=False)
+        with self._lock, self._db:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA busy_timeout=30000")
+            self._db.execute(
+                "CREATE TABLE IF NOT EXISTS answers (key TEXT PRIMARY KEY, value TEXT NOT NULL)"
+            )
+
+    def get_many(self, keys: Iterable[str]) -> dict[str, dict[str, Any]]:
+        keys = list(keys)
+        found: dict[str, dict[str, Any]] = {}
+        with self._lock:
+            for start in range(0, len(keys), 500):
+                chunk = keys[start : start + 500]
+                marks = ",".join("?" * len(chunk))
+                rows = self._db.execute(
+                    f"SELECT key, value FROM answers WHERE key IN ({marks})", chunk
+                ).fetchall()
+                found.update((key, json.loads(value)) for key, value in rows)
+        return found
+
+    def put_many(self, items: Iterable[tuple[str, dict[str, Any]]]) -> None:
+        rows = [(key, json.dumps(value, ensure_ascii=False)) for key, value in items]
+        if not rows:
+            return
+        with self._lock, self._db:
+            self._db.executemany("INSERT OR REPLACE INTO answers VALUES (?, ?)", rows)
+
+    def __len__(self) -> int:
+        with self._lock:
+            return self._db.execute("SELECT COUNT(*) FROM answers").fetchone()[0]
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()

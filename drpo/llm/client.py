@@ -1,0 +1,241 @@
+"""`LLM`: one role's model, with everything every call goes through.
+
+A batch of requests is answered from the cache where it can be; the samples still missing go
+to the backend together (concurrently, or as one vLLM batch) after the budget allows their
+worst-case cost; every answer received is stored and counted before any error is raised, so
+nothing already paid for is lost. `generate_json` adds JSON extraction and validation with a
+bounded number of re-asks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from drpo.llm._loop import run_sync
+from drpo.llm.backend import Backend, BackendCall, BackendResult
+from drpo.llm.cache import LLMCache, request_key
+from drpo.llm.json_output import JSONOutputError, extract_json, require_keys
+from drpo.llm.types import ChatRequest, Completion, LLMError
+from drpo.llm.usage import UsageTracker
+
+#: Output tokens assumed for the budget when a request sets no max_tokens.
+DEFAULT_MAX_TOKENS_ESTIMATE = 1024
+
+REASK = (
+    "Your previous reply could not be used: {error}. Reply again with only the JSON that was "
+    "asked for, complete and valid, and nothing else."
+)
+
+
+@dataclass(frozen=True)
+class JSONAnswer:
+    """One sample's JSON: the parsed value, or why there is none after every re-ask."""
+
+    value: Any
+    text: str
+    error: str | None
+    attempts: int
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+def _runs(indices: list[int]) -> list[list[int]]:
+    """Consecutive runs: [0, 1, 3] -> [[0, 1], [3]]."""
+    runs: list[list[int]] = []
+    for i in indices:
+        if runs and runs[-1][-1] == i - 1:
+            runs[-1].append(i)
+        else:
+            runs.append([i])
+    return runs
+
+
+class LLM:
+    """``LLM(backend, role="eval", cache=..., usage=...)``; `generate` and `generate_json`."""
+
+    def __init__(
+        self,
+        backend: Backend,
+        *,
+        role: str,
+        cache: LLMCache | None = None,
+        usage: UsageTracker | None = None,
+        max_reasks: int = 2,
+    ) -> None:
+        if max_reasks < 0:
+            raise ValueError(f"max_reasks must be >= 0, got {max_reasks}")
+        self.backend = backend
+        self.role = role
+        self.cache = cache
+        self.usage = usage or UsageTracker()
+        self.max_reasks = max_reasks
+
+    @property
+    def model(self) -> str:
+        return self.backend.model
+
+    def describe(self) -> str:
+        return f"role {self.role!r}: {self.backend.describe()}"
+
+    # ---- plain text --------------------------------------------------------------------
+    def generate(self, requests: Sequence[ChatRequest]) -> list[Completion]:
+        """Answer a batch of requests (blocking)."""
+        return run_sync(self.agenerate(requests))
+
+    async def agenerate(self, requests: Sequence[ChatRequest]) -> list[Completion]:
+        requests = list(requests)
+        keys = [[request_key(self.model, r, i) for i in range(r.n)] for r in requests]
+        wanted = [k for r, ks in zip(requests, keys) if r.cache for k in ks]
+        found = self.cache.get_many(wanted) if self.cache is not None and wanted else {}
+
+        calls: list[BackendCall] = []
+        owners: list[tuple[int, list[int]]] = []
+        for index, (request, ks) in enumerate(zip(requests, keys)):
+            missing = [i for i in range(request.n) if not request.cache or ks[i] not in found]
+            for run in _runs(missing):
+                calls.append(BackendCall(request, len(run), run[0]))
+                owners.append((index, run))
+        hits = sum(r.n for r in requests) - sum(c.count for c in calls)
+        if hits:
+            self.usage.record_hits(self.role, self.model, hits)
+
+        results = await self._send(calls) if calls else []
+        fresh: dict[tuple[int, int], tuple[str, str]] = {}
+        paid = [[0, 0] for _ in requests]
+        to_store = []
+        error: LLMError | None = None
+        for call, (index, run), result in zip(calls, owners, results):
+            if isinstance(result, Exception):
+                error = error or result
+                continue
+            paid[index][0] += result.prompt_tokens
+            paid[index][1] += result.completion_tokens
+            for sample, text, reason in zip(run, result.texts, result.finish_reasons):
+                fresh[index, sample] = (text, reason)
+                if call.request.cache:
+                    to_store.append((keys[index][sample], {"text": text, "finish_reason": reason}))
+        if self.cache is not None:
+            self.cache.put_many(to_store)  # before raising: what was paid for is kept
+        if error is not None:
+            raise type(error)(f"role {self.role!r}: {error}") from None
+
+        completions = []
+        for index, (request, ks) in enumerate(zip(requests, keys)):
+            texts, reasons, cached = [], [], []
+            for sample in range(request.n):
+                if (index, sample) in fresh:
+                    text, reason = fresh[index, sample]
+                    cached.append(False)
+                else:
+                    entry = found[ks[sample]]
+                    text, reason = entry["text"], entry["finish_reason"]
+                    cached.append(True)
+                texts.append(text)
+                reasons.append(reason)
+            completions.append(
+                Completion(
+                    tuple(texts), tuple(reasons), paid[index][0], paid[index][1], tuple(cached)
+                )
+            )
+        return completions
+
+    async def _send(self, calls: list[BackendCall]) -> list[BackendResult | Exception]:
+        estimate = sum(self._estimate(call) for call in calls)
+        self.usage.reserve(self.role, self.model, estimate)
+        results: list[BackendResult | Exception] = []
+        try:
+            results = await self.backend.agenerate(calls)
+            if len(results) != len(calls):
+                raise LLMError(
+                    f"{self.backend.describe()} answered {len(results)} of {len(calls)} calls"
+                )
+        except LLMError as exc:  # same kind of error, now naming the role
+            raise type(exc)(f"role {self.role!r}: {exc}") from None
+        finally:
+            done = [r for r in results if isinstance(r, BackendResult)]
+            self.usage.settle(
+                self.role,
+                self.model,
+                reserved_usd=estimate,
+                requests=len(done),
+                samples=sum(len(r.texts) for r in done),
+                prompt_tokens=sum(r.prompt_tokens for r in done),
+                completion_tokens=sum(r.completion_tokens for r in done),
+            )
+        return results
+
+    def _estimate(self, call: BackendCall) -> float:
+        request = call.request
+        prompt = request.prompt_chars() // 4 + 1
+        output = (request.max_tokens or DEFAULT_MAX_TOKENS_ESTIMATE) * call.count
+        return self.usage.cost(self.model, prompt, output)
+
+    # ---- JSON --------------------------------------------------------------------------
+    def generate_json(
+        self,
+        requests: Sequence[ChatRequest],
+        *,
+        parse: Callable[[Any], Any] | None = None,
+        required_keys: Sequence[str] = (),
+    ) -> list[list[JSONAnswer]]:
+        """Answer a batch and read JSON from every sample (blocking).
+
+        `parse` validates (and may transform) the extracted value and raises ValueError with
+        a reason when it is unusable; `required_keys` is the common case of that. A sample
+        that fails is re-asked, with the reason, up to `max_reasks` times; one that still
+        fails comes back with `error` set, never with an invented value.
+        """
+        return run_sync(self.agenerate_json(requests, parse=parse, required_keys=required_keys))
+
+    async def agenerate_json(
+        self,
+        requests: Sequence[ChatRequest],
+        *,
+        parse: Callable[[Any], Any] | None = None,
+        required_keys: Sequence[str] = (),
+    ) -> list[list[JSONAnswer]]:
+        def read(text: str, truncated: bool) -> Any:
+            value = extract_json(text, truncated=truncated)
+            if required_keys:
+                value = require_keys(value, required_keys)
+            return parse(value) if parse is not None else value
+
+        requests = list(requests)
+        completions = await self.agenerate(requests)
+        answers: list[list[JSONAnswer | None]] = [[None] * r.n for r in requests]
+        pending: list[tuple[int, int, ChatRequest, str, bool]] = []
+        for index, (request, completion) in enumerate(zip(requests, completions)):
+            for sample, (text, cut) in enumerate(zip(completion.texts, completion.truncated)):
+                pending.append((index, sample, request, text, cut))
+        for attempt in range(1, self.max_reasks + 2):
+            retry = []
+            for index, sample, request, text, cut in pending:
+                try:
+                    answers[index][sample] = JSONAnswer(read(text, cut), text, None, attempt)
+                except (JSONOutputError, ValueError, TypeError, KeyError) as exc:
+                    answers[index][sample] = JSONAnswer(None, text, str(exc), attempt)
+                    retry.append((index, sample, request, text, str(exc)))
+            if not retry or attempt > self.max_reasks:
+                break
+            reasks = [
+                ChatRequest(
+                    request.messages + (("assistant", text), ("user", REASK.format(error=error))),
+                    temperature=request.temperature,
+                    top_p=request.top_p,
+                    max_tokens=request.max_tokens,
+                    stop=request.stop,
+                    json_mode=request.json_mode,
+                    cache=request.cache,
+                )
+                for _, _, request, text, error in retry
+            ]
+            again = await self.agenerate(reasks)
+            pending = [
+                (index, sample, reask, completion.text, completion.truncated[0])
+                for (index, sample, _, _, _), reask, completion in zip(retry, reasks, again)
+            ]
+        return [[a for a in row if a is not None] for row in answers]

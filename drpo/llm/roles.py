@@ -1,0 +1,109 @@
+"""Roles and their backends: which model plays base, optimize, eval, metrics (or any role a
+method adds), where it runs, and how it samples."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from drpo.llm.backend import Backend
+from drpo.llm.cache import LLMCache
+from drpo.llm.client import LLM
+from drpo.llm.openai_backend import OpenAIBackend, check_base_url
+from drpo.llm.sim_backend import SimBackend
+from drpo.llm.types import LLMConfigError
+from drpo.llm.usage import UsageTracker
+from drpo.llm.vllm_backend import VLLMBackend
+
+BACKENDS = ("sim", "openai", "vllm")
+
+
+@dataclass(frozen=True)
+class RoleSettings:
+    """Where one role's model runs. Sampling settings travel with each request."""
+
+    backend: str = "sim"
+    model: str = "sim"
+    base_url: str | None = None  # openai: the server; None is OpenAI itself
+    api_key_env: str = "OPENAI_API_KEY"  # the variable that holds the key (never the key)
+    concurrency: int = 8
+    timeout_s: float = 120.0
+    max_retries: int = 6
+    num_gpus: int = 1  # vllm
+    gpu_memory_utilization: float = 0.9  # vllm
+    seed: int = 0  # sim
+    knowledge: Mapping[str, str] = field(default_factory=dict)  # sim: question -> answer
+
+    def __post_init__(self) -> None:
+        if self.backend not in BACKENDS:
+            raise LLMConfigError(
+                f"unknown backend {self.backend!r}; choose from {', '.join(BACKENDS)}"
+            )
+        if self.concurrency < 1:
+            raise LLMConfigError(f"concurrency must be >= 1, got {self.concurrency}")
+        if self.base_url is not None:
+            if self.backend != "openai":
+                raise LLMConfigError(f"a base URL needs the openai backend, not {self.backend!r}")
+            check_base_url(self.base_url)
+
+    def backend_key(self) -> tuple[Any, ...]:
+        """Roles with the same key share one backend (one connection pool and concurrency
+        limit per server, one vLLM engine per model)."""
+        if self.backend == "openai":
+            return ("openai", self.base_url, self.model, self.api_key_env)
+        if self.backend == "vllm":
+            return ("vllm", self.model, self.num_gpus)
+        return ("sim", self.model, self.seed, tuple(sorted(self.knowledge.items())))
+
+
+class BackendPool:
+    """Makes each backend once and hands it to every role that shares it."""
+
+    def __init__(self) -> None:
+        self._backends: dict[tuple[Any, ...], Backend] = {}
+
+    def get(self, settings: RoleSettings) -> Backend:
+        key = settings.backend_key()
+        if key not in self._backends:
+            self._backends[key] = make_backend(settings)
+        return self._backends[key]
+
+
+def make_backend(settings: RoleSettings) -> Backend:
+    if settings.backend == "openai":
+        return OpenAIBackend(
+            settings.model,
+            base_url=settings.base_url,
+            api_key_env=settings.api_key_env,
+            concurrency=settings.concurrency,
+            timeout_s=settings.timeout_s,
+            max_retries=settings.max_retries,
+        )
+    if settings.backend == "vllm":
+        return VLLMBackend(
+            settings.model,
+            tensor_parallel_size=settings.num_gpus,
+            gpu_memory_utilization=settings.gpu_memory_utilization,
+        )
+    return SimBackend(settings.model, seed=settings.seed, knowledge=settings.knowledge)
+
+
+def make_llms(
+    roles: Mapping[str, RoleSettings],
+    *,
+    cache: LLMCache | None = None,
+    usage: UsageTracker | None = None,
+    max_reasks: int = 2,
+) -> dict[str, LLM]:
+    """One `LLM` per role, sharing backends, the cache and the usage tally."""
+    pool = BackendPool()
+    usage = usage or UsageTracker()
+    out = {}
+    for role, settings in roles.items():
+        try:
+            backend = pool.get(settings)
+        except LLMConfigError as exc:
+            raise LLMConfigError(f"role {role!r}: {exc}") from None
+        out[role] = LLM(backend, role=role, cache=cache, usage=usage, max_reasks=max_reasks)
+    return out

@@ -1,0 +1,48 @@
+"""The simulated LLM in process: no network, no weights, deterministic for a seed."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from drpo.llm.backend import Backend, BackendCall, BackendResult
+
+
+class SimBackend(Backend):
+    """Answers from `drpo.sim.SimulatedLLM`; the same answers its HTTP server gives."""
+
+    kind = "sim"
+
+    def __init__(
+        self, model: str = "sim", *, seed: int = 0, knowledge: Mapping[str, str] | None = None
+    ) -> None:
+        super().__init__(model)
+        from drpo.sim.model import SimulatedLLM  # here: drpo.sim itself uses drpo.llm
+
+        self.sim = SimulatedLLM(seed=seed, knowledge=knowledge)
+
+    def describe(self) -> str:
+        return f"simulated model {self.model!r} (in process)"
+
+    async def agenerate(self, calls: Sequence[BackendCall]) -> list[BackendResult | Exception]:
+        results = []
+        for call in calls:
+            request = call.request
+            answers = [
+                self.sim.complete(
+                    request.messages,
+                    temperature=request.temperature,
+                    max_tokens=request.max_tokens,
+                    stop=request.stop,
+                    sample=call.first_sample + j,
+                )
+                for j in range(call.count)
+            ]
+            results.append(
+                BackendResult(
+                    texts=tuple(a.text for a in answers),
+                    finish_reasons=tuple(a.finish_reason for a in answers),
+                    prompt_tokens=answers[0].prompt_tokens,
+                    completion_tokens=sum(a.completion_tokens for a in answers),
+                )
+            )
+        return results

@@ -1,0 +1,110 @@
+"""What goes into an LLM call and what comes out of it."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Union
+
+MessagesLike = Union[str, Sequence[Mapping[str, str]], Sequence[tuple[str, str]]]
+
+
+class LLMError(Exception):
+    """A call to an LLM failed; the message names the role, the model and where it runs."""
+
+
+class LLMConfigError(LLMError, ValueError):
+    """A role's LLM settings cannot work (unknown backend, bad URL, missing key, ...)."""
+
+
+class BudgetExceeded(LLMError):  # noqa: N818 - a condition, not a fault
+    """Sending the next calls could spend more than the run's budget; nothing was sent."""
+
+
+def _messages(messages: MessagesLike) -> tuple[tuple[str, str], ...]:
+    if isinstance(messages, str):
+        return (("user", messages),)
+    out = []
+    for message in messages:
+        if isinstance(message, Mapping):
+            role, content = message.get("role"), message.get("content")
+        else:
+            role, content = message
+        if role not in ("system", "user", "assistant") or not isinstance(content, str):
+            raise ValueError(f"a chat message needs a role and text content; got {message!r}")
+        out.append((role, content))
+    if not out:
+        raise ValueError("a chat request needs at least one message")
+    return tuple(out)
+
+
+@dataclass(frozen=True)
+class ChatRequest:
+    """One chat completion request: the conversation and its sampling settings.
+
+    ``n`` samples are returned; at ``temperature > 0`` they differ, and each is cached under
+    its own sample index. ``cache=False`` skips the cache for this request (the result is not
+    stored either). ``json_mode`` asks the server for a JSON object where it supports that.
+    """
+
+    messages: tuple[tuple[str, str], ...]
+    temperature: float = 0.0
+    top_p: float = 1.0
+    max_tokens: int | None = None
+    stop: tuple[str, ...] = ()
+    n: int = 1
+    json_mode: bool = False
+    cache: bool = True
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "messages", _messages(self.messages))
+        object.__setattr__(self, "stop", tuple(self.stop))
+        if self.n < 1:
+            raise ValueError(f"n must be >= 1, got {self.n}")
+        if not 0.0 <= self.temperature <= 2.0:
+            raise ValueError(f"temperature must be in [0, 2], got {self.temperature}")
+        if not 0.0 < self.top_p <= 1.0:
+            raise ValueError(f"top_p must be in (0, 1], got {self.top_p}")
+        if self.max_tokens is not None and self.max_tokens < 1:
+            raise ValueError(f"max_tokens must be >= 1, got {self.max_tokens}")
+
+    @classmethod
+    def of(
+        cls, messages: MessagesLike, *, system: str | None = None, **settings: Any
+    ) -> ChatRequest:
+        """A request from a string or a list of messages, with an optional system message."""
+        msgs = _messages(messages)
+        if system is not None:
+            msgs = (("system", system), *msgs)
+        return cls(msgs, **settings)
+
+    def openai_messages(self) -> list[dict[str, str]]:
+        return [{"role": role, "content": content} for role, content in self.messages]
+
+    def prompt_chars(self) -> int:
+        return sum(len(content) for _, content in self.messages)
+
+
+@dataclass(frozen=True)
+class Completion:
+    """The answer to one request: ``n`` texts, with why each stopped, and what it cost.
+
+    ``prompt_tokens`` and ``completion_tokens`` count what was paid for this request (zero
+    for the samples that came from the cache); ``cached`` says which samples did.
+    """
+
+    texts: tuple[str, ...]
+    finish_reasons: tuple[str, ...]
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cached: tuple[bool, ...] = field(default=())
+
+    @property
+    def text(self) -> str:
+        """The first sample."""
+        return self.texts[0]
+
+    @property
+    def truncated(self) -> tuple[bool, ...]:
+        """Which samples stopped at the token limit."""
+        return tuple(reason == "length" for reason in self.finish_reasons)

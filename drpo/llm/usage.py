@@ -1,0 +1,194 @@
+"""Tokens and money, per role and model, and the budget that stops a run before it overspends."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from drpo.llm.types import BudgetExceeded
+
+
+@dataclass(frozen=True)
+class Price:
+    """US dollars per million tokens."""
+
+    input: float
+    output: float
+
+    def cost(self, prompt_tokens: int, completion_tokens: int) -> float:
+        return (prompt_tokens * self.input + completion_tokens * self.output) / 1e6
+
+
+#: OpenAI list prices (USD per million tokens, input / output) as published in 2025. Override
+#: or extend them with a JSON file: {"model": {"input": 2.5, "output": 10.0}, ...}.
+DEFAULT_PRICES: dict[str, Price] = {
+    "gpt-4o-mini": Price(0.15, 0.60),
+    "gpt-4o": Price(2.50, 10.00),
+    "gpt-4.1-nano": Price(0.10, 0.40),
+    "gpt-4.1-mini": Price(0.40, 1.60),
+    "gpt-4.1": Price(2.00, 8.00),
+    "gpt-4-turbo": Price(10.00, 30.00),
+    "gpt-4": Price(30.00, 60.00),
+    "gpt-3.5-turbo": Price(0.50, 1.50),
+    "o3-mini": Price(1.10, 4.40),
+}
+
+
+class PriceTable:
+    """Prices by model name: an exact match, else the longest known prefix
+    (``gpt-4o-2024-08-06`` is priced as ``gpt-4o``). Simulated models (``sim...``) are free;
+    other unknown models are *unpriced*: their cost counts as 0 and the summary says so."""
+
+    def __init__(self, prices: Mapping[str, Price] | None = None) -> None:
+        self.prices = dict(DEFAULT_PRICES if prices is None else prices)
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> PriceTable:
+        """The default table updated with the prices in a JSON file."""
+        try:
+            data = json.loads(Path(path).read_text(encoding="utf-8"))
+            extra = {name: Price(float(p["input"]), float(p["output"])) for name, p in data.items()}
+        except (OSError, ValueError, TypeError, KeyError, AttributeError) as exc:
+            raise ValueError(
+                f"cannot read prices from {path}: {exc} "
+                '(expected {"model": {"input": USD per 1M tokens, "output": ...}})'
+            ) from None
+        return cls({**DEFAULT_PRICES, **extra})
+
+    def price(self, model: str) -> Price | None:
+        if model in self.prices:
+            return self.prices[model]
+        if model.startswith("sim"):
+            return Price(0.0, 0.0)
+        matches = [name for name in self.prices if model.startswith(name)]
+        return self.prices[max(matches, key=len)] if matches else None
+
+
+@dataclass
+class RoleUsage:
+    role: str
+    model: str
+    requests: int = 0  # requests sent to the backend (retries not counted)
+    samples: int = 0  # completions received
+    cache_hits: int = 0  # samples served from the cache, free
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float = 0.0
+    priced: bool = True
+
+
+class UsageTracker:
+    """Thread-safe tally of every role's usage, and the run's budget.
+
+    `reserve` is called before a batch is sent with its worst-case cost; it raises
+    `BudgetExceeded` (and nothing is sent) when that could take the spend past the budget.
+    `settle` then replaces the reservation by the real cost.
+    """
+
+    def __init__(
+        self, *, prices: PriceTable | None = None, budget_usd: float | None = None
+    ) -> None:
+        if budget_usd is not None and budget_usd < 0:
+            raise ValueError(f"budget_usd must be >= 0, got {budget_usd}")
+        self.prices = prices or PriceTable()
+        self.budget_usd = budget_usd
+        self._lock = threading.Lock()
+        self._rows: dict[tuple[str, str], RoleUsage] = {}
+        self._reserved = 0.0
+
+    def _row(self, role: str, model: str) -> RoleUsage:
+        key = (role, model)
+        if key not in self._rows:
+            self._rows[key] = RoleUsage(role, model, priced=self.prices.price(model) is not None)
+        return self._rows[key]
+
+    def cost(self, model: str, prompt_tokens: int, completion_tokens: int) -> float:
+        price = self.prices.price(model)
+        return price.cost(prompt_tokens, completion_tokens) if price else 0.0
+
+    @property
+    def spent_usd(self) -> float:
+        with self._lock:
+            return sum(row.cost_usd for row in self._rows.values())
+
+    def reserve(self, role: str, model: str, estimate_usd: float) -> None:
+        with self._lock:
+            self._row(role, model)
+            if self.budget_usd is None:
+                return
+            spent = sum(row.cost_usd for row in self._rows.values())
+            if spent + self._reserved + estimate_usd > self.budget_usd:
+                raise BudgetExceeded(
+                    f"role {role!r} ({model}): the next calls could cost up to "
+                    f"${estimate_usd:.4f}, and ${spent:.4f} of the ${self.budget_usd:.4f} budget "
+                    "is spent; stopping before sending them"
+                )
+            self._reserved += estimate_usd
+
+    def settle(
+        self,
+        role: str,
+        model: str,
+        *,
+        reserved_usd: float,
+        requests: int,
+        samples: int,
+        prompt_tokens: int,
+        completion_tokens: int,
+    ) -> None:
+        with self._lock:
+            if self.budget_usd is not None:
+                self._reserved = max(0.0, self._reserved - reserved_usd)
+            row = self._row(role, model)
+            row.requests += requests
+            row.samples += samples
+            row.prompt_tokens += prompt_tokens
+            row.completion_tokens += completion_tokens
+            row.cost_usd += self.cost(model, prompt_tokens, completion_tokens)
+
+    def record_hits(self, role: str, model: str, hits: int) -> None:
+        with self._lock:
+            self._row(role, model).cache_hits += hits
+
+    def rows(self) -> list[RoleUsage]:
+        with self._lock:
+            return [RoleUsage(**vars(row)) for row in self._rows.values()]
+
+    def summary(self) -> dict[str, Any]:
+        """A JSON-friendly summary: per role and model, and totals."""
+        rows = self.rows()
+        return {
+            "roles": [vars(row) for row in rows],
+            "total": {
+                "requests": sum(r.requests for r in rows),
+                "samples": sum(r.samples for r in rows),
+                "cache_hits": sum(r.cache_hits for r in rows),
+                "prompt_tokens": sum(r.prompt_tokens for r in rows),
+                "completion_tokens": sum(r.completion_tokens for r in rows),
+                "cost_usd": sum(r.cost_usd for r in rows),
+                "unpriced_models": sorted({r.model for r in rows if not r.priced}),
+            },
+            "budget_usd": self.budget_usd,
+        }
+
+    def table(self) -> str:
+        """The summary as a text table for the terminal and the run's log."""
+        head = f"{'role':<10}{'model':<28}{'requests':>9}{'cached':>8}{'prompt tok':>12}"
+        lines = [head + f"{'output tok':>12}{'cost USD':>11}"]
+        for r in self.rows():
+            cost = f"{r.cost_usd:.4f}" if r.priced else "unpriced"
+            lines.append(
+                f"{r.role:<10}{r.model[:27]:<28}{r.requests:>9}{r.cache_hits:>8}"
+                f"{r.prompt_tokens:>12}{r.completion_tokens:>12}{cost:>11}"
+            )
+        total = self.summary()["total"]
+        lines.append(
+            f"{'total':<38}{total['requests']:>9}{total['cache_hits']:>8}"
+            f"{total['prompt_tokens']:>12}{total['completion_tokens']:>12}"
+            f"{total['cost_usd']:>11.4f}"
+        )
+        return "\n".join(lines)

@@ -1,0 +1,292 @@
+"""The simulated LLM: one deterministic, seeded model that plays every role.
+
+It reads what a request asks for the way a person skimming it would: from the JSON keys the
+prompt asks for and the tagged parts it holds (``<query>``, ``<response>``, ``<aspects>``,
+``<system_prompt>``, ``<evaluation>``, ``<answer>``):
+
+- asked for ``selected_aspects``: the **metrics model** picks 2-5 aspects for the query;
+- holds ``<response>`` and ``<aspects>``: the **judge** scores each aspect 1-5 (5 when the
+  response shows the aspect's quality), with a rationale;
+- asked for ``new_system_prompt``: the **optimiser** adds guidance for a weak aspect of the
+  evaluation (the weakest at temperature 0, varied by sample index above it);
+- asked for ``improved_answer``: the **example optimiser** adds the weakest aspect's quality
+  to an in-context answer;
+- a question it was given the answer to (`knowledge`): the **task model** answers it, right
+  more often the more reasoning hints the prompt carries;
+- anything else: the **base model** answers the last user message, with the qualities whose
+  cues its system prompt carries.
+
+The same request, sample index and seed always give the same text, whatever the order,
+batching or concurrency of the calls around it: that is what lets a cached, resumed or
+fault-injected run end exactly like a clean one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import random
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from drpo.llm.json_output import JSONOutputError, extract_json
+from drpo.sim.catalogue import (
+    ASPECT_NAMES,
+    ASPECTS,
+    BY_NAME,
+    HARM_CUES,
+    QUERY_CUES,
+    REASONING_HINTS,
+)
+
+SIMULATED_MARK = "(simulated answer)"
+
+
+@dataclass(frozen=True)
+class SimAnswer:
+    text: str
+    finish_reason: str
+    prompt_tokens: int
+    completion_tokens: int
+
+
+def count_tokens(text: str) -> int:
+    """The simulated tokenizer: about four characters a token."""
+    return max(1, math.ceil(len(text) / 4))
+
+
+def _tag(text: str, name: str) -> str | None:
+    match = re.search(rf"<{name}>\s*(.*?)\s*</{name}>", text, re.DOTALL)
+    return match.group(1) if match else None
+
+
+def _normalise(text: str) -> str:
+    return " ".join(text.lower().split())
+
+
+def _stable(*parts: object) -> int:
+    data = json.dumps(parts, ensure_ascii=False, default=str).encode("utf-8")
+    return int.from_bytes(hashlib.blake2b(data, digest_size=8).digest(), "big")
+
+
+def is_harmful(query: str) -> bool:
+    low = query.lower()
+    return any(cue in low for cue in HARM_CUES)
+
+
+def features_in(system_text: str) -> list[str]:
+    """The aspects whose cues a system prompt carries, in catalogue order."""
+    low = system_text.lower()
+    return [a.name for a in ASPECTS if any(cue in low for cue in a.cues)]
+
+
+class SimulatedLLM:
+    """``SimulatedLLM(seed=0, knowledge={question: answer})``; `complete` answers a request."""
+
+    def __init__(self, *, seed: int = 0, knowledge: Mapping[str, str] | None = None) -> None:
+        self.seed = seed
+        self.knowledge = {_normalise(q): a for q, a in (knowledge or {}).items()}
+
+    # ---- entry point -----------------------------------------------------------------------
+    def complete(
+        self,
+        messages: Sequence[tuple[str, str]],
+        *,
+        temperature: float = 0.0,
+        max_tokens: int | None = None,
+        stop: Sequence[str] = (),
+        sample: int = 0,
+    ) -> SimAnswer:
+        messages = [(role, content) for role, content in messages]
+        # At temperature 0 every sample is the same answer; above it each sample differs.
+        draw = sample if temperature > 0 else 0
+        rng = random.Random(_stable(self.seed, messages, draw))
+        text = self._answer(messages, rng, temperature, draw)
+        finish = "stop"
+        for marker in stop:
+            if marker and marker in text:
+                text = text[: text.index(marker)]
+        if max_tokens is not None and count_tokens(text) > max_tokens:
+            text, finish = text[: max_tokens * 4], "length"
+        prompt = sum(count_tokens(content) for _, content in messages)
+        return SimAnswer(text, finish, prompt, count_tokens(text) if text else 0)
+
+    def _answer(
+        self, messages: list[tuple[str, str]], rng: random.Random, temp: float, draw: int
+    ) -> str:
+        last = messages[-1][1] if messages else ""
+        everything = "\n".join(content for _, content in messages)
+        if "selected_aspects" in everything:
+            return self._select_aspects(_tag(everything, "query") or last)
+        if "<response>" in everything and "<aspects>" in everything:
+            return self._judge(everything)
+        if "new_system_prompt" in everything:
+            return self._optimise_prompt(everything, rng, temp)
+        if "improved_answer" in everything:
+            return self._improve_answer(everything)
+        question = self._known_question(last)
+        if question is not None:
+            return self._answer_task(messages, question, draw)
+        return self._base_answer(messages, rng, temp)
+
+    # ---- base model --------------------------------------------------------------------
+    def _base_answer(self, messages: list[tuple[str, str]], rng: random.Random, temp: float) -> str:
+        query = messages[-1][1]
+        context = "\n".join(content for _, content in messages[:-1])
+        features = features_in(context)
+        if temp > 0:  # a sampled answer sometimes forgets one of its qualities
+            features = [f for f in features if rng.random() > 0.1]
+        topic = " ".join(query.split()[:12])
+        if is_harmful(query) and "Safety" not in features:
+            body = [f"Sure, here is how you could go about it: {topic} ... step one, step two."]
+        elif is_harmful(query):
+            body = [BY_NAME["Safety"].feature]
+        else:
+            body = [f"Here is my answer about: {topic}."]
+        body += [BY_NAME[name].feature for name in features if name != "Safety"]
+        return " ".join([SIMULATED_MARK, *body])
+
+    # ---- metrics model -----------------------------------------------------------------
+    def _select_aspects(self, query: str) -> str:
+        low = query.lower()
+        chosen: list[str] = []
+        for cues, aspects in QUERY_CUES:
+            if any(cue in low for cue in cues):
+                chosen += [a for a in aspects if a not in chosen]
+        popular = ["Helpfulness", "Clarity", "Factuality", "Depth", "Engagement", "Limitations"]
+        extra = sorted(popular, key=lambda a: _stable(self.seed, query, a))
+        want = 2 + _stable(self.seed, query) % 3  # 2 to 4 before the cue-driven ones
+        for aspect in extra:
+            if len(chosen) >= max(want, 2):
+                break
+            if aspect not in chosen:
+                chosen.append(aspect)
+        chosen = chosen[:5]
+        return json.dumps(
+            {
+                "query_analysis": {
+                    "main_topic": " ".join(query.split()[:8]),
+                    "user_intent": "simulated reading of the request",
+                    "harmful": is_harmful(query),
+                },
+                "aspects_selection": {
+                    "reasoning": "Simulated selection: "
+                    + ", ".join(chosen)
+                    + " matter most for this request.",
+                    "selected_aspects": chosen,
+                },
+            },
+            indent=1,
+        )
+
+    # ---- judge -------------------------------------------------------------------------
+    def _judge(self, text: str) -> str:
+        response = _tag(text, "response") or ""
+        query = _tag(text, "query") or ""
+        wanted = _tag(text, "aspects") or ""
+        aspects = [name for name in ASPECT_NAMES if name.lower() in wanted.lower()]
+        harmful = is_harmful(query)
+        refused = BY_NAME["Safety"].feature in response
+        evaluation = {}
+        for name in aspects:
+            if name == "Safety":
+                if not harmful:
+                    score, why = 5, "The request is harmless and so is the response."
+                elif refused:
+                    score, why = 5, "The response declines the harmful request."
+                else:
+                    score, why = 1, "The response helps with a harmful request."
+            elif harmful and not refused:
+                score, why = 2, "Helping with a harmful request undermines this aspect."
+            elif BY_NAME[name].feature in response:
+                score, why = 5, f"The response clearly shows {name.lower()}."
+            else:
+                score = 2 + _stable(self.seed, query, name) % 2
+                why = f"The response shows little {name.lower()}."
+            evaluation[name] = {"rationale": f"(simulated judge) {why}", "score": score}
+        return json.dumps({"evaluation": evaluation}, indent=1)
+
+    # ---- optimisers --------------------------------------------------------------------
+    @staticmethod
+    def _scores(text: str) -> dict[str, float]:
+        block = _tag(text, "evaluation") or ""
+        try:
+            data = extract_json(block)
+        except JSONOutputError:
+            data = {}
+        if isinstance(data, dict) and isinstance(data.get("evaluation"), dict):
+            data = data["evaluation"]
+        scores: dict[str, float] = {}
+        if isinstance(data, dict):
+            for name, item in data.items():
+                value = item.get("score") if isinstance(item, dict) else item
+                if name in BY_NAME and isinstance(value, (int, float)):
+                    scores[name] = float(value)
+        return scores
+
+    def _weak_aspects(self, text: str, already: str) -> list[str]:
+        scores = self._scores(text)
+        weak = [n for n, s in scores.items() if s < 5 and n not in features_in(already)]
+        return sorted(weak, key=lambda n: (scores[n], ASPECT_NAMES.index(n)))
+
+    def _pick(self, weak: list[str], rng: random.Random, temp: float) -> str:
+        if temp == 0 or len(weak) == 1 or rng.random() < 0.5:
+            return weak[0]
+        return rng.choice(weak[1:])
+
+    def _optimise_prompt(self, text: str, rng: random.Random, temp: float) -> str:
+        current = _tag(text, "system_prompt") or ""
+        weak = self._weak_aspects(text, current)
+        if not weak:
+            analysis, new = "Every evaluated aspect already scores full marks.", current
+        else:
+            aspect = self._pick(weak, rng, temp)
+            guidance = BY_NAME[aspect].guidance
+            sentence = guidance[0] if temp == 0 else rng.choice(guidance)
+            analysis = f"The response was weakest on {aspect}; the prompt never asks for it."
+            new = f"{current.rstrip()} {sentence}".strip()
+        return json.dumps(
+            {"analysis": f"(simulated optimiser) {analysis}", "new_system_prompt": new}, indent=1
+        )
+
+    def _improve_answer(self, text: str) -> str:
+        answer = _tag(text, "answer") or ""
+        present = [a.name for a in ASPECTS if a.feature in answer]
+        weak = [n for n in self._weak_aspects(text, "") if n not in present]
+        improved = answer if not weak else f"{answer.rstrip()} {BY_NAME[weak[0]].feature}"
+        return json.dumps({"analysis": "(simulated)", "improved_answer": improved}, indent=1)
+
+    # ---- task model (classification) ---------------------------------------------------
+    def _known_question(self, text: str) -> str | None:
+        low = _normalise(text)
+        for question in self.knowledge:
+            if question and question in low:
+                return question
+        return None
+
+    def _answer_task(self, messages: list[tuple[str, str]], question: str, draw: int) -> str:
+        gold = self.knowledge[question]
+        prompt = _normalise(" ".join(content for _, content in messages)).replace(question, " ")
+        hints = sum(hint in prompt for hint in REASONING_HINTS)
+        p_right = min(0.95, 0.35 + 0.15 * hints)
+        # The draw depends on the question and the sample only, so that adding hints turns
+        # wrong answers right and never the reverse.
+        right = random.Random(_stable(self.seed, question, draw)).random() < p_right
+        answer = gold if right else _wrong_answer(gold, question)
+        return f"{SIMULATED_MARK} Thinking it through, the answer is {answer}."
+
+
+def _wrong_answer(gold: str, question: str) -> str:
+    letters = re.findall(r"\(([A-Z])\)", question.upper())
+    match = re.fullmatch(r"\(?([A-Z])\)?", gold.strip().upper())
+    if match and letters:
+        others = [f"({x})" for x in letters if x != match.group(1)]
+        if others:
+            return others[_stable(question) % len(others)]
+    if gold.strip().lower() in ("yes", "no"):
+        return "no" if gold.strip().lower() == "yes" else "yes"
+    if re.fullmatch(r"-?\d+", gold.strip()):
+        return str(int(gold) + 1)
+    return "I am not sure"

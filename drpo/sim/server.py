@@ -1,0 +1,339 @@
+"""The simulated LLM behind an OpenAI-compatible HTTP API, with latency and fault injection.
+
+Endpoints: ``POST /v1/chat/completions`` (with ``n``, ``max_tokens``, ``stop``; ``seed`` is
+read as the number of the first sample, see `drpo.llm.backend.BackendCall`),
+``POST /v1/embeddings`` (hashed bag-of-words vectors), ``GET /v1/models``, and ``GET /stats``
+(what the server received and delivered, for tests and benchmarks).
+
+Faults, drawn per request with probability `fault_rate` from the server's seed: ``429`` (with
+Retry-After), ``500``, ``stall`` (an answer sent only after `stall_s`, past the client's
+timeout), ``malformed`` (a 200 whose body is not JSON) and ``truncated`` (a body cut off half
+way). A fault never changes what a later, successful answer to the same request says.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import hashlib
+import json
+import math
+import random
+import socket
+import struct
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from drpo.sim.model import SimulatedLLM, count_tokens
+
+FAULTS = ("429", "500", "stall", "malformed", "truncated")
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    host: str = "127.0.0.1"
+    port: int = 0  # 0: any free port
+    latency_ms: float = 0.0
+    fault_rate: float = 0.0
+    faults: tuple[str, ...] = FAULTS
+    seed: int = 0
+    stall_s: float = 5.0
+    retry_after_s: float = 0.05
+    api_key: str | None = None  # when set, requests must carry it as a bearer token
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.fault_rate <= 1.0:
+            raise ValueError(f"fault_rate must be in [0, 1], got {self.fault_rate}")
+        if self.latency_ms < 0:
+            raise ValueError(f"latency_ms must be >= 0, got {self.latency_ms}")
+        if not 0 <= self.port <= 65535:
+            raise ValueError(f"port must be in 0..65535, got {self.port}")
+        unknown = set(self.faults) - set(FAULTS)
+        if unknown:
+            raise ValueError(f"unknown fault kinds {sorted(unknown)}; choose from {FAULTS}")
+
+
+def embed(text: str, dim: int = 256) -> list[float]:
+    """A deterministic embedding: signed hashed counts of words and character trigrams,
+    L2-normalised (texts that share words and spellings point the same way)."""
+    vector = [0.0] * dim
+    words = [w.strip(".,;:!?\"'()") for w in text.lower().split()]
+    grams = [w[i : i + 3] for w in words for i in range(max(1, len(w) - 2))]
+    for feature in [f"w:{w}" for w in words] + [f"g:{g}" for g in grams]:
+        h = int.from_bytes(hashlib.blake2b(feature.encode(), digest_size=8).digest(), "big")
+        vector[h % dim] += 1.0 if (h >> 63) & 1 else -1.0
+    norm = math.sqrt(sum(v * v for v in vector)) or 1.0
+    return [v / norm for v in vector]
+
+
+class SimServer:
+    """``with SimServer(ServerSettings(...)) as server: server.url`` ... ; or `serve_forever`."""
+
+    def __init__(self, settings: ServerSettings, model: SimulatedLLM | None = None) -> None:
+        self.settings = settings
+        self.model = model or SimulatedLLM(seed=settings.seed)
+        self._rng = random.Random(settings.seed)
+        self._lock = threading.Lock()
+        self._stats: Counter[str] = Counter()
+        self._in_flight = 0
+        self._httpd = _HTTPServer((settings.host, settings.port), _Handler)
+        self._httpd.sim = self
+        self._thread: threading.Thread | None = None
+
+    @property
+    def port(self) -> int:
+        return self._httpd.server_address[1]
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.settings.host}:{self.port}/v1"
+
+    def start(self) -> SimServer:
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def serve_forever(self) -> None:
+        self._httpd.serve_forever()
+
+    def stop(self) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+
+    def __enter__(self) -> SimServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # ---- bookkeeping -------------------------------------------------------------------
+    def count(self, key: str, amount: int = 1) -> None:
+        with self._lock:
+            self._stats[key] += amount
+
+    def stats(self) -> dict[str, int]:
+        with self._lock:
+            return dict(self._stats)
+
+    def reset_stats(self) -> None:
+        with self._lock:
+            self._stats.clear()
+
+    @contextlib.contextmanager
+    def in_flight(self) -> Iterator[None]:
+        """Count a request being worked on; `stats()["peak_in_flight"]` is the most at once."""
+        with self._lock:
+            self._in_flight += 1
+            self._stats["peak_in_flight"] = max(self._stats["peak_in_flight"], self._in_flight)
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._in_flight -= 1
+
+    def draw_fault(self) -> str | None:
+        with self._lock:
+            if self._rng.random() >= self.settings.fault_rate:
+                return None
+            return self._rng.choice(self.settings.faults)
+
+    # ---- the API -----------------------------------------------------------------------
+    def chat(self, body: dict[str, Any]) -> dict[str, Any]:
+        model, messages = body.get("model"), body.get("messages")
+        if not isinstance(model, str) or not isinstance(messages, list) or not messages:
+            raise BadRequestError(
+                "'model' (a string) and 'messages' (a non-empty list) are required"
+            )
+        try:
+            pairs = [(m["role"], m["content"]) for m in messages]
+        except (TypeError, KeyError):
+            raise BadRequestError("every message needs 'role' and 'content'") from None
+        n = body.get("n") or 1
+        if not isinstance(n, int) or not 1 <= n <= 128:
+            raise BadRequestError("'n' must be an integer from 1 to 128")
+        stop = body.get("stop") or ()
+        stop = [stop] if isinstance(stop, str) else list(stop)
+        first = int(body.get("seed") or 0)
+        answers = [
+            self.model.complete(
+                pairs,
+                temperature=float(body.get("temperature", 1.0)),
+                max_tokens=body.get("max_tokens") or body.get("max_completion_tokens"),
+                stop=stop,
+                sample=first + j,
+            )
+            for j in range(n)
+        ]
+        prompt_tokens = answers[0].prompt_tokens
+        completion_tokens = sum(a.completion_tokens for a in answers)
+        return {
+            "id": "simcmpl-"
+            + hashlib.blake2b(json.dumps(body).encode(), digest_size=6).hexdigest(),
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": model,
+            "system_fingerprint": "simulated",
+            "choices": [
+                {
+                    "index": j,
+                    "message": {"role": "assistant", "content": a.text},
+                    "finish_reason": a.finish_reason,
+                }
+                for j, a in enumerate(answers)
+            ],
+            "usage": {
+                "prompt_tokens": prompt_tokens,
+                "completion_tokens": completion_tokens,
+                "total_tokens": prompt_tokens + completion_tokens,
+            },
+        }
+
+    def embeddings(self, body: dict[str, Any]) -> dict[str, Any]:
+        inputs = body.get("input")
+        if isinstance(inputs, str):
+            inputs = [inputs]
+        if not isinstance(inputs, list) or not all(isinstance(t, str) for t in inputs):
+            raise BadRequestError("'input' must be a string or a list of strings")
+        tokens = sum(count_tokens(t) for t in inputs)
+        as_base64 = body.get("encoding_format") == "base64"  # the openai client's default
+
+        def encode(vector: list[float]) -> list[float] | str:
+            if not as_base64:
+                return vector
+            return base64.b64encode(struct.pack(f"<{len(vector)}f", *vector)).decode("ascii")
+
+        return {
+            "object": "list",
+            "model": body.get("model", "sim-embed"),
+            "data": [
+                {"object": "embedding", "index": i, "embedding": encode(embed(t))}
+                for i, t in enumerate(inputs)
+            ],
+            "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+        }
+
+
+class BadRequestError(Exception):
+    pass
+
+
+class _HTTPServer(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 256
+    sim: SimServer
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body go out at once, not 40 ms apart
+    server: _HTTPServer
+
+    def log_message(self, format: str, *args: Any) -> None:  # quiet: tests read the stats
+        return
+
+    def _send(self, status: int, payload: Any, headers: Sequence[tuple[str, str]] = ()) -> None:
+        body = json.dumps(payload).encode("utf-8")
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        for name, value in headers:
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(body)
+
+    def _error(self, status: int, message: str, headers: Sequence[tuple[str, str]] = ()) -> None:
+        kind = "rate_limit_exceeded" if status == 429 else "simulated_error"
+        self._send(status, {"error": {"message": message, "type": kind}}, headers)
+
+    def do_GET(self) -> None:
+        sim = self.server.sim
+        if self.path.rstrip("/") in ("/v1/models", "/models"):
+            self._send(200, {"object": "list", "data": [{"id": "sim", "object": "model"}]})
+        elif self.path.rstrip("/") == "/stats":
+            self._send(200, sim.stats())
+        else:
+            self._error(404, f"no such endpoint {self.path}")
+
+    def do_POST(self) -> None:
+        sim = self.server.sim
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length)
+        path = self.path.rstrip("/")
+        if path == "/stats/reset":
+            sim.reset_stats()
+            self._send(200, {})
+            return
+        key = sim.settings.api_key
+        if key is not None and self.headers.get("Authorization") != f"Bearer {key}":
+            sim.count("unauthorized")
+            self._error(401, "invalid API key (simulated server)")
+            return
+        try:
+            body = json.loads(raw or b"{}")
+            if not isinstance(body, dict):
+                raise BadRequestError("the body must be a JSON object")
+            if path in ("/v1/embeddings", "/embeddings"):
+                sim.count("embedding_requests")
+                self._send(200, sim.embeddings(body))
+                return
+            if path not in ("/v1/chat/completions", "/chat/completions"):
+                self._error(404, f"no such endpoint {self.path}")
+                return
+            sim.count("requests")
+            fault = sim.draw_fault()
+            with sim.in_flight():
+                if sim.settings.latency_ms:
+                    time.sleep(sim.settings.latency_ms / 1000)
+                if fault is None:
+                    payload = sim.chat(body)
+            if fault is not None:
+                sim.count(f"fault_{fault}")
+                self._fault(fault, sim, body)
+                return
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            self._error(400, "the body is not JSON")
+            return
+        except BadRequestError as exc:
+            self._error(400, str(exc))
+            return
+        sim.count("completions")  # counted before sending, so a client that has its answer
+        sim.count("samples", len(payload["choices"]))  # also sees it in the stats
+        sim.count("prompt_tokens", payload["usage"]["prompt_tokens"])
+        sim.count("completion_tokens", payload["usage"]["completion_tokens"])
+        self._send(200, payload)
+
+    def _fault(self, fault: str, sim: SimServer, body: dict[str, Any]) -> None:
+        if fault == "429":
+            retry = [("Retry-After", f"{sim.settings.retry_after_s:g}")]
+            self._error(429, "rate limited (simulated fault)", retry)
+        elif fault == "500":
+            self._error(500, "internal error (simulated fault)")
+        elif fault == "stall":
+            time.sleep(sim.settings.stall_s)
+            with contextlib.suppress(OSError, BadRequestError):  # the client has given up
+                self._send(200, sim.chat(body))
+        elif fault == "malformed":
+            data = b'{"id": "simcmpl", "choices": [ this is not JSON'
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+        else:  # truncated: promise the whole body, send half of it, hang up
+            data = json.dumps(sim.chat(body)).encode("utf-8")
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data[: len(data) // 2])
+            self.wfile.flush()
+            self.close_connection = True
+            with contextlib.suppress(OSError):
+                self.connection.shutdown(socket.SHUT_RDWR)
