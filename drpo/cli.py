@@ -1,6 +1,7 @@
 """`python train.py`: the command line of every method.
 
-Bad input ends with one line on stderr and exit code 2, never a traceback.
+Bad input ends with one line on stderr and exit code 2 (1 when a run that started fails, 3
+when it stopped before overspending its budget), never a traceback.
 """
 
 from __future__ import annotations
@@ -10,12 +11,15 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
+from drpo.llm import BudgetExceeded, LLMConfigError, LLMError, RoleSettings
+from drpo.methods.drpo.data import DEMO_DATA_DIR
 from drpo.run_dir import RunDirError, prepare_log_dir, write_args
-from drpo.toy_run import SEARCHES, make_algorithm, run_toy
+from drpo.toy_run import make_algorithm, run_toy
 
-METHODS = ("toy",)
+METHODS = ("drpo", "toy")
+FAMILIES = ("sim", "mistral", "llama", "gpt", "other")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -23,33 +27,204 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(
-        prog="train.py",
-        description="Prompt optimisation as search. Until the LLM methods land, the one method "
-        "is 'toy': a search on the toy prompt-building world, which needs no LLM.",
+def parse_bool(text: str) -> bool:
+    value = text.strip().lower()
+    if value in ("1", "true", "yes", "y", "on"):
+        return True
+    if value in ("0", "false", "no", "n", "off"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
+
+
+def _flag(parser: argparse.ArgumentParser, name: str, default: bool, text: str) -> None:
+    """`--name`, `--name=true` and `--name false` all work (as with the original's fire)."""
+    parser.add_argument(
+        f"--{name}", type=parse_bool, nargs="?", const=True, default=default, help=text
     )
-    parser.add_argument("--method", choices=METHODS, default="toy")
-    parser.add_argument("--search", choices=SEARCHES, default="beam")
-    parser.add_argument("--depth", type=int, default=3, help="search depth (levels)")
-    parser.add_argument("--beam_size", type=int, default=2)
-    parser.add_argument("--n_iters", type=int, default=20, help="MCTS iterations")
-    parser.add_argument("--w_exp", type=float, default=1.0, help="MCTS exploration weight")
-    parser.add_argument("--noise_std", type=float, default=0.0, help="toy reward noise")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--log_dir", default=None, help="default: logs/<method>-<search>-<time>")
-    return parser
 
 
-def _fail(message: str) -> int:
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(
+        prog="train.py",
+        description="Prompt optimisation as search. With no arguments: DRPO on the simulated "
+        "LLM and the demo data the project ships.",
+    )
+    p.add_argument("--method", choices=METHODS, default="drpo")
+    p.add_argument("--search", choices=("beam", "mcts", "greedy"), default="beam")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--log_dir", default=None, help="default: logs/<method>-<search>-<time>")
+    _flag(p, "resume", False, "continue the run in log_dir (same arguments)")
+
+    m = p.add_argument_group("models (DRPO)")
+    m.add_argument("--base_model_name", default="sim")
+    m.add_argument("--base_model_family", choices=FAMILIES, default=None)
+    m.add_argument("--eval_model_name", default="sim")
+    m.add_argument("--metrics_model_name", default="sim")
+    m.add_argument("--optimize_model_name", default="sim")
+    for role in ("base", "eval", "metrics", "optimize"):
+        m.add_argument(f"--{role}_backend", choices=("sim", "openai", "vllm"), default=None)
+        m.add_argument(f"--{role}_base_url", default=None)
+    m.add_argument("--api_key_env", default="OPENAI_API_KEY", help="the variable with the key")
+    m.add_argument("--concurrency", type=int, default=8, help="requests at once per server")
+    m.add_argument("--timeout", type=float, default=120.0, help="seconds per request")
+    m.add_argument("--max_retries", type=int, default=6)
+    m.add_argument("--num_gpus", type=int, default=1, help="vLLM tensor parallelism")
+    m.add_argument("--gpu_memory_utilization", type=float, default=0.9)
+    m.add_argument("--max_tokens", type=int, default=1024, help="base model answer limit")
+
+    d = p.add_argument_group("DRPO")
+    d.add_argument("--initial_system_prompt", default="You are a helpful assistant.",
+                   help="the text, or a path to a file holding it")  # fmt: skip
+    d.add_argument("--n_actions", type=int, default=3)
+    d.add_argument("--temperature", type=float, default=0.2, help="optimiser sampling")
+    d.add_argument("--depth", type=int, default=20)
+    d.add_argument("--max_depth_increase", type=int, default=10)
+    d.add_argument("--beam_size", type=int, default=2)
+    d.add_argument("--n_iters", type=int, default=10, help="MCTS iterations")
+    d.add_argument("--w_exp", type=float, default=1.0, help="MCTS exploration weight")
+    d.add_argument("--data_dir", default=None, help="default: the demo data shipped")
+    d.add_argument("--metrics_cache_path", default=None, help="aspect selections to reuse")
+    d.add_argument("--num_training_examples", type=int, default=180)
+    _flag(d, "ret_icl", True, "retrieve the k most similar in-context examples")
+    d.add_argument("--k", type=int, default=2)
+    d.add_argument("--embedding_backend", choices=("hash", "openai"), default="hash")
+    d.add_argument("--embedding_model", default="text-embedding-3-small")
+    d.add_argument("--embedding_base_url", default=None)
+    _flag(d, "optimize_icl", False, "first optimise the in-context examples (stage 1)")
+    d.add_argument("--icl_num_iters", type=int, default=3)
+
+    r = p.add_argument_group("run")
+    _flag(r, "disable_log", False, "write no log.txt")
+    _flag(r, "disable_tqdm", False, "no progress bars")
+    r.add_argument("--logging_level", choices=("DEBUG", "INFO", "WARNING"), default="INFO")
+    r.add_argument("--cache_path", default=None, help="default: <log_dir>/llm_cache.sqlite")
+    r.add_argument("--budget_usd", type=float, default=None)
+    r.add_argument("--prices", default=None, help="JSON of model -> USD per 1M tokens")
+
+    t = p.add_argument_group("toy method")
+    t.add_argument("--noise_std", type=float, default=0.0, help="toy reward noise")
+    return p
+
+
+def _fail(message: str, code: int = 2) -> int:
     print(f"train.py: error: {message}", file=sys.stderr)
-    return 2
+    return code
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    log_dir = Path(args.log_dir or f"logs/{args.method}-{args.search}-{stamp}")
+def _backend(model: str, backend: str | None, base_url: str | None, family: str | None) -> str:
+    if backend is not None:
+        return backend
+    if base_url is not None:
+        return "openai"
+    if model.startswith("sim"):
+        return "sim"
+    if family == "gpt" or model.startswith(("gpt-", "o1", "o3", "o4")):
+        return "openai"
+    return "vllm"
+
+
+def _roles(args: argparse.Namespace) -> dict[str, RoleSettings]:
+    models = {
+        "base": args.base_model_name,
+        "eval": args.eval_model_name,
+        "metrics": args.metrics_model_name,
+        "optimize": args.optimize_model_name,
+    }
+    roles = {}
+    for role, model in models.items():
+        base_url = getattr(args, f"{role}_base_url")
+        family = args.base_model_family if role == "base" else None
+        roles[role] = RoleSettings(
+            backend=_backend(model, getattr(args, f"{role}_backend"), base_url, family),
+            model=model,
+            base_url=base_url,
+            api_key_env=args.api_key_env,
+            concurrency=args.concurrency,
+            timeout_s=args.timeout,
+            max_retries=args.max_retries,
+            num_gpus=args.num_gpus,
+            gpu_memory_utilization=args.gpu_memory_utilization,
+            seed=args.seed,
+        )
+    return roles
+
+
+def _initial_prompt(text: str) -> str:
+    path = Path(text)
+    if len(text) < 4096 and "\n" not in text and path.is_file():
+        try:
+            return path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ValueError(f"cannot read the initial system prompt from {path}: {exc}") from None
+    return text
+
+
+def _run_drpo(args: argparse.Namespace, log_dir: Path) -> int:
+    from drpo.methods.drpo.run import DRPOSettings, RunError, run_drpo, validate
+
+    if args.search == "greedy":
+        return _fail("DRPO searches with beam or mcts (greedy is beam search with --beam_size 1)")
+    try:
+        settings = DRPOSettings(
+            roles=_roles(args),
+            initial_system_prompt=_initial_prompt(args.initial_system_prompt),
+            n_actions=args.n_actions,
+            temperature=args.temperature,
+            depth=args.depth,
+            max_depth_increase=args.max_depth_increase,
+            beam_size=args.beam_size,
+            search=args.search,
+            n_iters=args.n_iters,
+            w_exp=args.w_exp,
+            data_dir=Path(args.data_dir) if args.data_dir else DEMO_DATA_DIR,
+            metrics_cache_path=Path(args.metrics_cache_path) if args.metrics_cache_path else None,
+            num_training_examples=args.num_training_examples,
+            ret_icl=args.ret_icl,
+            k=args.k,
+            embedding_backend=args.embedding_backend,
+            embedding_model=args.embedding_model,
+            embedding_base_url=args.embedding_base_url,
+            optimize_icl=args.optimize_icl,
+            icl_num_iters=args.icl_num_iters,
+            max_tokens=args.max_tokens,
+            log_dir=log_dir,
+            disable_log=args.disable_log,
+            disable_tqdm=args.disable_tqdm,
+            logging_level=args.logging_level,
+            cache_path=Path(args.cache_path) if args.cache_path else None,
+            budget_usd=args.budget_usd,
+            prices=Path(args.prices) if args.prices else None,
+            seed=args.seed,
+            resume=args.resume,
+        )
+        validate(settings)
+        log_dir = prepare_log_dir(log_dir)
+        write_args(log_dir, vars(args) | {"log_dir": str(log_dir)})
+        summary = run_drpo(settings)
+    except (RunError, RunDirError, LLMConfigError, ValueError) as exc:
+        return _fail(str(exc))
+    except BudgetExceeded as exc:
+        return _fail(f"stopped before exceeding the budget: {exc}. Everything so far is saved; "
+                     "continue with --resume and a larger --budget_usd", 3)  # fmt: skip
+    except LLMError as exc:
+        return _fail(f"{exc}. Everything answered so far is saved; fix the cause and continue "
+                     "with --resume", 1)  # fmt: skip
+    except OSError as exc:
+        return _fail(f"cannot write the run's files: {exc}")
+    where = "the simulated LLM (results are simulated)" if summary.simulated else "real models"
+    resumed = f", resumed after {summary.resumed_from} frontier(s)" if summary.resumed_from else ""
+    print(f"DRPO ran on {where}{resumed}: {summary.steps} steps "
+          f"({summary.depth_increase} extra level(s) for queries already handled)")  # fmt: skip
+    print(f"mean reward along the best path: {summary.path_reward:.3f} "
+          f"(initial prompt on the same queries: {summary.initial_reward:.3f})")  # fmt: skip
+    print(f"best system prompt ({summary.log_dir / 'best_system_prompt.txt'}):")
+    print(summary.best_prompt)
+    print(summary.usage_table)
+    print(f"artefacts: {summary.log_dir}")
+    return 0
+
+
+def _run_toy(args: argparse.Namespace, log_dir: Path) -> int:
     try:
         algorithm = make_algorithm(
             args.search,
@@ -80,3 +255,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"value {summary.value:.4g} (noise-free optimum {summary.optimum:.4g})")
     print(f"artefacts: {summary.paths.json.parent}")
     return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    log_dir = Path(args.log_dir or f"logs/{args.method}-{args.search}-{stamp}")
+    runners: dict[str, Any] = {"drpo": _run_drpo, "toy": _run_toy}
+    return runners[args.method](args, log_dir)

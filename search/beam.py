@@ -120,6 +120,7 @@ class _BeamRun:
     def search(self) -> BeamSearchResult:
         algo = self.algo
         root = SearchNode(next(self.ids), state=self.world.init_state())
+        root.reward, root.reward_details = frontier.root_reward(self.config, root.state)
         root.is_terminal = frontier.is_terminal(self.world, root.state)
         root.cum_reward = 0.0
         self.path_rewards[root.id], self.path_sums[root.id] = [], 0.0

@@ -11,7 +11,8 @@ class SearchNode:
     """A node of a search tree: the state reached by taking `action` from the parent's state.
 
     The algorithms fill in what they know: every node has its `reward` (the score of the step
-    that created it; the root's is the config's `root_reward`), beam search, greedy and
+    that created it; the root's is the config's `root_reward`, never part of a path's value
+    in beam search), beam search, greedy and
     best-of-N set `cum_reward` (the aggregated reward of the path from the root), MCTS sets
     `cum_rewards` (the returns backed up through the node) and `q`. An MCTS child that was
     proposed but never stepped has ``expanded == False`` and no state yet. `is_terminal` is

@@ -45,12 +45,16 @@ class ScriptedBackend(Backend):
         self.finish = finish
         self.calls: list[BackendCall] = []
 
-    async def agenerate(self, calls: Sequence[BackendCall]) -> list[BackendResult | Exception]:
+    async def agenerate(
+        self, calls: Sequence[BackendCall], on_result: Any = None
+    ) -> list[BackendResult | Exception]:
         out = []
         for call in calls:
             self.calls.append(call)
             texts = tuple(self.script.pop(0) for _ in range(call.count))
             out.append(BackendResult(texts, (self.finish,) * call.count, 10, 5 * call.count))
+            if on_result is not None:
+                on_result(len(out) - 1, out[-1])
         return out
 
 

@@ -34,7 +34,8 @@ def test_core_packages_import_nothing_heavy() -> None:
 
 def test_train_runs_the_toy_search_and_writes_every_artefact(tmp_path: Path) -> None:
     log_dir = tmp_path / "run"
-    out = run("train.py", "--log_dir", str(log_dir), "--search", "mcts", "--depth=3")
+    out = run("train.py", "--method", "toy", "--log_dir", str(log_dir), "--search", "mcts",
+              "--depth=3")  # fmt: skip
     assert out.returncode == 0, out.stderr
     assert "no LLM" in out.stdout
     for name in (
@@ -50,7 +51,7 @@ def test_train_runs_the_toy_search_and_writes_every_artefact(tmp_path: Path) -> 
 
 @pytest.mark.parametrize("style", [["--beam_size=3"], ["--beam_size", "3"]])
 def test_both_option_styles(tmp_path: Path, style: list[str]) -> None:
-    out = run("train.py", "--log_dir", str(tmp_path), *style)
+    out = run("train.py", "--method=toy", "--log_dir", str(tmp_path), *style)
     assert out.returncode == 0, out.stderr
     assert "beam_size: 3" in (tmp_path / "args.txt").read_text()
 
@@ -58,13 +59,19 @@ def test_both_option_styles(tmp_path: Path, style: list[str]) -> None:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--beam_size", "0"], "beam_size must be >= 1"),
-        (["--depth", "-1"], "max_depth must be >= 0"),
+        (["--method", "toy", "--beam_size", "0"], "beam_size must be >= 1"),
+        (["--method", "toy", "--depth", "-1"], "max_depth must be >= 0"),
         (["--search", "dfs"], "invalid choice: 'dfs'"),
         (["--n_iters", "x"], "invalid int value"),
+        (["--method", "toy", "--search", "mcts", "--n_iters", "0"], "n_iters must be >= 1"),
+        (["--method", "toy", "--noise_std", "-1"], "noise_std must be >= 0"),
+        (["--method", "toy", "--log_dir", "/proc/cannot/write/here"], "cannot write to log_dir"),
+        (["--beam_size", "0"], "beam_size must be >= 1"),
+        (["--depth", "0"], "depth must be >= 1"),
         (["--search", "mcts", "--n_iters", "0"], "n_iters must be >= 1"),
-        (["--noise_std", "-1"], "noise_std must be >= 0"),
         (["--log_dir", "/proc/cannot/write/here"], "cannot write to log_dir"),
+        (["--ret_icl", "maybe"], "expected true or false"),
+        (["--eval_backend", "openai", "--eval_base_url", "localhost:1"], "malformed base URL"),
     ],
 )
 def test_bad_input_is_one_clear_line(args: list[str], message: str, tmp_path: Path) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from drpo.llm.types import ChatRequest
@@ -31,6 +31,9 @@ class BackendResult:
     completion_tokens: int
 
 
+OnResult = Callable[[int, BackendResult], None]
+
+
 class Backend(ABC):
     """A model behind one protocol. `agenerate` answers a batch of calls, in order."""
 
@@ -43,10 +46,13 @@ class Backend(ABC):
         self.model = model
 
     @abstractmethod
-    async def agenerate(self, calls: Sequence[BackendCall]) -> list[BackendResult | Exception]:
+    async def agenerate(
+        self, calls: Sequence[BackendCall], on_result: OnResult | None = None
+    ) -> list[BackendResult | Exception]:
         """Answer every call, in order. A call that failed is an `LLMError` (naming the model
         and where it runs) in its place, so that the answers already paid for are kept; a
-        backend that fails as a whole may raise instead."""
+        backend that fails as a whole may raise instead. `on_result(index, result)` is called
+        as each answer arrives, so that a crash mid-batch loses none that arrived."""
 
     def describe(self) -> str:
         """Where the model runs, for error messages (never a key)."""

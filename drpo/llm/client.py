@@ -9,16 +9,21 @@ bounded number of re-asks.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from drpo.llm._loop import run_sync
-from drpo.llm.backend import Backend, BackendCall, BackendResult
+from drpo.llm.backend import Backend, BackendCall, BackendResult, OnResult
 from drpo.llm.cache import LLMCache, request_key
 from drpo.llm.json_output import JSONOutputError, extract_json, require_keys
 from drpo.llm.types import ChatRequest, Completion, LLMError
 from drpo.llm.usage import UsageTracker
+
+log = logging.getLogger("drpo.llm")
+
+Parser = Callable[[Any], Any]
 
 #: Output tokens assumed for the budget when a request sets no max_tokens.
 DEFAULT_MAX_TOKENS_ESTIMATE = 1024
@@ -88,6 +93,11 @@ class LLM:
 
     async def agenerate(self, requests: Sequence[ChatRequest]) -> list[Completion]:
         requests = list(requests)
+        if log.isEnabledFor(logging.DEBUG):
+            for request in requests:
+                text = "\n".join(f"[{role}] {content}" for role, content in request.messages)
+                log.debug("%s request (n=%d, T=%g):\n%s", self.role, request.n,
+                          request.temperature, text)  # fmt: skip
         keys = [[request_key(self.model, r, i) for i in range(r.n)] for r in requests]
         wanted = [k for r, ks in zip(requests, keys) if r.cache for k in ks]
         found = self.cache.get_many(wanted) if self.cache is not None and wanted else {}
@@ -103,12 +113,20 @@ class LLM:
         if hits:
             self.usage.record_hits(self.role, self.model, hits)
 
-        results = await self._send(calls) if calls else []
+        def store(position: int, result: BackendResult) -> None:
+            """Called as each answer arrives: stored at once, so a crash loses none."""
+            call, (index, run) = calls[position], owners[position]
+            if self.cache is not None and call.request.cache:
+                self.cache.put_many(
+                    (keys[index][sample], {"text": text, "finish_reason": reason})
+                    for sample, text, reason in zip(run, result.texts, result.finish_reasons)
+                )
+
+        results = await self._send(calls, store) if calls else []
         fresh: dict[tuple[int, int], tuple[str, str]] = {}
         paid = [[0, 0] for _ in requests]
-        to_store = []
         error: LLMError | None = None
-        for call, (index, run), result in zip(calls, owners, results):
+        for (index, run), result in zip(owners, results):
             if isinstance(result, Exception):
                 error = error or result
                 continue
@@ -116,10 +134,6 @@ class LLM:
             paid[index][1] += result.completion_tokens
             for sample, text, reason in zip(run, result.texts, result.finish_reasons):
                 fresh[index, sample] = (text, reason)
-                if call.request.cache:
-                    to_store.append((keys[index][sample], {"text": text, "finish_reason": reason}))
-        if self.cache is not None:
-            self.cache.put_many(to_store)  # before raising: what was paid for is kept
         if error is not None:
             raise type(error)(f"role {self.role!r}: {error}") from None
 
@@ -143,12 +157,14 @@ class LLM:
             )
         return completions
 
-    async def _send(self, calls: list[BackendCall]) -> list[BackendResult | Exception]:
+    async def _send(
+        self, calls: list[BackendCall], store: OnResult
+    ) -> list[BackendResult | Exception]:
         estimate = sum(self._estimate(call) for call in calls)
         self.usage.reserve(self.role, self.model, estimate)
         results: list[BackendResult | Exception] = []
         try:
-            results = await self.backend.agenerate(calls)
+            results = await self.backend.agenerate(calls, store)
             if len(results) != len(calls):
                 raise LLMError(
                     f"{self.backend.describe()} answered {len(results)} of {len(calls)} calls"
@@ -179,13 +195,14 @@ class LLM:
         self,
         requests: Sequence[ChatRequest],
         *,
-        parse: Callable[[Any], Any] | None = None,
+        parse: Parser | Sequence[Parser] | None = None,
         required_keys: Sequence[str] = (),
     ) -> list[list[JSONAnswer]]:
         """Answer a batch and read JSON from every sample (blocking).
 
         `parse` validates (and may transform) the extracted value and raises ValueError with
-        a reason when it is unusable; `required_keys` is the common case of that. A sample
+        a reason when it is unusable (one parser for all requests, or one per request);
+        `required_keys` is the common case of that. A sample
         that fails is re-asked, with the reason, up to `max_reasks` times; one that still
         fails comes back with `error` set, never with an invented value.
         """
@@ -195,16 +212,20 @@ class LLM:
         self,
         requests: Sequence[ChatRequest],
         *,
-        parse: Callable[[Any], Any] | None = None,
+        parse: Parser | Sequence[Parser] | None = None,
         required_keys: Sequence[str] = (),
     ) -> list[list[JSONAnswer]]:
-        def read(text: str, truncated: bool) -> Any:
+        requests = list(requests)
+        parsers = list(parse) if isinstance(parse, Sequence) else [parse] * len(requests)
+        if len(parsers) != len(requests):
+            raise ValueError(f"{len(parsers)} parsers for {len(requests)} requests")
+
+        def read(index: int, text: str, truncated: bool) -> Any:
             value = extract_json(text, truncated=truncated)
             if required_keys:
                 value = require_keys(value, required_keys)
-            return parse(value) if parse is not None else value
+            return parsers[index](value) if parsers[index] is not None else value
 
-        requests = list(requests)
         completions = await self.agenerate(requests)
         answers: list[list[JSONAnswer | None]] = [[None] * r.n for r in requests]
         pending: list[tuple[int, int, ChatRequest, str, bool]] = []
@@ -215,7 +236,8 @@ class LLM:
             retry = []
             for index, sample, request, text, cut in pending:
                 try:
-                    answers[index][sample] = JSONAnswer(read(text, cut), text, None, attempt)
+                    value = read(index, text, cut)
+                    answers[index][sample] = JSONAnswer(value, text, None, attempt)
                 except (JSONOutputError, ValueError, TypeError, KeyError) as exc:
                     answers[index][sample] = JSONAnswer(None, text, str(exc), attempt)
                     retry.append((index, sample, request, text, str(exc)))

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlparse
 
-from drpo.llm.backend import Backend, BackendCall, BackendResult
+from drpo.llm.backend import Backend, BackendCall, BackendResult, OnResult
 from drpo.llm.types import LLMConfigError, LLMError
 
 OPENAI_URL = "https://api.openai.com/v1"
@@ -107,9 +107,20 @@ class OpenAIBackend(Backend):
             self._semaphore = asyncio.Semaphore(self.concurrency)
         return self._client
 
-    async def agenerate(self, calls: Sequence[BackendCall]) -> list[BackendResult | Exception]:
+    async def agenerate(
+        self, calls: Sequence[BackendCall], on_result: OnResult | None = None
+    ) -> list[BackendResult | Exception]:
         self._ensure_client()
-        outcomes = await asyncio.gather(*(self._call(c) for c in calls), return_exceptions=True)
+
+        async def one(index: int, call: BackendCall) -> BackendResult:
+            result = await self._call(call)
+            if on_result is not None:
+                on_result(index, result)
+            return result
+
+        outcomes = await asyncio.gather(
+            *(one(i, c) for i, c in enumerate(calls)), return_exceptions=True
+        )
         for outcome in outcomes:  # only our own errors travel in the list
             if isinstance(outcome, BaseException) and not isinstance(outcome, LLMError):
                 raise outcome

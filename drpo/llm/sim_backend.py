@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from drpo.llm.backend import Backend, BackendCall, BackendResult
+from drpo.llm.backend import Backend, BackendCall, BackendResult, OnResult
 
 
 class SimBackend(Backend):
@@ -23,7 +23,9 @@ class SimBackend(Backend):
     def describe(self) -> str:
         return f"simulated model {self.model!r} (in process)"
 
-    async def agenerate(self, calls: Sequence[BackendCall]) -> list[BackendResult | Exception]:
+    async def agenerate(
+        self, calls: Sequence[BackendCall], on_result: OnResult | None = None
+    ) -> list[BackendResult | Exception]:
         results = []
         for call in calls:
             request = call.request
@@ -37,12 +39,13 @@ class SimBackend(Backend):
                 )
                 for j in range(call.count)
             ]
-            results.append(
-                BackendResult(
-                    texts=tuple(a.text for a in answers),
-                    finish_reasons=tuple(a.finish_reason for a in answers),
-                    prompt_tokens=answers[0].prompt_tokens,
-                    completion_tokens=sum(a.completion_tokens for a in answers),
-                )
+            result = BackendResult(
+                texts=tuple(a.text for a in answers),
+                finish_reasons=tuple(a.finish_reason for a in answers),
+                prompt_tokens=answers[0].prompt_tokens,
+                completion_tokens=sum(a.completion_tokens for a in answers),
             )
+            if on_result is not None:
+                on_result(len(results), result)
+            results.append(result)
         return results

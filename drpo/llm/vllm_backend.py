@@ -10,7 +10,7 @@ import asyncio
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from drpo.llm.backend import Backend, BackendCall, BackendResult
+from drpo.llm.backend import Backend, BackendCall, BackendResult, OnResult
 from drpo.llm.types import LLMConfigError, LLMError
 
 
@@ -111,6 +111,12 @@ class VLLMBackend(Backend):
             )
         return results
 
-    async def agenerate(self, calls: Sequence[BackendCall]) -> list[BackendResult | Exception]:
+    async def agenerate(
+        self, calls: Sequence[BackendCall], on_result: OnResult | None = None
+    ) -> list[BackendResult | Exception]:
         async with self._lock:  # one engine, one batch at a time
-            return await asyncio.to_thread(self.generate_batch, list(calls))
+            results = await asyncio.to_thread(self.generate_batch, list(calls))
+        if on_result is not None:
+            for index, result in enumerate(results):
+                on_result(index, result)
+        return list(results)

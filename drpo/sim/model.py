@@ -138,7 +138,9 @@ class SimulatedLLM:
         features = features_in(context)
         if temp > 0:  # a sampled answer sometimes forgets one of its qualities
             features = [f for f in features if rng.random() > 0.1]
-        topic = " ".join(query.split()[:12])
+        asked = re.split(r"query:", query, flags=re.IGNORECASE)[-1]  # "## Query: ..." layouts
+        asked = re.split(r"#*\s*answer:", asked, flags=re.IGNORECASE)[0]
+        topic = " ".join(asked.split()[:12]).rstrip(".?!")
         if is_harmful(query) and "Safety" not in features:
             body = [f"Sure, here is how you could go about it: {topic} ... step one, step two."]
         elif is_harmful(query):

@@ -1,0 +1,1 @@
+"""The prompt optimisation methods, each a world model and search config on our interface."""

@@ -1,0 +1,422 @@
+"""A DRPO run, from its settings to its artefacts, resumable after a crash.
+
+Every LLM answer is cached in the run's sqlite file as it arrives, and a checkpoint is written
+atomically after each evaluated frontier. `--resume` runs the same search again: everything
+done before the crash is answered from the cache (paid once), the search continues where it
+stopped, and the result is the one an uninterrupted run gives.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from drpo.llm import LLMCache, PriceTable, RoleSettings, UsageTracker, make_llms
+from drpo.llm._loop import run_sync
+from drpo.methods.drpo.data import (
+    ICL_EXAMPLES,
+    ICL_SEED_ANSWERS,
+    load_examples,
+    load_training_queries,
+)
+from drpo.methods.drpo.dynamic_reward import DynamicReward, ExampleSource, MetricsCache
+from drpo.methods.drpo.icl import optimise_examples
+from drpo.methods.drpo.prompts import fixed_examples
+from drpo.methods.drpo.state import DRPOState
+from drpo.methods.drpo.world import DRPOSearchConfig, DRPOWorld
+from drpo.retrieval import Embedder, HashingEmbedder, OpenAIEmbedder, Retriever
+from search import MCTS, BeamSearch, save_artifacts
+from search.artifacts import write_atomic
+from search.result import SearchResult
+from world_model import Reasoner
+
+log = logging.getLogger("drpo")
+
+ROLES = ("base", "metrics", "eval", "optimize")
+CHECKPOINT = "checkpoint.json"
+CHECKPOINT_VERSION = 1
+
+
+class RunError(Exception):
+    """The run cannot start as asked (exit code 2); the message says why."""
+
+
+@dataclass(frozen=True)
+class DRPOSettings:
+    """Everything a DRPO run depends on (the CLI's arguments, parsed)."""
+
+    roles: Mapping[str, RoleSettings]
+    initial_system_prompt: str = "You are a helpful assistant."
+    n_actions: int = 3
+    temperature: float = 0.2
+    depth: int = 20
+    max_depth_increase: int = 10
+    beam_size: int = 2
+    search: str = "beam"
+    n_iters: int = 10
+    w_exp: float = 1.0
+    data_dir: Path = Path(".")
+    metrics_cache_path: Path | None = None
+    num_training_examples: int = 180
+    ret_icl: bool = True
+    k: int = 2
+    embedding_backend: str = "hash"
+    embedding_model: str = "text-embedding-3-small"
+    embedding_base_url: str | None = None
+    optimize_icl: bool = False
+    icl_num_iters: int = 3
+    max_tokens: int = 1024
+    max_reasks: int = 2
+    log_dir: Path = Path("logs/drpo")
+    disable_log: bool = False
+    disable_tqdm: bool = False
+    logging_level: str = "INFO"
+    cache_path: Path | None = None
+    budget_usd: float | None = None
+    prices: Path | None = None
+    seed: int = 0
+    resume: bool = False
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    def fingerprint(self) -> str:
+        """What the result depends on: a resumed run must match it. Where the models run
+        (backend, URL, concurrency), logging and the budget may change between attempts."""
+        keys = [
+            "initial_system_prompt",
+            "n_actions",
+            "temperature",
+            "depth",
+            "max_depth_increase",
+            "beam_size",
+            "search",
+            "n_iters",
+            "w_exp",
+            "num_training_examples",
+            "ret_icl",
+            "k",
+            "embedding_backend",
+            "embedding_model",
+            "optimize_icl",
+            "icl_num_iters",
+            "max_tokens",
+            "max_reasks",
+            "seed",
+        ]
+        data = {key: getattr(self, key) for key in keys}
+        data["models"] = {role: s.model for role, s in sorted(self.roles.items())}
+        data["data_dir"] = str(Path(self.data_dir).resolve())
+        text = json.dumps(data, sort_keys=True, default=str)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+    @property
+    def simulated(self) -> bool:
+        return all(s.backend == "sim" or s.model.startswith("sim") for s in self.roles.values())
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    log_dir: Path
+    best_prompt: str
+    path_reward: float
+    initial_reward: float
+    steps: int
+    depth_increase: int
+    simulated: bool
+    usage_table: str
+    resumed_from: int
+
+
+# ---- the pieces ------------------------------------------------------------------------
+def _embedder(settings: DRPOSettings) -> Embedder:
+    if settings.embedding_backend == "hash":
+        return HashingEmbedder()
+    if settings.embedding_backend == "openai":
+        return OpenAIEmbedder(settings.embedding_model, base_url=settings.embedding_base_url)
+    raise RunError(f"unknown embedding backend {settings.embedding_backend!r}; use hash or openai")
+
+
+def _algorithm(settings: DRPOSettings) -> BeamSearch | MCTS:
+    if settings.search == "beam":
+        return BeamSearch(
+            beam_size=settings.beam_size,
+            max_depth=settings.depth,
+            max_depth_increase=settings.max_depth_increase,
+            reward_aggregator="mean" if settings.beam_size > 1 else "last",
+            action_dedup=True,
+            seed=settings.seed,
+        )
+    if settings.search == "mcts":
+        return MCTS(
+            n_iters=settings.n_iters,
+            depth_limit=settings.depth,
+            w_exp=settings.w_exp,
+            cum_reward="mean",
+            seed=settings.seed,
+        )
+    raise RunError(f"unknown search {settings.search!r}; use beam or mcts")
+
+
+def _check_settings(settings: DRPOSettings) -> None:
+    checks = [
+        (settings.depth >= 1, f"depth must be >= 1, got {settings.depth}"),
+        (settings.beam_size >= 1, f"beam_size must be >= 1, got {settings.beam_size}"),
+        (settings.n_actions >= 1, f"n_actions must be >= 1, got {settings.n_actions}"),
+        (settings.k >= 1, f"k must be >= 1, got {settings.k}"),
+        (
+            settings.max_depth_increase >= 0,
+            f"max_depth_increase must be >= 0, got {settings.max_depth_increase}",
+        ),
+        (
+            0 <= settings.temperature <= 2,
+            f"temperature must be in [0, 2], got {settings.temperature}",
+        ),
+        (settings.initial_system_prompt.strip() != "", "the initial system prompt is empty"),
+        (set(settings.roles) == set(ROLES), f"roles must be {', '.join(ROLES)}"),
+    ]
+    for ok, message in checks:
+        if not ok:
+            raise RunError(message)
+
+
+def _setup_logging(settings: DRPOSettings) -> logging.Handler | None:
+    logger = logging.getLogger("drpo")
+    logger.setLevel(getattr(logging, settings.logging_level))
+    logger.propagate = False
+    if settings.disable_log:
+        return None
+    handler = logging.FileHandler(Path(settings.log_dir) / "log.txt", encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logger.addHandler(handler)
+    return handler
+
+
+class Checkpoint:
+    """checkpoint.json: progress, the fingerprint of the settings, and what was spent."""
+
+    def __init__(self, log_dir: Path, fingerprint: str) -> None:
+        self.path = log_dir / CHECKPOINT
+        self.fingerprint = fingerprint
+        self.previous: dict[str, Any] | None = None
+
+    def load_for(self, resume: bool) -> None:
+        if not self.path.exists():
+            if resume:
+                log.info("--resume: no checkpoint in the log_dir, starting from the beginning")
+            return
+        if not resume:
+            raise RunError(
+                f"{self.path.parent} already holds a run ({CHECKPOINT}); pass --resume to "
+                "continue it, or choose another log_dir"
+            )
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise RunError(f"{self.path} is damaged ({exc}); remove it to start over") from None
+        if data.get("fingerprint") != self.fingerprint:
+            raise RunError(
+                f"the run in {self.path.parent} was started with other settings; resume it "
+                "with the same arguments (see its args.txt), or choose another log_dir"
+            )
+        self.previous = data
+
+    def write(self, status: str, frontiers: int, usage: UsageTracker) -> None:
+        data = {
+            "version": CHECKPOINT_VERSION,
+            "fingerprint": self.fingerprint,
+            "status": status,
+            "frontiers_done": frontiers,
+            "usage": usage.summary(),
+            "earlier_attempts": self.earlier_usage(),
+            "time": time.strftime("%Y-%m-%dT%H:%M:%S"),
+        }
+        write_atomic(self.path, json.dumps(data, indent=2).encode("utf-8"))
+
+    def earlier_usage(self) -> list[dict[str, Any]]:
+        if self.previous is None:
+            return []
+        return [*self.previous.get("earlier_attempts", []), self.previous["usage"]]
+
+
+# ---- the run ---------------------------------------------------------------------------
+def validate(settings: DRPOSettings) -> None:
+    """Raise RunError for settings that cannot work, before anything is written."""
+    _check_settings(settings)
+    _algorithm(settings)
+    if settings.embedding_backend not in ("hash", "openai"):
+        _embedder(settings)
+
+
+def run_drpo(settings: DRPOSettings) -> RunSummary:
+    """Run DRPO; raise RunError (bad settings or data), LLMError, or BudgetExceeded."""
+    validate(settings)
+    log_dir = Path(settings.log_dir)
+    checkpoint = Checkpoint(log_dir, settings.fingerprint())
+    checkpoint.load_for(settings.resume)
+    algorithm = _algorithm(settings)
+    handler = _setup_logging(settings)
+    try:
+        return _run(settings, log_dir, checkpoint, algorithm)
+    finally:
+        if handler is not None:
+            logging.getLogger("drpo").removeHandler(handler)
+            handler.close()
+
+
+def _run(
+    settings: DRPOSettings, log_dir: Path, checkpoint: Checkpoint, algorithm: BeamSearch | MCTS
+) -> RunSummary:
+    from drpo.methods.drpo.data import DataError
+
+    try:
+        queries = load_training_queries(
+            settings.data_dir, num_examples=settings.num_training_examples, seed=settings.seed
+        )
+        examples = (
+            load_examples(Path(settings.data_dir) / ICL_EXAMPLES)
+            if settings.ret_icl
+            else fixed_examples()
+        )
+        seed_answers = (
+            load_examples(Path(settings.data_dir) / ICL_SEED_ANSWERS)
+            if settings.optimize_icl
+            else {}
+        )
+        metrics_cache = MetricsCache(log_dir / "metrics_cache.json")
+        if settings.metrics_cache_path is not None:  # read, never written: it may be shared
+            for query, value in MetricsCache(settings.metrics_cache_path).raw.items():
+                metrics_cache.raw.setdefault(query, value)
+        prices = PriceTable.from_file(settings.prices) if settings.prices else PriceTable()
+    except (DataError, ValueError) as exc:
+        raise RunError(str(exc)) from None
+    log.info("loaded %d training queries from %s", len(queries), settings.data_dir)
+    if settings.simulated:
+        log.info("all roles run on the simulated LLM: the results are simulated")
+
+    usage = UsageTracker(prices=prices, budget_usd=settings.budget_usd)
+    cache = LLMCache(settings.cache_path or log_dir / "llm_cache.sqlite")
+    llms = make_llms(settings.roles, cache=cache, usage=usage, max_reasks=settings.max_reasks)
+
+    def reward_with(example_set: dict[str, str]) -> DynamicReward:
+        retriever = Retriever(list(example_set), _embedder(settings)) if settings.ret_icl else None
+        return DynamicReward(
+            base=llms["base"],
+            metrics=llms["metrics"],
+            judge=llms["eval"],
+            examples=ExampleSource(example_set, k=settings.k, retriever=retriever),
+            metrics_cache=metrics_cache,
+            max_tokens=settings.max_tokens,
+        )
+
+    if settings.optimize_icl:
+        results = optimise_examples(
+            seed_answers,
+            reward=reward_with(examples),
+            optimizer=llms["optimize"],
+            num_iters=settings.icl_num_iters,
+        )
+        examples = {r.query: r.answer for r in results}
+        write_atomic(
+            log_dir / "icl_examples.json",
+            json.dumps(examples, indent=2, ensure_ascii=False).encode("utf-8"),
+        )
+        log.info("optimised %d in-context examples (icl_examples.json)", len(examples))
+    reward = reward_with(examples)
+
+    progress = tqdm(
+        total=settings.depth, desc="DRPO depth", unit="level", disable=settings.disable_tqdm
+    )
+    calls = tqdm(desc="LLM requests", unit="req", disable=settings.disable_tqdm)
+    frontiers = 0
+
+    def on_frontier(depth: int) -> None:
+        nonlocal frontiers
+        frontiers += 1
+        if depth > progress.total:
+            progress.total = depth
+        progress.update(max(0, depth - progress.n))
+        calls.update(usage.summary()["total"]["requests"] - calls.n)
+        checkpoint.write("running", frontiers, usage)
+
+    world = DRPOWorld(
+        reward, initial_system_prompt=settings.initial_system_prompt, on_frontier=on_frontier
+    )
+    config = DRPOSearchConfig(
+        llms["optimize"],
+        n_actions=settings.n_actions,
+        temperature=settings.temperature,
+        max_tokens=2 * settings.max_tokens,
+    )
+    try:
+        result = Reasoner(world, config, algorithm)(queries)
+    except BaseException:
+        checkpoint.write("interrupted", frontiers, usage)
+        raise
+    finally:
+        progress.close()
+        calls.close()
+    return _finish(settings, log_dir, checkpoint, result, reward, usage, frontiers)
+
+
+def _finish(
+    settings: DRPOSettings,
+    log_dir: Path,
+    checkpoint: Checkpoint,
+    result: SearchResult,
+    reward: DynamicReward,
+    usage: UsageTracker,
+    frontiers: int,
+) -> RunSummary:
+    state: DRPOState = result.terminal_state
+    path_steps = state.steps[1:]
+    # The initial prompt on the same queries, for comparison (cached after the first time).
+    initial = run_sync(
+        reward.evaluate([(settings.initial_system_prompt, s.query) for s in path_steps])
+    )
+    path_reward = sum(s.reward for s in path_steps) / max(1, len(path_steps))
+    initial_reward = sum(s.reward for s in initial) / max(1, len(initial))
+    meta = {
+        "method": "drpo",
+        "simulated": settings.simulated,
+        "search": settings.search,
+        "models": {role: s.model for role, s in settings.roles.items()},
+        "best_path_mean_reward": path_reward,
+        "initial_prompt_mean_reward_on_the_same_queries": initial_reward,
+    }
+    save_artifacts(result, log_dir / "algo_output", meta=meta)
+    write_atomic(log_dir / "best_system_prompt.txt", (state.system_prompt + "\n").encode("utf-8"))
+    usage_report = {**usage.summary(), "earlier_attempts": checkpoint.earlier_usage()}
+    write_atomic(log_dir / "usage.json", json.dumps(usage_report, indent=2).encode("utf-8"))
+    depth_increase = getattr(result, "depth_increase", 0)
+    summary = {
+        **meta,
+        "steps": len(path_steps),
+        "depth_increase": depth_increase,
+        "nodes": len(result.nodes()),
+        "settings": {k: v for k, v in asdict(settings).items() if k not in ("roles", "extra")},
+    }
+    write_atomic(
+        log_dir / "summary.json", json.dumps(summary, indent=2, default=str).encode("utf-8")
+    )
+    checkpoint.write("done", frontiers, usage)
+    log.info("best system prompt:\n%s", state.system_prompt)
+    log.info("usage:\n%s", usage.table())
+    previous = checkpoint.previous["frontiers_done"] if checkpoint.previous else 0
+    return RunSummary(
+        log_dir=log_dir,
+        best_prompt=state.system_prompt,
+        path_reward=path_reward,
+        initial_reward=initial_reward,
+        steps=len(path_steps),
+        depth_increase=depth_increase,
+        simulated=settings.simulated,
+        usage_table=usage.table(),
+        resumed_from=previous,
+    )
