@@ -50,10 +50,15 @@ class Rewriting(Backend):
 
 
 def drpo_pieces(
-    *, metrics: Backend | None = None, judge: Backend | None = None, base: Backend | None = None
+    *,
+    metrics: Backend | None = None,
+    judge: Backend | None = None,
+    base: Backend | None = None,
+    optimizer: Backend | None = None,
 ) -> tuple[DRPOWorld, DRPOSearchConfig, dict[str, LLM]]:
     llms = make_llms({r: RoleSettings() for r in ("base", "metrics", "eval", "optimize")})
-    for role, backend in (("metrics", metrics), ("eval", judge), ("base", base)):
+    roles = (("metrics", metrics), ("eval", judge), ("base", base), ("optimize", optimizer))
+    for role, backend in roles:
         if backend is not None:
             llms[role] = LLM(backend, role=role, max_reasks=1)
     examples = load_examples(DEMO_DATA_DIR / ICL_EXAMPLES)

@@ -233,6 +233,15 @@ def test_an_unparseable_judge_gives_reward_0_and_the_reason() -> None:
     assert result.terminal_node.depth >= 2
 
 
+def test_an_unusable_optimiser_keeps_the_prompt_and_the_run_goes_on() -> None:
+    optimizer = Rewriting(lambda text: '{"analysis": "no idea", "new_system_prompt": ""}')
+    world, config, _ = drpo_pieces(optimizer=optimizer)
+    result = BeamSearch(beam_size=2, max_depth=3)(*_with_queries(world, config))
+    prompts = {s.system_prompt for s in result.terminal_state.steps}
+    assert prompts == {world.initial_system_prompt}
+    assert result.terminal_node.depth == 3
+
+
 def test_drpo_runs_under_our_mcts() -> None:
     world, config, _ = drpo_pieces()
     result = MCTS(n_iters=4, depth_limit=3, cum_reward="mean")(*_with_queries(world, config))

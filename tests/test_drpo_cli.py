@@ -56,6 +56,14 @@ def test_the_default_run_writes_every_artefact(tmp_path: Path) -> None:
     assert json.loads((log_dir / "checkpoint.json").read_text())["status"] == "done"
 
 
+@pytest.mark.parametrize("style", [["--beam_size=3"], ["--beam_size", "3"]])
+def test_both_option_styles(tmp_path: Path, style: list[str]) -> None:
+    out = train("--depth=2", "--log_dir", str(tmp_path / "r"), *style)
+    assert out.returncode == 0, out.stderr
+    tree = json.loads((tmp_path / "r/algo_output/output.json").read_text())
+    assert tree["settings"]["beam_size"] == 3
+
+
 def test_mcts_writes_valid_artefacts(tmp_path: Path) -> None:
     out = train(
         "--search", "mcts", "--n_iters", "4", "--depth", "4", "--log_dir", str(tmp_path / "r")
