@@ -1,0 +1,3 @@
+from drpo.visualize.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,178 @@
+"""The visualiser's data, page source, terminal tables and CLI (no browser needed)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from tree_worlds import TreeConfig, TreeWorld
+
+from drpo.visualize.page import embed_json, render_page
+from drpo.visualize.page_data import layout, page_data, prompt_of, word_diff
+from drpo.visualize.reasoners_format import tree_log
+from drpo.visualize.terminal import compare_table, trace_table
+from search import MCTS, BeamSearch, TreeRecord, save_artifacts
+from world_model.toy import prompt_building
+
+REPO = Path(__file__).resolve().parents[1]
+EVIL = (
+    "</script><script>window.__pwned=1</script>"
+    '<img src=x onerror="window.__pwned=1"> javascript:alert(1)'
+)
+
+
+class EvilConfig(TreeConfig):
+    """Rewards whose details and states carry markup."""
+
+    def fast_reward(self, state, action):
+        return 0.0, {}
+
+    def reward(self, state, action, **kwargs):
+        return 0.5, {"note": EVIL}
+
+
+class EvilWorld(TreeWorld):
+    def init_state(self):
+        return {"system_prompt": "start", "query": EVIL}
+
+    def step(self, state, action):
+        return {"system_prompt": f"{state['system_prompt']} {EVIL}", "query": EVIL,
+                "output": EVIL, "scores": {"Clarity": 3}}, {}  # fmt: skip
+
+    def is_terminal(self, state):
+        return state["system_prompt"].count("script") >= 6
+
+
+def evil_record() -> TreeRecord:
+    result = BeamSearch(beam_size=2, max_depth=3)(
+        EvilWorld(branching=2, depth=3), EvilConfig(branching=2)
+    )
+    return TreeRecord.from_result(result, meta={"method": EVIL, "simulated": True})
+
+
+def test_layout_puts_parents_above_their_children() -> None:
+    world, config = prompt_building(depth=3)
+    record = TreeRecord.from_result(BeamSearch(beam_size=2, max_depth=3)(world, config))
+    positions = layout(record)
+    assert len(positions) == len(record.nodes)
+    for node in record.nodes:
+        kids = [positions[c.id][0] for c in record.children(node.id)]
+        if kids:
+            assert min(kids) <= positions[node.id][0] <= max(kids)
+        assert positions[node.id][1] == node.depth
+    leaves = sorted(positions[n.id][0] for n in record.nodes if not record.children(n.id))
+    assert leaves == [float(i) for i in range(len(leaves))]
+
+
+def test_page_data_carries_details_best_path_and_series() -> None:
+    world, config = prompt_building(depth=3)
+    result = MCTS(n_iters=8, depth_limit=3)(world, config)
+    data = page_data(TreeRecord.from_result(result))
+    assert len(data["nodes"]) == len(result.nodes())
+    assert [n["id"] for n in data["nodes"] if n["best"]] == [n.id for n in result.trace_of_nodes]
+    leaf = next(n for n in data["nodes"] if n["id"] == result.terminal_node.id)
+    assert leaf["details"]["visits"] == result.terminal_node.visits
+    assert leaf["details"]["prompt"] == " ".join(result.terminal_state)
+    assert len(data["series"]["rewards"]) == 3
+    assert len(data["series"]["iterations"]["return of the iteration"]) == 8
+    best_so_far = [y for _, y in data["series"]["iterations"]["best node reward so far"]]
+    assert best_so_far == sorted(best_so_far)
+
+
+def test_word_diff_and_prompt_extraction() -> None:
+    ops = word_diff("Be brief. Be kind.", "Be brief. Be very kind.")
+    assert ["ins", "very "] in ops and "".join(
+        t for op, t in ops if op != "del"
+    ) == "Be brief. Be very kind."
+    assert prompt_of({"system_prompt": "a"}) == "a" and prompt_of(["x", "y"]) == "x y"
+    assert prompt_of("p") == "p"
+
+
+def test_embedded_json_cannot_close_the_script() -> None:
+    text = embed_json({"t": EVIL + "\u2028&"})
+    assert "</script" not in text and "<" not in text and ">" not in text and "&" not in text
+    assert json.loads(text) == {"t": EVIL + "\u2028&"}
+
+
+def test_the_page_source_holds_no_live_markup_from_the_run() -> None:
+    html = render_page(page_data(evil_record()))
+    assert html.count("<script") == 2  # the data block and our own code
+    before_data = html.split('id="tree-data">')[0]
+    assert "<img" not in before_data and "&lt;img src=x onerror=" in before_data  # as text
+    assert "<script>window" not in html
+    assert "http://" not in html.replace("http://www.w3.org/2000/svg", "")
+    assert "https://" not in html
+
+
+def test_trace_and_compare_tables() -> None:
+    world, config = prompt_building(depth=3)
+    a = TreeRecord.from_result(BeamSearch(beam_size=2, max_depth=3)(world, config))
+    b = TreeRecord.from_result(BeamSearch(beam_size=1, max_depth=2)(world, config))
+    table = trace_table(a)
+    assert "step" in table and "reward" in table and len(table.splitlines()) == 2 + 4
+    both = compare_table(a, b, ("wide", "narrow"))
+    assert "wide" in both and "narrow" in both and "mean" in both
+
+
+def test_reasoners_tree_log_format() -> None:
+    world, config = prompt_building(depth=2)
+    result = MCTS(n_iters=6, depth_limit=2)(world, config)
+    log = tree_log(TreeRecord.from_result(result))
+    (snapshot,) = log["logs"]
+    assert len(snapshot["nodes"]) == len(result.nodes())
+    assert len(snapshot["edges"]) == len(result.nodes()) - 1
+    best = [n.id for n in result.trace_of_nodes]
+    for parent, child in zip(best, best[1:]):
+        edge = snapshot["edges"][str(snapshot["nodes"][str(parent)]["selected_edge"])]
+        assert edge["source"] == parent and edge["target"] == child and "Q" in edge["data"]
+    pytest.importorskip("reasoners.visualization")
+    from reasoners.visualization.tree_snapshot import TreeSnapshot
+
+    nodes = [TreeSnapshot.Node(**n) for n in snapshot["nodes"].values()]
+    edges = [TreeSnapshot.Edge(**e) for e in snapshot["edges"].values()]
+    assert len(TreeSnapshot(nodes, edges).nodes) == len(nodes)  # their own checks pass
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    return subprocess.run([sys.executable, str(REPO / "visualize_log.py"), *args],
+                          capture_output=True, text=True, env=env, timeout=60)  # fmt: skip
+
+
+def test_cli_writes_the_page_the_trace_and_the_tree_log(tmp_path: Path) -> None:
+    world, config = prompt_building(depth=3)
+    save_artifacts(BeamSearch(beam_size=2, max_depth=3)(world, config), tmp_path / "algo_output")
+    out = run_cli(str(tmp_path))
+    assert out.returncode == 0 and (tmp_path / "tree.html").is_file()
+    assert run_cli(str(tmp_path), "--trace").stdout.count("\n") >= 5
+    assert run_cli(str(tmp_path), "--compare", str(tmp_path)).returncode == 0
+    assert run_cli(str(tmp_path), "--format", "reasoners").returncode == 0
+    assert json.loads((tmp_path / "tree_log.json").read_text())["logs"]
+    assert run_cli(str(tmp_path), "--pickle", "--out", str(tmp_path / "p.html")).returncode == 0
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (None, "has no algo_output/output.json"),
+        ('{"format": "prompt-search.tree", "version": 1, "nodes": [', "truncated"),
+        ('{"format": "prompt-search.tree", "version": 7}', "unsupported tree file version 7"),
+        ("[]", "not a search tree file"),
+    ],
+)
+def test_bad_log_dirs_get_one_line_and_exit_2(tmp_path: Path, content, message: str) -> None:
+    if content is not None:
+        (tmp_path / "algo_output").mkdir()
+        (tmp_path / "algo_output/output.json").write_text(content)
+    out = run_cli(str(tmp_path))
+    assert out.returncode == 2 and message in out.stderr
+    assert len(out.stderr.strip().splitlines()) == 1
+
+
+def test_a_missing_log_dir(tmp_path: Path) -> None:
+    out = run_cli(str(tmp_path / "nope"))
+    assert out.returncode == 2 and "does not exist" in out.stderr

@@ -1,0 +1,136 @@
+"""tree.html in a real headless Chromium (Debian's chromium and chromium-driver; .ci/run
+installs them when missing): it loads offline without console errors, draws one element per
+node, highlights the best path, shows a node's details on click, and runs no LLM text."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from drpo_helpers import drpo_pieces
+from test_visualizer import EVIL, evil_record
+
+from drpo.visualize.cli import main as visualize
+from search import MCTS, BeamSearch, save_artifacts
+from world_model import Reasoner
+
+CHROMIUM, DRIVER = shutil.which("chromium"), shutil.which("chromedriver")
+if not (CHROMIUM and DRIVER):
+    if os.environ.get("CI"):
+        raise RuntimeError("CI needs chromium and chromedriver (Debian: chromium chromium-driver)")
+    pytest.skip("chromium or chromedriver is not installed", allow_module_level=True)
+
+from selenium import webdriver  # noqa: E402
+from selenium.webdriver.chrome.service import Service  # noqa: E402
+from selenium.webdriver.common.by import By  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    flags = (
+        "--headless=new --no-sandbox --disable-gpu --disable-dev-shm-usage "
+        "--disable-background-networking --disable-component-update --disable-sync "
+        "--no-first-run"
+    )
+    for arg in [*flags.split(), f"--user-data-dir={tempfile.mkdtemp()}"]:
+        options.add_argument(arg)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(service=Service(DRIVER), options=options)
+    yield driver
+    driver.quit()
+
+
+def _drpo_run(tmp: Path, algorithm: Any) -> tuple[Path, Any]:
+    from drpo.methods.drpo.data import DEMO_DATA_DIR, load_training_queries
+
+    world, config, _ = drpo_pieces()
+    result = Reasoner(world, config, algorithm)(
+        load_training_queries(DEMO_DATA_DIR, num_examples=36, seed=0)
+    )
+    save_artifacts(result, tmp / "algo_output", meta={"method": "drpo", "simulated": True})
+    assert visualize([str(tmp)]) == 0
+    return tmp / "tree.html", result
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, Any]]:
+    return {
+        "drpo-beam": _drpo_run(
+            tmp_path_factory.mktemp("beam"), BeamSearch(beam_size=2, max_depth=6)
+        ),
+        "promptagent-mcts": _drpo_run(
+            tmp_path_factory.mktemp("mcts"),
+            MCTS.for_promptagent(n_iters=5, depth_limit=4, min_depth=1),
+        ),
+    }
+
+
+def _open(browser: Any, page: Path) -> None:
+    browser.get_log("browser")  # drop what earlier pages logged
+    browser.get(page.as_uri())
+    assert browser.execute_script("return document.body.getAttribute('data-rendered')") == "1"
+
+
+@pytest.mark.parametrize("name", ["drpo-beam", "promptagent-mcts"])
+def test_the_page_draws_the_tree_and_its_best_path(browser: Any, runs: dict, name: str) -> None:
+    page, result = runs[name]
+    _open(browser, page)
+    errors = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
+    assert errors == []
+    nodes = browser.find_elements(By.CSS_SELECTOR, "#tree .node")
+    assert len(nodes) == len(result.nodes())
+    best = [
+        int(n.get_attribute("data-id"))
+        for n in browser.find_elements(By.CSS_SELECTOR, "#tree .node.best")
+    ]
+    assert sorted(best) == sorted(n.id for n in result.trace_of_nodes)
+    assert len(browser.find_elements(By.CSS_SELECTOR, "#tree .edge.best")) == len(best) - 1
+    assert len(browser.find_elements(By.CSS_SELECTOR, "#charts svg")) >= 2
+
+
+@pytest.mark.parametrize("name", ["drpo-beam", "promptagent-mcts"])
+def test_clicking_a_node_shows_its_details(browser: Any, runs: dict, name: str) -> None:
+    page, result = runs[name]
+    _open(browser, page)
+    node = result.trace_of_nodes[2]
+    browser.execute_script(
+        "document.querySelector(`#tree .node[data-id='${arguments[0]}']`)"
+        ".dispatchEvent(new MouseEvent('click', {bubbles: true}))",
+        node.id,
+    )
+    panel = browser.find_element(By.ID, "details").text
+    assert f"Node {node.id} (depth {node.depth})" in panel
+    assert node.state.last.query in panel
+    for aspect in node.state.last.aspects:
+        assert aspect in panel
+    assert browser.find_elements(By.CSS_SELECTOR, "#details .diff .ins"), "the prompt diff is shown"
+    if name == "promptagent-mcts":
+        assert "visits" in panel and "Q:" in panel
+
+
+def test_llm_text_is_shown_never_run(browser: Any, tmp_path: Path) -> None:
+    record = evil_record()
+    from drpo.visualize.page import render_page
+    from drpo.visualize.page_data import page_data
+
+    page = tmp_path / "evil.html"
+    page.write_text(render_page(page_data(record)), encoding="utf-8")
+    _open(browser, page)
+    for node in record.nodes:
+        browser.execute_script(
+            "document.querySelector(`#tree .node[data-id='${arguments[0]}']`)"
+            ".dispatchEvent(new MouseEvent('click', {bubbles: true}))",
+            node.id,
+        )
+        assert browser.execute_script("return window.__pwned === undefined")
+    panel = browser.find_element(By.ID, "details").text
+    assert "</script><script>window.__pwned=1</script>" in panel and "javascript:alert(1)" in panel
+    assert EVIL.split(">")[0] in panel
+    assert browser.find_elements(By.CSS_SELECTOR, "#details img") == []
