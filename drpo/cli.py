@@ -18,7 +18,16 @@ from drpo.methods.drpo.data import DEMO_DATA_DIR
 from drpo.run_dir import RunDirError, prepare_log_dir, write_args
 from drpo.toy_run import make_algorithm, run_toy
 
-METHODS = ("drpo", "toy")
+METHODS = ("drpo", "promptagent", "toy")
+#: Settings whose default depends on the method (the papers' settings).
+METHOD_DEFAULTS = {
+    "drpo": {"search": "beam", "depth": 20, "n_iters": 10, "w_exp": 1.0, "temperature": 0.2,
+             "beam_size": 2},
+    "promptagent": {"search": "mcts", "depth": 5, "n_iters": 12, "w_exp": 2.5,
+                    "temperature": 0.7, "beam_size": 3},
+    "toy": {"search": "beam", "depth": 3, "n_iters": 20, "w_exp": 1.0, "temperature": 0.0,
+            "beam_size": 2},
+}  # fmt: skip
 FAMILIES = ("sim", "mistral", "llama", "gpt", "other")
 
 
@@ -50,7 +59,8 @@ def build_parser() -> argparse.ArgumentParser:
         "LLM and the demo data the project ships.",
     )
     p.add_argument("--method", choices=METHODS, default="drpo")
-    p.add_argument("--search", choices=("beam", "mcts", "greedy"), default="beam")
+    p.add_argument("--search", choices=("beam", "mcts", "greedy"), default=None,
+                   help="default: beam (drpo), mcts (promptagent)")  # fmt: skip
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--log_dir", default=None, help="default: logs/<method>-<search>-<time>")
     _flag(p, "resume", False, "continue the run in log_dir (same arguments)")
@@ -76,12 +86,12 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--initial_system_prompt", default="You are a helpful assistant.",
                    help="the text, or a path to a file holding it")  # fmt: skip
     d.add_argument("--n_actions", type=int, default=3)
-    d.add_argument("--temperature", type=float, default=0.2, help="optimiser sampling")
-    d.add_argument("--depth", type=int, default=20)
+    d.add_argument("--temperature", type=float, default=None, help="optimiser sampling")
+    d.add_argument("--depth", type=int, default=None, help="search depth (MCTS depth limit)")
     d.add_argument("--max_depth_increase", type=int, default=10)
-    d.add_argument("--beam_size", type=int, default=2)
-    d.add_argument("--n_iters", type=int, default=10, help="MCTS iterations")
-    d.add_argument("--w_exp", type=float, default=1.0, help="MCTS exploration weight")
+    d.add_argument("--beam_size", type=int, default=None)
+    d.add_argument("--n_iters", type=int, default=None, help="MCTS iterations")
+    d.add_argument("--w_exp", type=float, default=None, help="MCTS exploration weight")
     d.add_argument("--data_dir", default=None, help="default: the demo data shipped")
     d.add_argument("--metrics_cache_path", default=None, help="aspect selections to reuse")
     d.add_argument("--num_training_examples", type=int, default=180)
@@ -100,6 +110,17 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--cache_path", default=None, help="default: <log_dir>/llm_cache.sqlite")
     r.add_argument("--budget_usd", type=float, default=None)
     r.add_argument("--prices", default=None, help="JSON of model -> USD per 1M tokens")
+
+    a = p.add_argument_group("PromptAgent")
+    a.add_argument("--task", default=None, help="a task file, or a task name in --data_dir")
+    a.add_argument("--initial_prompt", default=None, help="default: the task's description")
+    a.add_argument("--train_size", type=int, default=None, help="default: all the rest")
+    a.add_argument("--eval_size", type=int, default=30)
+    a.add_argument("--test_size", type=int, default=60)
+    a.add_argument("--batch_size", type=int, default=5)
+    a.add_argument("--expand_width", type=int, default=3)
+    a.add_argument("--num_new_prompts", type=int, default=1)
+    a.add_argument("--min_depth", type=int, default=2)
 
     t = p.add_argument_group("toy method")
     t.add_argument("--noise_std", type=float, default=0.0, help="toy reward noise")
@@ -160,7 +181,8 @@ def _initial_prompt(text: str) -> str:
 
 
 def _run_drpo(args: argparse.Namespace, log_dir: Path) -> int:
-    from drpo.methods.drpo.run import DRPOSettings, RunError, run_drpo, validate
+    from drpo.methods.drpo.run import DRPOSettings, run_drpo, validate
+    from drpo.run_context import RunError
 
     if args.search == "greedy":
         return _fail("DRPO searches with beam or mcts (greedy is beam search with --beam_size 1)")
@@ -188,18 +210,10 @@ def _run_drpo(args: argparse.Namespace, log_dir: Path) -> int:
             icl_num_iters=args.icl_num_iters,
             max_tokens=args.max_tokens,
             log_dir=log_dir,
-            disable_log=args.disable_log,
-            disable_tqdm=args.disable_tqdm,
-            logging_level=args.logging_level,
-            cache_path=Path(args.cache_path) if args.cache_path else None,
-            budget_usd=args.budget_usd,
-            prices=Path(args.prices) if args.prices else None,
-            seed=args.seed,
-            resume=args.resume,
+            **_common(args),
         )
         validate(settings)
-        log_dir = prepare_log_dir(log_dir)
-        write_args(log_dir, vars(args) | {"log_dir": str(log_dir)})
+        log_dir = _start(args, log_dir)
         summary = run_drpo(settings)
     except (RunError, RunDirError, LLMConfigError, ValueError) as exc:
         return _fail(str(exc))
@@ -236,8 +250,7 @@ def _run_toy(args: argparse.Namespace, log_dir: Path) -> int:
         )
         if args.noise_std < 0:
             raise ValueError(f"noise_std must be >= 0, got {args.noise_std}")
-        log_dir = prepare_log_dir(log_dir)
-        write_args(log_dir, vars(args) | {"log_dir": str(log_dir)})
+        log_dir = _start(args, log_dir)
         summary = run_toy(
             algorithm,
             search=args.search,
@@ -257,9 +270,95 @@ def _run_toy(args: argparse.Namespace, log_dir: Path) -> int:
     return 0
 
 
+def _common(args: argparse.Namespace) -> dict[str, Any]:
+    return {
+        "disable_log": args.disable_log,
+        "disable_tqdm": args.disable_tqdm,
+        "logging_level": args.logging_level,
+        "cache_path": Path(args.cache_path) if args.cache_path else None,
+        "budget_usd": args.budget_usd,
+        "prices": Path(args.prices) if args.prices else None,
+        "seed": args.seed,
+        "resume": args.resume,
+    }
+
+
+def _start(args: argparse.Namespace, log_dir: Path) -> Path:
+    log_dir = prepare_log_dir(log_dir)
+    write_args(log_dir, vars(args) | {"log_dir": str(log_dir)})
+    return log_dir
+
+
+def _run_promptagent(args: argparse.Namespace, log_dir: Path) -> int:
+    from drpo.methods.promptagent.run import (
+        PromptAgentSettings,
+        algorithm,
+        load,
+        run_promptagent,
+    )
+    from drpo.methods.tasks import DEMO_TASK
+    from drpo.run_context import RunError
+
+    roles = _roles(args)
+    try:
+        settings = PromptAgentSettings(
+            roles={"base": roles["base"], "optimize": roles["optimize"]},
+            task=args.task or str(DEMO_TASK),
+            data_dir=Path(args.data_dir) if args.data_dir else None,
+            initial_prompt=args.initial_prompt,
+            train_size=args.train_size,
+            eval_size=args.eval_size,
+            test_size=args.test_size,
+            batch_size=args.batch_size,
+            expand_width=args.expand_width,
+            num_new_prompts=args.num_new_prompts,
+            temperature=args.temperature,
+            search=args.search,
+            n_iters=args.n_iters,
+            depth=args.depth,
+            min_depth=args.min_depth,
+            w_exp=args.w_exp,
+            beam_size=args.beam_size,
+            log_dir=log_dir,
+            **_common(args),
+        )
+        algorithm(settings)
+        load(settings)
+        log_dir = _start(args, log_dir)
+        summary = run_promptagent(settings)
+    except (RunError, RunDirError, LLMConfigError, ValueError) as exc:
+        return _fail(str(exc))
+    except BudgetExceeded as exc:
+        return _fail(f"stopped before exceeding the budget: {exc}. Everything so far is saved; "
+                     "continue with --resume and a larger --budget_usd", 3)  # fmt: skip
+    except LLMError as exc:
+        return _fail(f"{exc}. Everything answered so far is saved; fix the cause and continue "
+                     "with --resume", 1)  # fmt: skip
+    except OSError as exc:
+        return _fail(f"cannot write the run's files: {exc}")
+    where = "the simulated LLM (results are simulated)" if summary.simulated else "real models"
+    resumed = f", resumed after {summary.resumed_from} frontier(s)" if summary.resumed_from else ""
+    print(f"PromptAgent on task {summary.task} ran on {where}{resumed}")
+    print(
+        f"eval accuracy: initial prompt {summary.initial_eval:.3f}, final {summary.final_eval:.3f}"
+    )
+    print(
+        f"test accuracy: initial prompt {summary.initial_test:.3f}, final {summary.final_test:.3f}"
+    )
+    print(f"final prompt ({summary.log_dir / 'best_prompt.txt'}):")
+    print(summary.final_prompt)
+    print(summary.usage_table)
+    print(f"artefacts: {summary.log_dir}")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    for name, value in METHOD_DEFAULTS[args.method].items():
+        if getattr(args, name) is None:
+            setattr(args, name, value)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     log_dir = Path(args.log_dir or f"logs/{args.method}-{args.search}-{stamp}")
-    runners: dict[str, Any] = {"drpo": _run_drpo, "toy": _run_toy}
+    runners: dict[str, Any] = {"drpo": _run_drpo, "promptagent": _run_promptagent,
+                               "toy": _run_toy}  # fmt: skip
     return runners[args.method](args, log_dir)

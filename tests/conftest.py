@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from drpo.sim import ServerSettings, SimServer
+from drpo.sim import ServerSettings, SimServer, SimulatedLLM
 
 
 @pytest.fixture
@@ -15,8 +15,10 @@ def sim_server() -> Iterator[Callable[..., SimServer]]:
     """`sim_server(latency_ms=..., fault_rate=...)` starts a server; all stop after the test."""
     servers: list[SimServer] = []
 
-    def start(**settings: Any) -> SimServer:
-        server = SimServer(ServerSettings(**settings)).start()
+    def start(knowledge: dict[str, str] | None = None, **settings: Any) -> SimServer:
+        options = ServerSettings(**settings)
+        model = SimulatedLLM(seed=options.seed, knowledge=knowledge)
+        server = SimServer(options, model).start()
         servers.append(server)
         return server
 

@@ -172,12 +172,14 @@ QUERY_CUES: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = (
     (("should i", "best way", "advice", "recommend"), ("Helpfulness", "Critical-Thinking")),
 )
 
-#: Task-prompt hints that make the simulated model answer classification questions better.
-REASONING_HINTS: tuple[str, ...] = (
-    "step by step",
-    "each option",
-    "double-check",
-    "read the question carefully",
-    "eliminate",
-    "count",
-)
+#: Task-prompt hints that make the simulated model answer classification questions better,
+#: and the sentence its prompt optimiser writes for each.
+HINT_SENTENCES: dict[str, str] = {
+    "step by step": "Think step by step before answering.",
+    "each option": "Check each option before choosing.",
+    "double-check": "Double-check the final answer.",
+    "read the question carefully": "Read the question carefully first.",
+    "eliminate": "Eliminate the options that cannot be right.",
+    "count": "Count the relevant items one at a time.",
+}
+REASONING_HINTS: tuple[str, ...] = tuple(HINT_SENTENCES)

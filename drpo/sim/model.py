@@ -37,6 +37,7 @@ from drpo.sim.catalogue import (
     ASPECTS,
     BY_NAME,
     HARM_CUES,
+    HINT_SENTENCES,
     QUERY_CUES,
     REASONING_HINTS,
 )
@@ -126,6 +127,10 @@ class SimulatedLLM:
             return self._optimise_prompt(everything, rng, temp)
         if "improved_answer" in everything:
             return self._improve_answer(everything)
+        if "new_prompts" in everything:
+            return self._write_prompts(everything, rng, temp)
+        if "error_feedback" in everything:
+            return self._error_feedback(everything, rng, temp)
         question = self._known_question(last)
         if question is not None:
             return self._answer_task(messages, question, draw)
@@ -248,7 +253,7 @@ class SimulatedLLM:
             guidance = BY_NAME[aspect].guidance
             sentence = guidance[0] if temp == 0 else rng.choice(guidance)
             analysis = f"The response was weakest on {aspect}; the prompt never asks for it."
-            new = f"{current.rstrip()} {sentence}".strip()
+            new = f"{_sentence(current)} {sentence}".strip()
         return json.dumps(
             {"analysis": f"(simulated optimiser) {analysis}", "new_system_prompt": new}, indent=1
         )
@@ -259,6 +264,37 @@ class SimulatedLLM:
         weak = [n for n in self._weak_aspects(text, "") if n not in present]
         improved = answer if not weak else f"{answer.rstrip()} {BY_NAME[weak[0]].feature}"
         return json.dumps({"analysis": "(simulated)", "improved_answer": improved}, indent=1)
+
+    # ---- task prompt optimiser (PromptAgent, GPO) --------------------------------------
+    @staticmethod
+    def _missing_hints(prompt: str) -> list[str]:
+        low = _normalise(prompt)
+        return [hint for hint in REASONING_HINTS if hint not in low]
+
+    def _error_feedback(self, text: str, rng: random.Random, temp: float) -> str:
+        missing = self._missing_hints(_tag(text, "prompt") or "")
+        if temp > 0:
+            rng.shuffle(missing)
+        if missing:
+            advice = "; ".join(HINT_SENTENCES[h].rstrip(".").lower() for h in missing[:2])
+            feedback = (
+                f"The wrong answers come from hasty reasoning. The prompt should say: {advice}."
+            )
+        else:
+            feedback = "The prompt already asks for careful reasoning; the errors look like noise."
+        return json.dumps({"error_feedback": f"(simulated) {feedback}"}, indent=1)
+
+    def _write_prompts(self, text: str, rng: random.Random, temp: float) -> str:
+        current = _tag(text, "prompt") or ""
+        feedback = _normalise(_tag(text, "feedback") or "")
+        missing = self._missing_hints(current)
+        suggested = [h for h in missing if h in feedback] or missing
+        if not suggested:
+            new = current
+        else:
+            hint = suggested[0] if temp == 0 else rng.choice(suggested)
+            new = f"{_sentence(current)} {HINT_SENTENCES[hint]}".strip()
+        return json.dumps({"new_prompts": [new]}, indent=1)
 
     # ---- task model (classification) ---------------------------------------------------
     def _known_question(self, text: str) -> str | None:
@@ -278,6 +314,12 @@ class SimulatedLLM:
         right = random.Random(_stable(self.seed, question, draw)).random() < p_right
         answer = gold if right else _wrong_answer(gold, question)
         return f"{SIMULATED_MARK} Thinking it through, the answer is {answer}."
+
+
+def _sentence(text: str) -> str:
+    """`text` ending as a sentence, so that a sentence can follow it."""
+    text = text.rstrip()
+    return text + "." if text and text[-1] not in ".!?:" else text
 
 
 def _wrong_answer(gold: str, question: str) -> str:

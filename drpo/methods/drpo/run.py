@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import time
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -19,7 +18,7 @@ from typing import Any
 
 from tqdm import tqdm
 
-from drpo.llm import LLMCache, PriceTable, RoleSettings, UsageTracker, make_llms
+from drpo.llm import RoleSettings, UsageTracker, make_llms
 from drpo.llm._loop import run_sync
 from drpo.methods.drpo.data import (
     ICL_EXAMPLES,
@@ -33,6 +32,14 @@ from drpo.methods.drpo.prompts import fixed_examples
 from drpo.methods.drpo.state import DRPOState
 from drpo.methods.drpo.world import DRPOSearchConfig, DRPOWorld
 from drpo.retrieval import Embedder, HashingEmbedder, OpenAIEmbedder, Retriever
+from drpo.run_context import (
+    Checkpoint,
+    RunError,
+    close_logging,
+    setup_logging,
+    usage_and_cache,
+    write_reports,
+)
 from search import MCTS, BeamSearch, save_artifacts
 from search.artifacts import write_atomic
 from search.result import SearchResult
@@ -41,12 +48,6 @@ from world_model import Reasoner
 log = logging.getLogger("drpo")
 
 ROLES = ("base", "metrics", "eval", "optimize")
-CHECKPOINT = "checkpoint.json"
-CHECKPOINT_VERSION = 1
-
-
-class RunError(Exception):
-    """The run cannot start as asked (exit code 2); the message says why."""
 
 
 @dataclass(frozen=True)
@@ -186,65 +187,6 @@ def _check_settings(settings: DRPOSettings) -> None:
             raise RunError(message)
 
 
-def _setup_logging(settings: DRPOSettings) -> logging.Handler | None:
-    logger = logging.getLogger("drpo")
-    logger.setLevel(getattr(logging, settings.logging_level))
-    logger.propagate = False
-    if settings.disable_log:
-        return None
-    handler = logging.FileHandler(Path(settings.log_dir) / "log.txt", encoding="utf-8")
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    logger.addHandler(handler)
-    return handler
-
-
-class Checkpoint:
-    """checkpoint.json: progress, the fingerprint of the settings, and what was spent."""
-
-    def __init__(self, log_dir: Path, fingerprint: str) -> None:
-        self.path = log_dir / CHECKPOINT
-        self.fingerprint = fingerprint
-        self.previous: dict[str, Any] | None = None
-
-    def load_for(self, resume: bool) -> None:
-        if not self.path.exists():
-            if resume:
-                log.info("--resume: no checkpoint in the log_dir, starting from the beginning")
-            return
-        if not resume:
-            raise RunError(
-                f"{self.path.parent} already holds a run ({CHECKPOINT}); pass --resume to "
-                "continue it, or choose another log_dir"
-            )
-        try:
-            data = json.loads(self.path.read_text(encoding="utf-8"))
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise RunError(f"{self.path} is damaged ({exc}); remove it to start over") from None
-        if data.get("fingerprint") != self.fingerprint:
-            raise RunError(
-                f"the run in {self.path.parent} was started with other settings; resume it "
-                "with the same arguments (see its args.txt), or choose another log_dir"
-            )
-        self.previous = data
-
-    def write(self, status: str, frontiers: int, usage: UsageTracker) -> None:
-        data = {
-            "version": CHECKPOINT_VERSION,
-            "fingerprint": self.fingerprint,
-            "status": status,
-            "frontiers_done": frontiers,
-            "usage": usage.summary(),
-            "earlier_attempts": self.earlier_usage(),
-            "time": time.strftime("%Y-%m-%dT%H:%M:%S"),
-        }
-        write_atomic(self.path, json.dumps(data, indent=2).encode("utf-8"))
-
-    def earlier_usage(self) -> list[dict[str, Any]]:
-        if self.previous is None:
-            return []
-        return [*self.previous.get("earlier_attempts", []), self.previous["usage"]]
-
-
 # ---- the run ---------------------------------------------------------------------------
 def validate(settings: DRPOSettings) -> None:
     """Raise RunError for settings that cannot work, before anything is written."""
@@ -261,13 +203,11 @@ def run_drpo(settings: DRPOSettings) -> RunSummary:
     checkpoint = Checkpoint(log_dir, settings.fingerprint())
     checkpoint.load_for(settings.resume)
     algorithm = _algorithm(settings)
-    handler = _setup_logging(settings)
+    handler = setup_logging(log_dir, level=settings.logging_level, disable=settings.disable_log)
     try:
         return _run(settings, log_dir, checkpoint, algorithm)
     finally:
-        if handler is not None:
-            logging.getLogger("drpo").removeHandler(handler)
-            handler.close()
+        close_logging(handler)
 
 
 def _run(
@@ -293,15 +233,18 @@ def _run(
         if settings.metrics_cache_path is not None:  # read, never written: it may be shared
             for query, value in MetricsCache(settings.metrics_cache_path).raw.items():
                 metrics_cache.raw.setdefault(query, value)
-        prices = PriceTable.from_file(settings.prices) if settings.prices else PriceTable()
     except (DataError, ValueError) as exc:
         raise RunError(str(exc)) from None
     log.info("loaded %d training queries from %s", len(queries), settings.data_dir)
     if settings.simulated:
         log.info("all roles run on the simulated LLM: the results are simulated")
 
-    usage = UsageTracker(prices=prices, budget_usd=settings.budget_usd)
-    cache = LLMCache(settings.cache_path or log_dir / "llm_cache.sqlite")
+    usage, cache = usage_and_cache(
+        log_dir,
+        prices=settings.prices,
+        budget_usd=settings.budget_usd,
+        cache_path=settings.cache_path,
+    )
     llms = make_llms(settings.roles, cache=cache, usage=usage, max_reasks=settings.max_reasks)
 
     def reward_with(example_set: dict[str, str]) -> DynamicReward:
@@ -392,8 +335,6 @@ def _finish(
     }
     save_artifacts(result, log_dir / "algo_output", meta=meta)
     write_atomic(log_dir / "best_system_prompt.txt", (state.system_prompt + "\n").encode("utf-8"))
-    usage_report = {**usage.summary(), "earlier_attempts": checkpoint.earlier_usage()}
-    write_atomic(log_dir / "usage.json", json.dumps(usage_report, indent=2).encode("utf-8"))
     depth_increase = getattr(result, "depth_increase", 0)
     summary = {
         **meta,
@@ -402,13 +343,10 @@ def _finish(
         "nodes": len(result.nodes()),
         "settings": {k: v for k, v in asdict(settings).items() if k not in ("roles", "extra")},
     }
-    write_atomic(
-        log_dir / "summary.json", json.dumps(summary, indent=2, default=str).encode("utf-8")
-    )
+    write_reports(log_dir, usage, checkpoint, summary)
     checkpoint.write("done", frontiers, usage)
     log.info("best system prompt:\n%s", state.system_prompt)
     log.info("usage:\n%s", usage.table())
-    previous = checkpoint.previous["frontiers_done"] if checkpoint.previous else 0
     return RunSummary(
         log_dir=log_dir,
         best_prompt=state.system_prompt,
@@ -418,5 +356,5 @@ def _finish(
         depth_increase=depth_increase,
         simulated=settings.simulated,
         usage_table=usage.table(),
-        resumed_from=previous,
+        resumed_from=checkpoint.resumed_from,
     )

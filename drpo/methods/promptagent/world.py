@@ -1,0 +1,299 @@
+"""PromptAgent on our interface.
+
+State: a task prompt, with the feedback and errors that led to it and its eval accuracy.
+Action: a proposal (new prompt + the feedback behind it), made from a batch of training
+errors. Reward: the new prompt's accuracy on the eval split, computed when the child is made.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from drpo.llm import LLM, ChatRequest
+from drpo.llm._loop import run_sync
+from drpo.methods.task_scoring import Attempt, Score, TaskScorer
+from drpo.methods.tasks import Example, Task
+from world_model import SearchConfig, WorldModel
+
+log = logging.getLogger("drpo")
+
+PROMPTS_DIR = Path(__file__).with_name("prompts")
+EVAL_KEY = "promptagent_eval"
+
+
+def _template(name: str) -> str:
+    return (PROMPTS_DIR / f"{name}.txt").read_text(encoding="utf-8")
+
+
+def _render(name: str, **values: str) -> str:
+    text = _template(name)
+    for key, value in values.items():
+        text = text.replace(f"<<{key}>>", value)
+    return text
+
+
+def _errors_text(errors: Sequence[Attempt]) -> str:
+    blocks = [
+        f"## Example {i + 1}\nInput: {a.example.question}\nModel's response: {a.response}\n"
+        f"Correct answer: {a.example.gold}\nModel's answer: {a.prediction or '(none found)'}"
+        for i, a in enumerate(errors)
+    ]
+    return "\n\n".join(blocks)
+
+
+@dataclass(frozen=True)
+class Proposal:
+    """An action: a new prompt, and the errors and feedback it was written from."""
+
+    prompt: str
+    feedback: str
+    batch_accuracy: float
+    errors: tuple[dict[str, Any], ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {"prompt": self.prompt, "feedback": self.feedback,
+                "batch_accuracy": self.batch_accuracy}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class PromptState:
+    prompt: str
+    ancestors: tuple[str, ...] = ()  # earlier prompts on the path, oldest first
+    feedback: str = ""
+    batch_accuracy: float | None = None
+    errors: tuple[dict[str, Any], ...] = ()
+    eval_accuracy: float | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "prompt": self.prompt,
+            "feedback": self.feedback,
+            "batch_accuracy": self.batch_accuracy,
+            "eval_accuracy": self.eval_accuracy,
+            "errors": list(self.errors),
+        }
+
+
+class BatchLoader:
+    """Batches of training examples from a shuffled list that cycles (reshuffled each pass)."""
+
+    def __init__(self, examples: Sequence[Example], *, batch_size: int, seed: int) -> None:
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        if not examples:
+            raise ValueError("the training split is empty")
+        self.examples = list(examples)
+        self.batch_size = min(batch_size, len(self.examples))
+        self.seed = seed
+        self.reset()
+
+    def reset(self) -> None:
+        self._rng = random.Random(self.seed)
+        self._order: list[int] = []
+
+    def next(self) -> list[Example]:
+        batch = []
+        while len(batch) < self.batch_size:
+            if not self._order:
+                self._order = list(range(len(self.examples)))
+                self._rng.shuffle(self._order)
+            batch.append(self.examples[self._order.pop()])
+        return batch
+
+
+class PromptAgentWorld(WorldModel):
+    """Stepping to a proposal scores its prompt on the eval split (all children at once)."""
+
+    def __init__(
+        self,
+        task: Task,
+        scorer: TaskScorer,
+        *,
+        initial_prompt: str,
+        on_frontier: Callable[[int], None] | None = None,
+    ) -> None:
+        super().__init__()
+        if not initial_prompt.strip():
+            raise ValueError("the initial prompt is empty")
+        self.task = task
+        self.scorer = scorer
+        self.initial_prompt = initial_prompt
+        self.on_frontier = on_frontier
+
+    def init_state(self) -> PromptState:
+        return PromptState(self.initial_prompt)
+
+    def step(self, state: PromptState, action: Proposal) -> tuple[PromptState, dict[str, Any]]:
+        return self.step_many([(state, action)])[0]
+
+    def step_many(
+        self, pairs: Sequence[tuple[PromptState, Proposal]]
+    ) -> list[tuple[PromptState, dict[str, Any]]]:
+        scores = run_sync(
+            self.scorer.score_many([(action.prompt, self.task.eval) for _, action in pairs])
+        )
+        out = []
+        for (state, action), score in zip(pairs, scores):
+            new = PromptState(
+                action.prompt,
+                (*state.ancestors, state.prompt),
+                action.feedback,
+                action.batch_accuracy,
+                action.errors,
+                score.accuracy,
+            )
+            log.info("eval accuracy %.3f for prompt:\n%s", score.accuracy, action.prompt)
+            out.append((new, {EVAL_KEY: score}))
+        if self.on_frontier is not None:
+            self.on_frontier(max(len(s.ancestors) for s, _ in out))
+        return out
+
+    def is_terminal(self, state: PromptState) -> bool:
+        return False  # the search's depth limit ends a path
+
+
+class PromptAgentConfig(SearchConfig):
+    """Actions from error feedback: `expand_width` batches, each with errors, give one new
+    prompt each; feedback and writing requests of a whole frontier go out together."""
+
+    def __init__(
+        self,
+        task: Task,
+        scorer: TaskScorer,
+        optimizer: LLM,
+        *,
+        batch_size: int = 5,
+        expand_width: int = 3,
+        num_new_prompts: int = 1,
+        temperature: float = 0.7,
+        max_tokens: int = 2048,
+        max_draws: int | None = None,
+        seed: int = 0,
+    ) -> None:
+        super().__init__()
+        if expand_width < 1 or num_new_prompts < 1:
+            raise ValueError("expand_width and num_new_prompts must be >= 1")
+        self.task = task
+        self.scorer = scorer
+        self.optimizer = optimizer
+        self.loader = BatchLoader(task.train, batch_size=batch_size, seed=seed)
+        self.expand_width = expand_width
+        self.num_new_prompts = num_new_prompts
+        self.temperature = temperature
+        self.max_tokens = max_tokens
+        self.max_draws = max_draws if max_draws is not None else 3 * expand_width
+
+    def update_example(self, example: Any, prompt: Any = None) -> None:
+        super().update_example(example, prompt)
+        self.loader.reset()  # every search draws the same batches in the same order
+
+    def root_reward(self, state: PromptState) -> tuple[float, dict[str, Any]]:
+        (score,) = run_sync(self.scorer.score_many([(state.prompt, self.task.eval)]))
+        log.info("initial prompt: eval accuracy %.3f", score.accuracy)
+        return score.accuracy, {"eval_accuracy": score.accuracy}
+
+    def get_actions(self, state: PromptState) -> list[Proposal]:
+        return self.get_actions_many([state])[0]
+
+    def get_actions_many(self, states: Sequence[PromptState]) -> list[list[Proposal]]:
+        return run_sync(self._actions(list(states)))
+
+    async def _error_batches(self, states: list[PromptState]) -> list[list[Score]]:
+        """For each state, up to `expand_width` scored batches that hold errors; a batch
+        without errors is replaced by a new draw, at most `max_draws` draws per state."""
+        found: list[list[Score]] = [[] for _ in states]
+        draws = [0] * len(states)
+        while True:
+            jobs, owners = [], []
+            for i, state in enumerate(states):
+                missing = self.expand_width - len(found[i])
+                for _ in range(min(missing, self.max_draws - draws[i])):
+                    jobs.append((state.prompt, self.loader.next()))
+                    owners.append(i)
+                    draws[i] += 1
+            if not jobs:
+                return found
+            for i, score in zip(owners, await self.scorer.score_many(jobs)):
+                if score.errors and len(found[i]) < self.expand_width:
+                    found[i].append(score)
+                elif not score.errors:
+                    log.info("a training batch had no errors: drawing another")
+
+    async def _actions(self, states: list[PromptState]) -> list[list[Proposal]]:
+        batches = await self._error_batches(states)
+        jobs = [(i, score) for i, scores in enumerate(batches) for score in scores]
+        feedback_requests = [
+            ChatRequest.of(
+                _render("feedback", prompt=states[i].prompt, errors=_errors_text(s.errors)),
+                temperature=self.temperature,
+                max_tokens=self.max_tokens,
+            )
+            for i, s in jobs
+        ]
+        feedbacks = await self.optimizer.agenerate_json(feedback_requests, parse=_feedback)
+        writer_jobs, writer_requests = [], []
+        for (i, score), (answer,) in zip(jobs, feedbacks):
+            if not answer.ok:
+                log.warning("unusable error feedback, batch skipped: %s", answer.error)
+                continue
+            state = states[i]
+            chain = "\n".join(
+                f"{n}. {p}" for n, p in enumerate((*state.ancestors, state.prompt), 1)
+            )
+            writer_requests.append(
+                ChatRequest.of(
+                    _render(
+                        "writer",
+                        prompt=state.prompt,
+                        ancestors=chain,
+                        errors=_errors_text(score.errors),
+                        feedback=answer.value,
+                        count=str(self.num_new_prompts),
+                    ),
+                    temperature=self.temperature,
+                    max_tokens=self.max_tokens,
+                )
+            )
+            writer_jobs.append((i, score, answer.value))
+        written = await self.optimizer.agenerate_json(writer_requests, parse=_new_prompts)
+        out: list[list[Proposal]] = [[] for _ in states]
+        for (i, score, feedback), (answer,) in zip(writer_jobs, written):
+            if not answer.ok:
+                log.warning("unusable new prompts, batch skipped: %s", answer.error)
+                continue
+            errors = tuple(a.to_json() for a in score.errors)
+            for prompt in answer.value[: self.num_new_prompts]:
+                log.info("error feedback:\n%s\nnew prompt:\n%s", feedback, prompt)
+                out[i].append(Proposal(prompt, feedback, score.accuracy, errors))
+        return out
+
+    def fast_reward(self, state: PromptState, action: Proposal) -> tuple[float, dict[str, Any]]:
+        return 0.0, {}
+
+    def reward(self, state: PromptState, action: Proposal, **kwargs: Any) -> tuple[float, dict]:
+        score: Score = kwargs[EVAL_KEY]
+        return score.accuracy, {"eval_accuracy": score.accuracy,
+                                "batch_accuracy": action.batch_accuracy}  # fmt: skip
+
+
+def _feedback(value: Any) -> str:
+    text = value.get("error_feedback") if isinstance(value, dict) else None
+    if not isinstance(text, str) or not text.strip():
+        raise ValueError("the JSON needs a non-empty string 'error_feedback'")
+    return text.strip()
+
+
+def _new_prompts(value: Any) -> list[str]:
+    prompts = value.get("new_prompts") if isinstance(value, dict) else None
+    if isinstance(prompts, str):
+        prompts = [prompts]
+    if not isinstance(prompts, list) or not all(isinstance(p, str) and p.strip() for p in prompts):
+        raise ValueError("the JSON needs 'new_prompts': a list of non-empty strings")
+    if not prompts:
+        raise ValueError("'new_prompts' is empty")
+    return [p.strip() for p in prompts]

@@ -1,0 +1,70 @@
+"""Scoring task prompts: the task model answers examples under a prompt, and the answers are
+checked against the gold ones. A whole set of (prompt, example) pairs goes out as one batch;
+every answer is cached, so the same prompt is never paid twice on the same example."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from drpo.llm import LLM, ChatRequest
+from drpo.methods.tasks import Example, extract_answer, is_correct
+
+ANSWER_FORMAT = "Finish with: the answer is <your answer>."
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One example answered under one prompt."""
+
+    example: Example
+    response: str
+    prediction: str | None
+    correct: bool
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "question": self.example.question,
+            "gold": self.example.gold,
+            "response": self.response,
+            "prediction": self.prediction,
+            "correct": self.correct,
+        }
+
+
+@dataclass(frozen=True)
+class Score:
+    accuracy: float
+    attempts: tuple[Attempt, ...]
+
+    @property
+    def errors(self) -> tuple[Attempt, ...]:
+        return tuple(a for a in self.attempts if not a.correct)
+
+
+class TaskScorer:
+    """Answers examples with the task model (the "base" role) and scores the answers."""
+
+    def __init__(self, llm: LLM, *, max_tokens: int = 512) -> None:
+        self.llm = llm
+        self.max_tokens = max_tokens
+
+    def request(self, prompt: str, example: Example) -> ChatRequest:
+        text = f"{prompt.strip()}\n\n{example.question}\n\n{ANSWER_FORMAT}"
+        return ChatRequest.of(text, temperature=0.0, max_tokens=self.max_tokens)
+
+    async def score_many(self, jobs: Sequence[tuple[str, Sequence[Example]]]) -> list[Score]:
+        """A `Score` per (prompt, examples) job, all answered in one batch."""
+        requests = [self.request(p, ex) for p, examples in jobs for ex in examples]
+        completions = await self.llm.agenerate(requests)
+        scores, position = [], 0
+        for _, examples in jobs:
+            attempts = []
+            for example in examples:
+                text = completions[position].text
+                position += 1
+                attempts.append(Attempt(example, text, extract_answer(text, example),
+                                        is_correct(text, example)))  # fmt: skip
+            accuracy = sum(a.correct for a in attempts) / max(1, len(attempts))
+            scores.append(Score(accuracy, tuple(attempts)))
+        return scores
