@@ -18,15 +18,17 @@ from drpo.methods.drpo.data import DEMO_DATA_DIR
 from drpo.run_dir import RunDirError, prepare_log_dir, write_args
 from drpo.toy_run import make_algorithm, run_toy
 
-METHODS = ("drpo", "promptagent", "toy")
+METHODS = ("drpo", "promptagent", "gpo", "toy")
 #: Settings whose default depends on the method (the papers' settings).
 METHOD_DEFAULTS = {
     "drpo": {"search": "beam", "depth": 20, "n_iters": 10, "w_exp": 1.0, "temperature": 0.2,
-             "beam_size": 2},
+             "beam_size": 2, "k": 2},
     "promptagent": {"search": "mcts", "depth": 5, "n_iters": 12, "w_exp": 2.5,
                     "temperature": 0.7, "beam_size": 3},
+    "gpo": {"search": "greedy", "depth": 12, "n_iters": 0, "w_exp": 0.0, "temperature": 1.0,
+            "beam_size": 1, "k": 3},
     "toy": {"search": "beam", "depth": 3, "n_iters": 20, "w_exp": 1.0, "temperature": 0.0,
-            "beam_size": 2},
+            "beam_size": 2, "k": 2},
 }  # fmt: skip
 FAMILIES = ("sim", "mistral", "llama", "gpt", "other")
 
@@ -96,7 +98,8 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--metrics_cache_path", default=None, help="aspect selections to reuse")
     d.add_argument("--num_training_examples", type=int, default=180)
     _flag(d, "ret_icl", True, "retrieve the k most similar in-context examples")
-    d.add_argument("--k", type=int, default=2)
+    d.add_argument("--k", type=int, default=None,
+                   help="in-context examples (drpo, 2); prompts retrieved (gpo, 3)")  # fmt: skip
     d.add_argument("--embedding_backend", choices=("hash", "openai"), default="hash")
     d.add_argument("--embedding_model", default="text-embedding-3-small")
     d.add_argument("--embedding_base_url", default=None)
@@ -121,6 +124,18 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--expand_width", type=int, default=3)
     a.add_argument("--num_new_prompts", type=int, default=1)
     a.add_argument("--min_depth", type=int, default=2)
+
+    g = p.add_argument_group("GPO (steps: --depth, 12)")
+    g.add_argument("--n_candidates", type=int, default=8)
+    g.add_argument("--retrieval", choices=("recency", "importance", "relevance"),
+                   default="relevance")  # fmt: skip
+    g.add_argument("--update", choices=("generation", "edit"), default="edit")
+    g.add_argument("--schedule", choices=("fixed", "linear", "cosine"), default="cosine")
+    g.add_argument("--initial_budget", type=int, default=50, help="words the first step may change")
+    g.add_argument("--final_budget", type=int, default=10)
+    g.add_argument("--warmup", type=int, default=0, help="steps of linear warm-up")
+    _flag(g, "feedback", False, "show the optimiser the errors of a training batch")
+    g.add_argument("--n_examples", type=int, default=3, help="task examples shown")
 
     t = p.add_argument_group("toy method")
     t.add_argument("--noise_std", type=float, default=0.0, help="toy reward noise")
@@ -352,6 +367,62 @@ def _run_promptagent(args: argparse.Namespace, log_dir: Path) -> int:
     return 0
 
 
+def _run_gpo(args: argparse.Namespace, log_dir: Path) -> int:
+    from drpo.methods.gpo.run import GPOSettings, prepare, run_gpo
+    from drpo.methods.tasks import DEMO_TASK
+    from drpo.run_context import RunError
+
+    if args.search != "greedy":
+        return _fail("GPO moves greedily to the best candidate of each step (--search greedy)")
+    roles = _roles(args)
+    try:
+        settings = GPOSettings(
+            roles={"base": roles["base"], "optimize": roles["optimize"]},
+            task=args.task or str(DEMO_TASK),
+            data_dir=Path(args.data_dir) if args.data_dir else None,
+            initial_prompt=args.initial_prompt,
+            train_size=args.train_size,
+            eval_size=args.eval_size,
+            test_size=args.test_size,
+            steps=args.depth,
+            n_candidates=args.n_candidates,
+            retrieval=args.retrieval,
+            k=args.k,
+            update=args.update,
+            schedule=args.schedule,
+            initial_budget=args.initial_budget,
+            final_budget=args.final_budget,
+            warmup=args.warmup,
+            feedback=args.feedback,
+            n_examples=args.n_examples,
+            temperature=args.temperature,
+            log_dir=log_dir,
+            **_common(args),
+        )
+        prepare(settings)
+        log_dir = _start(args, log_dir)
+        summary = run_gpo(settings)
+    except (RunError, RunDirError, LLMConfigError, ValueError) as exc:
+        return _fail(str(exc))
+    except BudgetExceeded as exc:
+        return _fail(f"stopped before exceeding the budget: {exc}. Everything so far is saved; "
+                     "continue with --resume and a larger --budget_usd", 3)  # fmt: skip
+    except LLMError as exc:
+        return _fail(f"{exc}. Everything answered so far is saved; fix the cause and continue "
+                     "with --resume", 1)  # fmt: skip
+    except OSError as exc:
+        return _fail(f"cannot write the run's files: {exc}")
+    where = "the simulated LLM (results are simulated)" if summary.simulated else "real models"
+    print(f"GPO on task {summary.task} ran on {where}")
+    print(f"eval accuracy: initial prompt {summary.initial_eval:.3f}, best {summary.best_eval:.3f}")
+    print(f"test accuracy: initial prompt {summary.initial_test:.3f}, best {summary.best_test:.3f}")
+    print(f"best prompt ({summary.log_dir / 'best_prompt.txt'}):")
+    print(summary.best_prompt)
+    print(summary.usage_table)
+    print(f"artefacts: {summary.log_dir}")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     for name, value in METHOD_DEFAULTS[args.method].items():
@@ -360,5 +431,5 @@ def main(argv: Sequence[str] | None = None) -> int:
     stamp = time.strftime("%Y%m%d-%H%M%S")
     log_dir = Path(args.log_dir or f"logs/{args.method}-{args.search}-{stamp}")
     runners: dict[str, Any] = {"drpo": _run_drpo, "promptagent": _run_promptagent,
-                               "toy": _run_toy}  # fmt: skip
+                               "gpo": _run_gpo, "toy": _run_toy}  # fmt: skip
     return runners[args.method](args, log_dir)

@@ -6,10 +6,12 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from drpo.llm import LLMCache, PriceTable, UsageTracker
+from drpo.llm import LLMCache, PriceTable, RoleSettings, UsageTracker
 from search.artifacts import write_atomic
 
 log = logging.getLogger("drpo")
@@ -110,3 +112,13 @@ def write_reports(log_dir: Path, usage: UsageTracker, checkpoint: Checkpoint, su
     write_atomic(Path(log_dir) / "usage.json", json.dumps(report, indent=2).encode("utf-8"))
     text = json.dumps(summary, indent=2, default=str, ensure_ascii=False)
     write_atomic(Path(log_dir) / "summary.json", text.encode("utf-8"))
+
+
+def with_knowledge(
+    roles: Mapping[str, RoleSettings], knowledge: Mapping[str, str], *, role: str = "base"
+) -> dict[str, RoleSettings]:
+    """The roles, with `knowledge` given to `role` where it runs on the simulated LLM."""
+    return {
+        name: replace(s, knowledge=dict(knowledge)) if name == role and s.backend == "sim" else s
+        for name, s in roles.items()
+    }

@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 from tree_worlds import TreeConfig, TreeWorld
 
+from drpo.text_diff import word_diff
 from drpo.visualize.page import embed_json, render_page
-from drpo.visualize.page_data import layout, page_data, prompt_of, word_diff
+from drpo.visualize.page_data import layout, page_data, prompt_of
 from drpo.visualize.reasoners_format import tree_log
 from drpo.visualize.terminal import compare_table, trace_table
 from search import MCTS, BeamSearch, TreeRecord, save_artifacts

@@ -276,3 +276,8 @@ def load_task(
     if train_size is not None:
         train = train[:train_size]
     return Task(name, description, train, evals, test)
+
+
+def answer_key(task: Task) -> dict[str, str]:
+    """Question -> gold answer, for the simulated task model (it knows nothing by itself)."""
+    return {e.question: e.gold for e in task.all_examples()}

@@ -41,6 +41,7 @@ from drpo.sim.catalogue import (
     QUERY_CUES,
     REASONING_HINTS,
 )
+from drpo.text_diff import changed_words
 
 SIMULATED_MARK = "(simulated answer)"
 
@@ -129,6 +130,8 @@ class SimulatedLLM:
             return self._improve_answer(everything)
         if "new_prompts" in everything:
             return self._write_prompts(everything, rng, temp)
+        if "new_prompt" in everything and "<budget>" in everything:
+            return self._edit_prompt(everything, rng, temp)
         if "error_feedback" in everything:
             return self._error_feedback(everything, rng, temp)
         question = self._known_question(last)
@@ -295,6 +298,27 @@ class SimulatedLLM:
             hint = suggested[0] if temp == 0 else rng.choice(suggested)
             new = f"{_sentence(current)} {HINT_SENTENCES[hint]}".strip()
         return json.dumps({"new_prompts": [new]}, indent=1)
+
+    def _edit_prompt(self, text: str, rng: random.Random, temp: float) -> str:
+        """GPO's optimiser: add one hint, within the word budget it was given."""
+        current = _tag(text, "prompt") or ""
+        budget_text = _tag(text, "budget") or "0"
+        budget = int(budget_text) if budget_text.strip().isdigit() else 0
+        missing = self._missing_hints(current)
+        if temp > 0:
+            rng.shuffle(missing)
+        new = current
+        for hint in missing:  # the full sentence, else its short form, if within the budget
+            options = (HINT_SENTENCES[hint], f"{hint.capitalize()}.")
+            fitting = [
+                f"{_sentence(current)} {o}".strip()
+                for o in options
+                if changed_words(current, f"{_sentence(current)} {o}") <= budget
+            ]
+            if fitting:
+                new = fitting[0]
+                break
+        return json.dumps({"new_prompt": new}, indent=1)
 
     # ---- task model (classification) ---------------------------------------------------
     def _known_question(self, text: str) -> str | None:

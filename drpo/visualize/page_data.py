@@ -3,12 +3,11 @@ node positions, what each node's details panel shows, prompt diffs, and the char
 
 from __future__ import annotations
 
-import difflib
 import json
-import re
 from collections.abc import Mapping
 from typing import Any
 
+from drpo.text_diff import word_diff
 from search.tree_json import NodeRecord, TreeRecord
 
 PROMPT_KEYS = ("system_prompt", "prompt", "task_prompt")
@@ -31,21 +30,6 @@ def prompt_of(state: Any) -> str:
 
 def _number(value: Any) -> float | None:
     return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
-
-
-def word_diff(before: str, after: str) -> list[list[str]]:
-    """Word-level diff as [op, text] pairs, op in "same", "del", "ins"."""
-    a, b = re.findall(r"\S+|\s+", before), re.findall(r"\S+|\s+", after)
-    ops: list[list[str]] = []
-    for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
-        if tag == "equal":
-            ops.append(["same", "".join(a[i1:i2])])
-            continue
-        if i2 > i1:
-            ops.append(["del", "".join(a[i1:i2])])
-        if j2 > j1:
-            ops.append(["ins", "".join(b[j1:j2])])
-    return ops
 
 
 def layout(record: TreeRecord) -> dict[int, tuple[float, int]]:

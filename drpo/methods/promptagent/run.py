@@ -7,7 +7,7 @@ import hashlib
 import json
 import logging
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -17,13 +17,14 @@ from drpo.llm import RoleSettings, make_llms
 from drpo.llm._loop import run_sync
 from drpo.methods.promptagent.world import PromptAgentConfig, PromptAgentWorld
 from drpo.methods.task_scoring import TaskScorer
-from drpo.methods.tasks import DEMO_TASK, Task, TaskError, load_task
+from drpo.methods.tasks import DEMO_TASK, Task, TaskError, answer_key, load_task
 from drpo.run_context import (
     Checkpoint,
     RunError,
     close_logging,
     setup_logging,
     usage_and_cache,
+    with_knowledge,
     write_reports,
 )
 from search import MCTS, BeamSearch, Greedy, save_artifacts
@@ -138,15 +139,6 @@ def load(settings: PromptAgentSettings) -> Task:
         raise RunError(str(exc)) from None
 
 
-def with_knowledge(roles: Mapping[str, RoleSettings], task: Task) -> dict[str, RoleSettings]:
-    """The simulated task model is given the answer key (it has no knowledge of its own)."""
-    key = {e.question: e.gold for e in task.all_examples()}
-    return {
-        role: replace(s, knowledge=key) if s.backend == "sim" and role == "base" else s
-        for role, s in roles.items()
-    }
-
-
 def run_promptagent(settings: PromptAgentSettings) -> PromptAgentSummary:
     search = algorithm(settings)
     task = load(settings)
@@ -177,7 +169,8 @@ def _run(
         budget_usd=settings.budget_usd,
         cache_path=settings.cache_path,
     )
-    llms = make_llms(with_knowledge(settings.roles, task), cache=cache, usage=usage)
+    roles = with_knowledge(settings.roles, answer_key(task))
+    llms = make_llms(roles, cache=cache, usage=usage)
     scorer = TaskScorer(llms["base"], max_tokens=settings.max_tokens)
     initial = (settings.initial_prompt or task.description or "Answer the question.").strip()
     progress = tqdm(desc="PromptAgent frontiers", unit="frontier", disable=settings.disable_tqdm)

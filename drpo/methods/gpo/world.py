@@ -1,0 +1,302 @@
+"""GPO on our interface.
+
+State: the current prompt with the trajectory so far (every step's chosen prompt and eval
+score). Actions: `n_candidates` prompts sampled from the optimiser, which is shown `k`
+prompts retrieved from the trajectory (the update direction) and told how many words it may
+change (the step size). Stepping scores every candidate on the eval split at once; greedy
+search moves to the best one.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import random
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from drpo.llm import LLM, ChatRequest
+from drpo.llm._loop import run_sync
+from drpo.methods.task_scoring import Score, TaskScorer
+from drpo.methods.tasks import Task
+from drpo.retrieval import Embedder, HashingEmbedder
+from world_model import SearchConfig, WorldModel
+
+log = logging.getLogger("drpo")
+
+PROMPTS_DIR = Path(__file__).with_name("prompts")
+RETRIEVALS = ("recency", "importance", "relevance")
+UPDATES = ("generation", "edit")
+SCHEDULES = ("fixed", "linear", "cosine")
+SCORE_KEY = "gpo_score"
+
+
+def step_size(
+    step: int, total: int, *, initial: int, final: int, schedule: str, warmup: int = 0
+) -> int:
+    """The word budget at `step` (0-based) of `total`: during `warmup` steps it rises
+    linearly to `initial`, then goes from `initial` to `final` (fixed, linear or cosine)."""
+    if schedule not in SCHEDULES:
+        raise ValueError(f"unknown schedule {schedule!r}; choose from {', '.join(SCHEDULES)}")
+    if step < warmup:
+        return max(1, round(initial * (step + 1) / warmup))
+    if schedule == "fixed":
+        return initial
+    span = max(1, total - warmup - 1)
+    t = min(1.0, (step - warmup) / span)
+    if schedule == "linear":
+        value = initial + (final - initial) * t
+    else:
+        value = final + (initial - final) * (1 + math.cos(math.pi * t)) / 2
+    return max(1, round(value))
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """An action: a proposed prompt, with the step size and direction it was written with."""
+
+    prompt: str
+    budget: int
+    retrieved: tuple[tuple[str, float], ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"prompt": self.prompt, "budget_words": self.budget}
+
+
+@dataclass(frozen=True)
+class GPOState:
+    prompt: str
+    score: float | None = None
+    trajectory: tuple[tuple[str, float], ...] = ()  # every chosen prompt and its eval score
+    budget: int | None = None  # the word budget the step that made this prompt was given
+    retrieved: tuple[tuple[str, float], ...] = ()  # what that step was shown
+    candidates: tuple[tuple[str, float], ...] = ()  # that step's candidates and their scores
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "prompt": self.prompt,
+            "eval_accuracy": self.score,
+            "budget_words": self.budget,
+            "retrieved": [list(x) for x in self.retrieved],
+            "candidates": [list(x) for x in self.candidates],
+        }
+
+
+def retrieve(
+    trajectory: Sequence[tuple[str, float]],
+    current: str,
+    *,
+    k: int,
+    how: str,
+    embedder: Embedder,
+) -> list[tuple[str, float]]:
+    """`k` (prompt, score) pairs of the trajectory: the last k (recency), the best k
+    (importance), or the current prompt and the k - 1 most similar to it (relevance)."""
+    if how == "recency":
+        return list(trajectory[-k:])
+    if how == "importance":
+        return sorted(trajectory, key=lambda x: -x[1])[:k]
+    if how == "relevance":
+        here = [x for x in trajectory if x[0] == current][-1:]
+        others = [x for x in trajectory if x[0] != current]
+        if not others or k <= 1:
+            return here or list(trajectory[-1:])
+        vectors = embedder.embed([current] + [p for p, _ in others])
+        similarity = vectors[1:] @ vectors[0]
+        order = np.argsort(-similarity, kind="stable")[: k - 1]
+        return here + [others[i] for i in sorted(order)]
+    raise ValueError(f"unknown retrieval {how!r}; choose from {', '.join(RETRIEVALS)}")
+
+
+class GPOWorld(WorldModel):
+    def __init__(
+        self,
+        task: Task,
+        scorer: TaskScorer,
+        *,
+        initial_prompt: str,
+        on_frontier: Callable[[int], None] | None = None,
+    ) -> None:
+        super().__init__()
+        self.task = task
+        self.scorer = scorer
+        self.initial_prompt = initial_prompt
+        self.on_frontier = on_frontier
+
+    def init_state(self) -> GPOState:
+        (score,) = run_sync(self.scorer.score_many([(self.initial_prompt, self.task.eval)]))
+        log.info("initial prompt: eval accuracy %.3f", score.accuracy)
+        return GPOState(
+            self.initial_prompt, score.accuracy, ((self.initial_prompt, score.accuracy),)
+        )
+
+    def step(self, state: GPOState, action: Candidate) -> tuple[GPOState, dict[str, Any]]:
+        return self.step_many([(state, action)])[0]
+
+    def step_many(
+        self, pairs: Sequence[tuple[GPOState, Candidate]]
+    ) -> list[tuple[GPOState, dict[str, Any]]]:
+        scores = run_sync(self.scorer.score_many([(c.prompt, self.task.eval) for _, c in pairs]))
+        siblings: dict[int, list[tuple[str, float]]] = {}
+        for (state, candidate), score in zip(pairs, scores):
+            siblings.setdefault(id(state), []).append((candidate.prompt, score.accuracy))
+        out = []
+        for (state, candidate), score in zip(pairs, scores):
+            new = GPOState(
+                candidate.prompt,
+                score.accuracy,
+                (*state.trajectory, (candidate.prompt, score.accuracy)),
+                candidate.budget,
+                candidate.retrieved,
+                tuple(siblings[id(state)]),
+            )
+            out.append((new, {SCORE_KEY: score}))
+        if self.on_frontier is not None:
+            self.on_frontier(max(len(s.trajectory) - 1 for s, _ in out))
+        return out
+
+    def is_terminal(self, state: GPOState) -> bool:
+        return False  # the number of steps is the search's depth
+
+
+class GPOConfig(SearchConfig):
+    def __init__(
+        self,
+        task: Task,
+        scorer: TaskScorer,
+        optimizer: LLM,
+        *,
+        total_steps: int,
+        n_candidates: int = 8,
+        retrieval: str = "relevance",
+        k: int = 3,
+        update: str = "edit",
+        schedule: str = "cosine",
+        initial_budget: int = 50,
+        final_budget: int = 10,
+        warmup: int = 0,
+        feedback: bool = False,
+        n_examples: int = 3,
+        temperature: float = 1.0,
+        max_tokens: int = 1024,
+        embedder: Embedder | None = None,
+        seed: int = 0,
+    ) -> None:
+        super().__init__()
+        choices = (
+            (retrieval, RETRIEVALS, "retrieval"),
+            (update, UPDATES, "update"),
+            (schedule, SCHEDULES, "schedule"),
+        )
+        for value, allowed, name in choices:
+            if value not in allowed:
+                raise ValueError(f"unknown {name} {value!r}; choose from {', '.join(allowed)}")
+        if min(total_steps, n_candidates, k, initial_budget, final_budget) < 1 or warmup < 0:
+            raise ValueError("steps, candidates, k and budgets must be >= 1 (warmup >= 0)")
+        self.task, self.scorer, self.optimizer = task, scorer, optimizer
+        self.total_steps = total_steps
+        self.n_candidates, self.retrieval, self.k = n_candidates, retrieval, k
+        self.update, self.schedule = update, schedule
+        self.initial_budget, self.final_budget, self.warmup = initial_budget, final_budget, warmup
+        self.feedback, self.n_examples = feedback, n_examples
+        self.temperature, self.max_tokens = temperature, max_tokens
+        self.embedder = embedder or HashingEmbedder()
+        self.seed = seed
+
+    def budget_for(self, state: GPOState) -> int:
+        return step_size(
+            len(state.trajectory) - 1,
+            self.total_steps,
+            initial=self.initial_budget,
+            final=self.final_budget,
+            schedule=self.schedule,
+            warmup=self.warmup,
+        )
+
+    def retrieved_for(self, state: GPOState) -> list[tuple[str, float]]:
+        return retrieve(
+            state.trajectory, state.prompt, k=self.k, how=self.retrieval, embedder=self.embedder
+        )
+
+    def _examples(self, state: GPOState) -> str:
+        rng = random.Random(f"{self.seed}:{len(state.trajectory)}")
+        shown = rng.sample(list(self.task.train), min(self.n_examples, len(self.task.train)))
+        return "\n\n".join(f"Input: {e.question}\nAnswer: {e.gold}" for e in shown)
+
+    def _request(self, state: GPOState, errors: Score | None) -> ChatRequest:
+        trajectory = "\n".join(
+            f"Prompt: {p}\nScore: {round(100 * s)}" for p, s in self.retrieved_for(state)
+        )
+        feedback = ""
+        if errors is not None and errors.errors:
+            cases = "\n\n".join(
+                f"Input: {a.example.question}\nModel's answer: {a.response}\n"
+                f"Correct answer: {a.example.gold}"
+                for a in errors.errors[:3]
+            )
+            feedback = (
+                f"\nExamples the current prompt gets wrong:\n<mistakes>\n{cases}\n</mistakes>\n"
+            )
+        instruction = (
+            "Write a new prompt, refining the current one."
+            if self.update == "generation"
+            else "Edit the current prompt."
+        )
+        text = (PROMPTS_DIR / "optimizer.txt").read_text(encoding="utf-8")
+        for key, value in {
+            "trajectory": trajectory,
+            "examples": self._examples(state),
+            "feedback": feedback,
+            "prompt": state.prompt,
+            "instruction": instruction,
+            "budget": str(self.budget_for(state)),
+        }.items():
+            text = text.replace(f"<<{key}>>", value)
+        return ChatRequest.of(
+            text, temperature=self.temperature, max_tokens=self.max_tokens, n=self.n_candidates
+        )
+
+    def get_actions(self, state: GPOState) -> list[Candidate]:
+        return self.get_actions_many([state])[0]
+
+    def get_actions_many(self, states: Sequence[GPOState]) -> list[list[Candidate]]:
+        errors: list[Score | None] = [None] * len(states)
+        if self.feedback:
+            rng = random.Random(self.seed)
+            batch = rng.sample(list(self.task.train), min(5, len(self.task.train)))
+            errors = run_sync(self.scorer.score_many([(s.prompt, batch) for s in states]))
+        answers = self.optimizer.generate_json(
+            [self._request(s, e) for s, e in zip(states, errors)], parse=_new_prompt
+        )
+        out = []
+        for state, samples in zip(states, answers):
+            prompts = list(dict.fromkeys(a.value for a in samples if a.ok))
+            for answer in samples:
+                if not answer.ok:
+                    log.warning("an optimiser sample was unusable: %s", answer.error)
+            budget, retrieved = self.budget_for(state), tuple(self.retrieved_for(state))
+            out.append([Candidate(p, budget, retrieved) for p in prompts or [state.prompt]])
+        return out
+
+    def fast_reward(self, state: GPOState, action: Candidate) -> tuple[float, dict[str, Any]]:
+        return 0.0, {}
+
+    def root_reward(self, state: GPOState) -> tuple[float, dict[str, Any]]:
+        return float(state.score or 0.0), {"eval_accuracy": state.score}
+
+    def reward(
+        self, state: GPOState, action: Candidate, **kwargs: Any
+    ) -> tuple[float, dict[str, Any]]:
+        score: Score = kwargs[SCORE_KEY]
+        return score.accuracy, {"eval_accuracy": score.accuracy}
+
+
+def _new_prompt(value: Any) -> str:
+    prompt = value.get("new_prompt") if isinstance(value, dict) else None
+    if not isinstance(prompt, str) or not prompt.strip():
+        raise ValueError("the JSON needs a non-empty string 'new_prompt'")
+    return prompt.strip()
