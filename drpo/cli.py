@@ -147,6 +147,31 @@ def _fail(message: str, code: int = 2) -> int:
     return code
 
 
+def _provenance(summary: Any) -> tuple[str, str]:
+    """What a run ran on, and whether it was resumed, for its closing lines."""
+    where = "the simulated LLM (results are simulated)" if summary.simulated else "real models"
+    resumed = f", resumed after {summary.resumed_from} frontier(s)" if summary.resumed_from else ""
+    return where, resumed
+
+
+def _failure(exc: Exception) -> int:
+    """One line and an exit code for what stopped a run: 2 it could not start, 3 it stopped
+    before overspending its budget, 1 an LLM call failed; anything else is a bug."""
+    from drpo.run_context import RunError
+
+    if isinstance(exc, (RunError, RunDirError, LLMConfigError, ValueError)):
+        return _fail(str(exc))
+    if isinstance(exc, BudgetExceeded):
+        return _fail(f"stopped before exceeding the budget: {exc}. Everything so far is saved; "
+                     "continue with --resume and a larger --budget_usd", 3)  # fmt: skip
+    if isinstance(exc, LLMError):
+        return _fail(f"{exc}. Everything answered so far is saved; fix the cause and continue "
+                     "with --resume", 1)  # fmt: skip
+    if isinstance(exc, OSError):
+        return _fail(f"cannot write the run's files: {exc}")
+    raise exc
+
+
 def _backend(model: str, backend: str | None, base_url: str | None, family: str | None) -> str:
     if backend is not None:
         return backend
@@ -197,7 +222,6 @@ def _initial_prompt(text: str) -> str:
 
 def _run_drpo(args: argparse.Namespace, log_dir: Path) -> int:
     from drpo.methods.drpo.run import DRPOSettings, run_drpo, validate
-    from drpo.run_context import RunError
 
     if args.search == "greedy":
         return _fail("DRPO searches with beam or mcts (greedy is beam search with --beam_size 1)")
@@ -230,18 +254,9 @@ def _run_drpo(args: argparse.Namespace, log_dir: Path) -> int:
         validate(settings)
         log_dir = _start(args, log_dir)
         summary = run_drpo(settings)
-    except (RunError, RunDirError, LLMConfigError, ValueError) as exc:
-        return _fail(str(exc))
-    except BudgetExceeded as exc:
-        return _fail(f"stopped before exceeding the budget: {exc}. Everything so far is saved; "
-                     "continue with --resume and a larger --budget_usd", 3)  # fmt: skip
-    except LLMError as exc:
-        return _fail(f"{exc}. Everything answered so far is saved; fix the cause and continue "
-                     "with --resume", 1)  # fmt: skip
-    except OSError as exc:
-        return _fail(f"cannot write the run's files: {exc}")
-    where = "the simulated LLM (results are simulated)" if summary.simulated else "real models"
-    resumed = f", resumed after {summary.resumed_from} frontier(s)" if summary.resumed_from else ""
+    except Exception as exc:  # mapped to one line and an exit code; bugs re-raised
+        return _failure(exc)
+    where, resumed = _provenance(summary)
     print(f"DRPO ran on {where}{resumed}: {summary.steps} steps "
           f"({summary.depth_increase} extra level(s) for queries already handled)")  # fmt: skip
     print(f"mean reward along the best path: {summary.path_reward:.3f} "
@@ -312,7 +327,6 @@ def _run_promptagent(args: argparse.Namespace, log_dir: Path) -> int:
         run_promptagent,
     )
     from drpo.methods.tasks import DEMO_TASK
-    from drpo.run_context import RunError
 
     roles = _roles(args)
     try:
@@ -341,18 +355,9 @@ def _run_promptagent(args: argparse.Namespace, log_dir: Path) -> int:
         load(settings)
         log_dir = _start(args, log_dir)
         summary = run_promptagent(settings)
-    except (RunError, RunDirError, LLMConfigError, ValueError) as exc:
-        return _fail(str(exc))
-    except BudgetExceeded as exc:
-        return _fail(f"stopped before exceeding the budget: {exc}. Everything so far is saved; "
-                     "continue with --resume and a larger --budget_usd", 3)  # fmt: skip
-    except LLMError as exc:
-        return _fail(f"{exc}. Everything answered so far is saved; fix the cause and continue "
-                     "with --resume", 1)  # fmt: skip
-    except OSError as exc:
-        return _fail(f"cannot write the run's files: {exc}")
-    where = "the simulated LLM (results are simulated)" if summary.simulated else "real models"
-    resumed = f", resumed after {summary.resumed_from} frontier(s)" if summary.resumed_from else ""
+    except Exception as exc:  # mapped to one line and an exit code; bugs re-raised
+        return _failure(exc)
+    where, resumed = _provenance(summary)
     print(f"PromptAgent on task {summary.task} ran on {where}{resumed}")
     print(
         f"eval accuracy: initial prompt {summary.initial_eval:.3f}, final {summary.final_eval:.3f}"
@@ -370,7 +375,6 @@ def _run_promptagent(args: argparse.Namespace, log_dir: Path) -> int:
 def _run_gpo(args: argparse.Namespace, log_dir: Path) -> int:
     from drpo.methods.gpo.run import GPOSettings, prepare, run_gpo
     from drpo.methods.tasks import DEMO_TASK
-    from drpo.run_context import RunError
 
     if args.search != "greedy":
         return _fail("GPO moves greedily to the best candidate of each step (--search greedy)")
@@ -402,17 +406,9 @@ def _run_gpo(args: argparse.Namespace, log_dir: Path) -> int:
         prepare(settings)
         log_dir = _start(args, log_dir)
         summary = run_gpo(settings)
-    except (RunError, RunDirError, LLMConfigError, ValueError) as exc:
-        return _fail(str(exc))
-    except BudgetExceeded as exc:
-        return _fail(f"stopped before exceeding the budget: {exc}. Everything so far is saved; "
-                     "continue with --resume and a larger --budget_usd", 3)  # fmt: skip
-    except LLMError as exc:
-        return _fail(f"{exc}. Everything answered so far is saved; fix the cause and continue "
-                     "with --resume", 1)  # fmt: skip
-    except OSError as exc:
-        return _fail(f"cannot write the run's files: {exc}")
-    where = "the simulated LLM (results are simulated)" if summary.simulated else "real models"
+    except Exception as exc:  # mapped to one line and an exit code; bugs re-raised
+        return _failure(exc)
+    where, _ = _provenance(summary)
     print(f"GPO on task {summary.task} ran on {where}")
     print(f"eval accuracy: initial prompt {summary.initial_eval:.3f}, best {summary.best_eval:.3f}")
     print(f"test accuracy: initial prompt {summary.initial_test:.3f}, best {summary.best_test:.3f}")

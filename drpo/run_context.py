@@ -3,15 +3,19 @@ one-line errors of a run that cannot start."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import time
 from collections.abc import Mapping
-from dataclasses import replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Any
+from types import TracebackType
+from typing import Any, ClassVar
 
-from drpo.llm import LLMCache, PriceTable, RoleSettings, UsageTracker
+from tqdm import tqdm
+
+from drpo.llm import LLM, LLMCache, PriceTable, RoleSettings, UsageTracker, make_llms
 from search.artifacts import write_atomic
 
 log = logging.getLogger("drpo")
@@ -22,6 +26,45 @@ CHECKPOINT_VERSION = 1
 
 class RunError(Exception):
     """The run cannot start as asked (exit code 2); the message says why."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunSettings:
+    """What every method's run takes besides the method's own settings."""
+
+    roles: Mapping[str, RoleSettings]
+    log_dir: Path = Path("logs/run")
+    disable_log: bool = False
+    disable_tqdm: bool = False
+    logging_level: str = "INFO"
+    cache_path: Path | None = None
+    budget_usd: float | None = None
+    prices: Path | None = None
+    seed: int = 0
+    resume: bool = False
+
+    #: Settings that may change between the attempts of one run: where the models run,
+    #: logging, the budget. Everything else must match for --resume.
+    VOLATILE: ClassVar[tuple[str, ...]] = (
+        "roles", "log_dir", "disable_log", "disable_tqdm", "logging_level", "cache_path",
+        "budget_usd", "prices", "resume",
+    )  # fmt: skip
+
+    def fingerprint(self) -> str:
+        data = {k: v for k, v in asdict(self).items() if k not in self.VOLATILE}
+        data["models"] = {role: s.model for role, s in sorted(self.roles.items())}
+        text = json.dumps(data, sort_keys=True, default=str)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+    @property
+    def simulated(self) -> bool:
+        return all(s.backend == "sim" or s.model.startswith("sim") for s in self.roles.values())
+
+    def public(self) -> dict[str, Any]:
+        """The settings for summary.json (roles reduced to their model names)."""
+        out = {k: v for k, v in asdict(self).items() if k != "roles"}
+        out["models"] = {role: s.model for role, s in self.roles.items()}
+        return out
 
 
 def setup_logging(log_dir: Path, *, level: str, disable: bool) -> logging.Handler | None:
@@ -122,3 +165,66 @@ def with_knowledge(
         name: replace(s, knowledge=dict(knowledge)) if name == role and s.backend == "sim" else s
         for name, s in roles.items()
     }
+
+
+class Session:
+    """One attempt at a run, as a context manager: it checks the log_dir's checkpoint
+    (refusing a used log_dir without --resume, or other settings with it), opens log.txt,
+    the cache, the usage tally and the progress bars; `on_frontier` writes the checkpoint
+    after each evaluated frontier; leaving on an error marks the checkpoint interrupted."""
+
+    def __init__(self, settings: RunSettings, *, desc: str, total: int | None = None) -> None:
+        self.settings = settings
+        self.log_dir = Path(settings.log_dir)
+        self.checkpoint = Checkpoint(self.log_dir, settings.fingerprint())
+        self.checkpoint.load_for(settings.resume)
+        self.usage, self.cache = usage_and_cache(
+            self.log_dir,
+            prices=settings.prices,
+            budget_usd=settings.budget_usd,
+            cache_path=settings.cache_path,
+        )
+        self.frontiers = 0
+        self._desc, self._total = desc, total
+
+    def __enter__(self) -> Session:
+        self._handler = setup_logging(
+            self.log_dir, level=self.settings.logging_level, disable=self.settings.disable_log
+        )
+        if self.settings.simulated:
+            log.info("all roles run on the simulated LLM: the results are simulated")
+        off = self.settings.disable_tqdm
+        self._progress = tqdm(total=self._total, desc=self._desc, unit="level", disable=off)
+        self._requests = tqdm(desc="LLM requests", unit="req", disable=off)
+        return self
+
+    def llms(self, roles: Mapping[str, RoleSettings], *, max_reasks: int = 2) -> dict[str, LLM]:
+        return make_llms(roles, cache=self.cache, usage=self.usage, max_reasks=max_reasks)
+
+    def on_frontier(self, depth: int) -> None:
+        self.frontiers += 1
+        if self._total is None:
+            self._progress.update(1)
+        else:
+            if depth > self._progress.total:
+                self._progress.total = depth
+            self._progress.update(max(0, depth - self._progress.n))
+        self._requests.update(self.usage.summary()["total"]["requests"] - self._requests.n)
+        self.checkpoint.write("running", self.frontiers, self.usage)
+
+    def finish(self, summary: Mapping[str, Any]) -> None:
+        """Write usage.json and summary.json, and mark the checkpoint done."""
+        write_reports(self.log_dir, self.usage, self.checkpoint, summary)
+        self.checkpoint.write("done", self.frontiers, self.usage)
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
+        self._progress.close()
+        self._requests.close()
+        if error is not None:
+            self.checkpoint.write("interrupted", self.frontiers, self.usage)
+        close_logging(self._handler)

@@ -8,17 +8,11 @@ stopped, and the result is the one an uninterrupted run gives.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
-from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from tqdm import tqdm
-
-from drpo.llm import RoleSettings, UsageTracker, make_llms
 from drpo.llm._loop import run_sync
 from drpo.methods.drpo.data import (
     ICL_EXAMPLES,
@@ -32,14 +26,7 @@ from drpo.methods.drpo.prompts import fixed_examples
 from drpo.methods.drpo.state import DRPOState
 from drpo.methods.drpo.world import DRPOSearchConfig, DRPOWorld
 from drpo.retrieval import Embedder, HashingEmbedder, OpenAIEmbedder, Retriever
-from drpo.run_context import (
-    Checkpoint,
-    RunError,
-    close_logging,
-    setup_logging,
-    usage_and_cache,
-    write_reports,
-)
+from drpo.run_context import RunError, RunSettings, Session
 from search import MCTS, BeamSearch, save_artifacts
 from search.artifacts import write_atomic
 from search.result import SearchResult
@@ -50,11 +37,10 @@ log = logging.getLogger("drpo")
 ROLES = ("base", "metrics", "eval", "optimize")
 
 
-@dataclass(frozen=True)
-class DRPOSettings:
+@dataclass(frozen=True, kw_only=True)
+class DRPOSettings(RunSettings):
     """Everything a DRPO run depends on (the CLI's arguments, parsed)."""
 
-    roles: Mapping[str, RoleSettings]
     initial_system_prompt: str = "You are a helpful assistant."
     n_actions: int = 3
     temperature: float = 0.2
@@ -76,50 +62,6 @@ class DRPOSettings:
     icl_num_iters: int = 3
     max_tokens: int = 1024
     max_reasks: int = 2
-    log_dir: Path = Path("logs/drpo")
-    disable_log: bool = False
-    disable_tqdm: bool = False
-    logging_level: str = "INFO"
-    cache_path: Path | None = None
-    budget_usd: float | None = None
-    prices: Path | None = None
-    seed: int = 0
-    resume: bool = False
-    extra: Mapping[str, Any] = field(default_factory=dict)
-
-    def fingerprint(self) -> str:
-        """What the result depends on: a resumed run must match it. Where the models run
-        (backend, URL, concurrency), logging and the budget may change between attempts."""
-        keys = [
-            "initial_system_prompt",
-            "n_actions",
-            "temperature",
-            "depth",
-            "max_depth_increase",
-            "beam_size",
-            "search",
-            "n_iters",
-            "w_exp",
-            "num_training_examples",
-            "ret_icl",
-            "k",
-            "embedding_backend",
-            "embedding_model",
-            "optimize_icl",
-            "icl_num_iters",
-            "max_tokens",
-            "max_reasks",
-            "seed",
-        ]
-        data = {key: getattr(self, key) for key in keys}
-        data["models"] = {role: s.model for role, s in sorted(self.roles.items())}
-        data["data_dir"] = str(Path(self.data_dir).resolve())
-        text = json.dumps(data, sort_keys=True, default=str)
-        return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-    @property
-    def simulated(self) -> bool:
-        return all(s.backend == "sim" or s.model.startswith("sim") for s in self.roles.values())
 
 
 @dataclass(frozen=True)
@@ -196,126 +138,80 @@ def validate(settings: DRPOSettings) -> None:
         _embedder(settings)
 
 
-def run_drpo(settings: DRPOSettings) -> RunSummary:
-    """Run DRPO; raise RunError (bad settings or data), LLMError, or BudgetExceeded."""
-    validate(settings)
-    log_dir = Path(settings.log_dir)
-    checkpoint = Checkpoint(log_dir, settings.fingerprint())
-    checkpoint.load_for(settings.resume)
-    algorithm = _algorithm(settings)
-    handler = setup_logging(log_dir, level=settings.logging_level, disable=settings.disable_log)
-    try:
-        return _run(settings, log_dir, checkpoint, algorithm)
-    finally:
-        close_logging(handler)
-
-
-def _run(
-    settings: DRPOSettings, log_dir: Path, checkpoint: Checkpoint, algorithm: BeamSearch | MCTS
-) -> RunSummary:
+def _load(settings: DRPOSettings) -> tuple[list[str], dict[str, str], dict[str, str], MetricsCache]:
+    """The training queries, the example set, the ICL stage's seed answers and the metrics
+    cache; RunError naming the file for anything unreadable."""
     from drpo.methods.drpo.data import DataError
 
+    data_dir = Path(settings.data_dir)
     try:
         queries = load_training_queries(
-            settings.data_dir, num_examples=settings.num_training_examples, seed=settings.seed
+            data_dir, num_examples=settings.num_training_examples, seed=settings.seed
         )
-        examples = (
-            load_examples(Path(settings.data_dir) / ICL_EXAMPLES)
-            if settings.ret_icl
-            else fixed_examples()
-        )
-        seed_answers = (
-            load_examples(Path(settings.data_dir) / ICL_SEED_ANSWERS)
-            if settings.optimize_icl
-            else {}
-        )
-        metrics_cache = MetricsCache(log_dir / "metrics_cache.json")
+        examples = load_examples(data_dir / ICL_EXAMPLES) if settings.ret_icl else fixed_examples()
+        seeds = load_examples(data_dir / ICL_SEED_ANSWERS) if settings.optimize_icl else {}
+        metrics_cache = MetricsCache(Path(settings.log_dir) / "metrics_cache.json")
         if settings.metrics_cache_path is not None:  # read, never written: it may be shared
             for query, value in MetricsCache(settings.metrics_cache_path).raw.items():
                 metrics_cache.raw.setdefault(query, value)
     except (DataError, ValueError) as exc:
         raise RunError(str(exc)) from None
-    log.info("loaded %d training queries from %s", len(queries), settings.data_dir)
-    if settings.simulated:
-        log.info("all roles run on the simulated LLM: the results are simulated")
+    return queries, examples, seeds, metrics_cache
 
-    usage, cache = usage_and_cache(
-        log_dir,
-        prices=settings.prices,
-        budget_usd=settings.budget_usd,
-        cache_path=settings.cache_path,
-    )
-    llms = make_llms(settings.roles, cache=cache, usage=usage, max_reasks=settings.max_reasks)
 
-    def reward_with(example_set: dict[str, str]) -> DynamicReward:
-        retriever = Retriever(list(example_set), _embedder(settings)) if settings.ret_icl else None
-        return DynamicReward(
-            base=llms["base"],
-            metrics=llms["metrics"],
-            judge=llms["eval"],
-            examples=ExampleSource(example_set, k=settings.k, retriever=retriever),
-            metrics_cache=metrics_cache,
-            max_tokens=settings.max_tokens,
+def run_drpo(settings: DRPOSettings) -> RunSummary:
+    """Run DRPO; raise RunError (bad settings or data), LLMError, or BudgetExceeded."""
+    validate(settings)
+    algorithm = _algorithm(settings)
+    queries, examples, seed_answers, metrics_cache = _load(settings)
+    with Session(settings, desc="DRPO depth", total=settings.depth) as session:
+        log.info("loaded %d training queries from %s", len(queries), settings.data_dir)
+        llms = session.llms(settings.roles, max_reasks=settings.max_reasks)
+
+        def reward_with(example_set: dict[str, str]) -> DynamicReward:
+            retriever = (
+                Retriever(list(example_set), _embedder(settings)) if settings.ret_icl else None
+            )
+            return DynamicReward(
+                base=llms["base"],
+                metrics=llms["metrics"],
+                judge=llms["eval"],
+                examples=ExampleSource(example_set, k=settings.k, retriever=retriever),
+                metrics_cache=metrics_cache,
+                max_tokens=settings.max_tokens,
+            )
+
+        if settings.optimize_icl:
+            results = optimise_examples(
+                seed_answers,
+                reward=reward_with(examples),
+                optimizer=llms["optimize"],
+                num_iters=settings.icl_num_iters,
+            )
+            examples = {r.query: r.answer for r in results}
+            write_atomic(
+                session.log_dir / "icl_examples.json",
+                json.dumps(examples, indent=2, ensure_ascii=False).encode("utf-8"),
+            )
+            log.info("optimised %d in-context examples (icl_examples.json)", len(examples))
+        reward = reward_with(examples)
+        world = DRPOWorld(
+            reward,
+            initial_system_prompt=settings.initial_system_prompt,
+            on_frontier=session.on_frontier,
         )
-
-    if settings.optimize_icl:
-        results = optimise_examples(
-            seed_answers,
-            reward=reward_with(examples),
-            optimizer=llms["optimize"],
-            num_iters=settings.icl_num_iters,
+        config = DRPOSearchConfig(
+            llms["optimize"],
+            n_actions=settings.n_actions,
+            temperature=settings.temperature,
+            max_tokens=2 * settings.max_tokens,
         )
-        examples = {r.query: r.answer for r in results}
-        write_atomic(
-            log_dir / "icl_examples.json",
-            json.dumps(examples, indent=2, ensure_ascii=False).encode("utf-8"),
-        )
-        log.info("optimised %d in-context examples (icl_examples.json)", len(examples))
-    reward = reward_with(examples)
-
-    progress = tqdm(
-        total=settings.depth, desc="DRPO depth", unit="level", disable=settings.disable_tqdm
-    )
-    calls = tqdm(desc="LLM requests", unit="req", disable=settings.disable_tqdm)
-    frontiers = 0
-
-    def on_frontier(depth: int) -> None:
-        nonlocal frontiers
-        frontiers += 1
-        if depth > progress.total:
-            progress.total = depth
-        progress.update(max(0, depth - progress.n))
-        calls.update(usage.summary()["total"]["requests"] - calls.n)
-        checkpoint.write("running", frontiers, usage)
-
-    world = DRPOWorld(
-        reward, initial_system_prompt=settings.initial_system_prompt, on_frontier=on_frontier
-    )
-    config = DRPOSearchConfig(
-        llms["optimize"],
-        n_actions=settings.n_actions,
-        temperature=settings.temperature,
-        max_tokens=2 * settings.max_tokens,
-    )
-    try:
         result = Reasoner(world, config, algorithm)(queries)
-    except BaseException:
-        checkpoint.write("interrupted", frontiers, usage)
-        raise
-    finally:
-        progress.close()
-        calls.close()
-    return _finish(settings, log_dir, checkpoint, result, reward, usage, frontiers)
+        return _finish(settings, session, result, reward)
 
 
 def _finish(
-    settings: DRPOSettings,
-    log_dir: Path,
-    checkpoint: Checkpoint,
-    result: SearchResult,
-    reward: DynamicReward,
-    usage: UsageTracker,
-    frontiers: int,
+    settings: DRPOSettings, session: Session, result: SearchResult, reward: DynamicReward
 ) -> RunSummary:
     state: DRPOState = result.terminal_state
     path_steps = state.steps[1:]
@@ -333,6 +229,7 @@ def _finish(
         "best_path_mean_reward": path_reward,
         "initial_prompt_mean_reward_on_the_same_queries": initial_reward,
     }
+    log_dir = session.log_dir
     save_artifacts(result, log_dir / "algo_output", meta=meta)
     write_atomic(log_dir / "best_system_prompt.txt", (state.system_prompt + "\n").encode("utf-8"))
     depth_increase = getattr(result, "depth_increase", 0)
@@ -341,12 +238,11 @@ def _finish(
         "steps": len(path_steps),
         "depth_increase": depth_increase,
         "nodes": len(result.nodes()),
-        "settings": {k: v for k, v in asdict(settings).items() if k not in ("roles", "extra")},
+        "settings": settings.public(),
     }
-    write_reports(log_dir, usage, checkpoint, summary)
-    checkpoint.write("done", frontiers, usage)
+    session.finish(summary)
     log.info("best system prompt:\n%s", state.system_prompt)
-    log.info("usage:\n%s", usage.table())
+    log.info("usage:\n%s", session.usage.table())
     return RunSummary(
         log_dir=log_dir,
         best_prompt=state.system_prompt,
@@ -355,6 +251,6 @@ def _finish(
         steps=len(path_steps),
         depth_increase=depth_increase,
         simulated=settings.simulated,
-        usage_table=usage.table(),
-        resumed_from=checkpoint.resumed_from,
+        usage_table=session.usage.table(),
+        resumed_from=session.checkpoint.resumed_from,
     )

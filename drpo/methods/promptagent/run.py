@@ -3,30 +3,15 @@ split, write the artefacts. Resumable like every run (cache + checkpoint)."""
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
-from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from tqdm import tqdm
-
-from drpo.llm import RoleSettings, make_llms
 from drpo.llm._loop import run_sync
 from drpo.methods.promptagent.world import PromptAgentConfig, PromptAgentWorld
 from drpo.methods.task_scoring import TaskScorer
 from drpo.methods.tasks import DEMO_TASK, Task, TaskError, answer_key, load_task
-from drpo.run_context import (
-    Checkpoint,
-    RunError,
-    close_logging,
-    setup_logging,
-    usage_and_cache,
-    with_knowledge,
-    write_reports,
-)
+from drpo.run_context import RunError, RunSettings, Session, with_knowledge
 from search import MCTS, BeamSearch, Greedy, save_artifacts
 from search.artifacts import write_atomic
 from world_model import Reasoner, SearchAlgorithm
@@ -35,9 +20,8 @@ log = logging.getLogger("drpo")
 ROLES = ("base", "optimize")
 
 
-@dataclass(frozen=True)
-class PromptAgentSettings:
-    roles: Mapping[str, RoleSettings]
+@dataclass(frozen=True, kw_only=True)
+class PromptAgentSettings(RunSettings):
     task: str = str(DEMO_TASK)
     data_dir: Path | None = None
     initial_prompt: str | None = None  # default: the task's description
@@ -55,29 +39,6 @@ class PromptAgentSettings:
     w_exp: float = 2.5
     beam_size: int = 3
     max_tokens: int = 512
-    log_dir: Path = Path("logs/promptagent")
-    disable_log: bool = False
-    disable_tqdm: bool = False
-    logging_level: str = "INFO"
-    cache_path: Path | None = None
-    budget_usd: float | None = None
-    prices: Path | None = None
-    seed: int = 0
-    resume: bool = False
-    extra: Mapping[str, Any] = field(default_factory=dict)
-
-    def fingerprint(self) -> str:
-        """What the result depends on (a resumed run must match it)."""
-        volatile = "roles log_dir disable_log disable_tqdm logging_level cache_path budget_usd"
-        skip = {*volatile.split(), "prices", "resume", "extra"}
-        data = {k: v for k, v in asdict(self).items() if k not in skip}
-        data["models"] = {role: s.model for role, s in sorted(self.roles.items())}
-        text = json.dumps(data, sort_keys=True, default=str)
-        return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-    @property
-    def simulated(self) -> bool:
-        return all(s.backend == "sim" or s.model.startswith("sim") for s in self.roles.values())
 
 
 @dataclass(frozen=True)
@@ -142,99 +103,57 @@ def load(settings: PromptAgentSettings) -> Task:
 def run_promptagent(settings: PromptAgentSettings) -> PromptAgentSummary:
     search = algorithm(settings)
     task = load(settings)
-    log_dir = Path(settings.log_dir)
-    checkpoint = Checkpoint(log_dir, settings.fingerprint())
-    checkpoint.load_for(settings.resume)
-    handler = setup_logging(log_dir, level=settings.logging_level, disable=settings.disable_log)
-    try:
-        return _run(settings, task, search, log_dir, checkpoint)
-    finally:
-        close_logging(handler)
-
-
-def _run(
-    settings: PromptAgentSettings,
-    task: Task,
-    search: SearchAlgorithm,
-    log_dir: Path,
-    checkpoint: Checkpoint,
-) -> PromptAgentSummary:
-    log.info("task %s: %d train, %d eval, %d test examples", task.name, len(task.train),
-             len(task.eval), len(task.test))  # fmt: skip
-    if settings.simulated:
-        log.info("all roles run on the simulated LLM: the results are simulated")
-    usage, cache = usage_and_cache(
-        log_dir,
-        prices=settings.prices,
-        budget_usd=settings.budget_usd,
-        cache_path=settings.cache_path,
-    )
-    roles = with_knowledge(settings.roles, answer_key(task))
-    llms = make_llms(roles, cache=cache, usage=usage)
-    scorer = TaskScorer(llms["base"], max_tokens=settings.max_tokens)
-    initial = (settings.initial_prompt or task.description or "Answer the question.").strip()
-    progress = tqdm(desc="PromptAgent frontiers", unit="frontier", disable=settings.disable_tqdm)
-    frontiers = 0
-
-    def on_frontier(depth: int) -> None:
-        nonlocal frontiers
-        frontiers += 1
-        progress.update(1)
-        checkpoint.write("running", frontiers, usage)
-
-    world = PromptAgentWorld(task, scorer, initial_prompt=initial, on_frontier=on_frontier)
-    config = PromptAgentConfig(
-        task,
-        scorer,
-        llms["optimize"],
-        batch_size=settings.batch_size,
-        expand_width=settings.expand_width,
-        num_new_prompts=settings.num_new_prompts,
-        temperature=settings.temperature,
-        seed=settings.seed,
-    )
-    try:
+    with Session(settings, desc="PromptAgent frontiers") as session:
+        log.info("task %s: %d train, %d eval, %d test examples", task.name, len(task.train),
+                 len(task.eval), len(task.test))  # fmt: skip
+        llms = session.llms(with_knowledge(settings.roles, answer_key(task)))
+        scorer = TaskScorer(llms["base"], max_tokens=settings.max_tokens)
+        initial = (settings.initial_prompt or task.description or "Answer the question.").strip()
+        world = PromptAgentWorld(
+            task, scorer, initial_prompt=initial, on_frontier=session.on_frontier
+        )
+        config = PromptAgentConfig(
+            task,
+            scorer,
+            llms["optimize"],
+            batch_size=settings.batch_size,
+            expand_width=settings.expand_width,
+            num_new_prompts=settings.num_new_prompts,
+            temperature=settings.temperature,
+            seed=settings.seed,
+        )
         result = Reasoner(world, config, search)(task.name)
-    except BaseException:
-        checkpoint.write("interrupted", frontiers, usage)
-        raise
-    finally:
-        progress.close()
-    final = result.terminal_state.prompt
-    initial_test, final_test = run_sync(
-        scorer.score_many([(initial, task.test), (final, task.test)])
-    )
-    initial_eval = result.tree.reward
-    final_eval = result.terminal_node.reward
-    meta = {
-        "method": "promptagent",
-        "simulated": settings.simulated,
-        "task": task.name,
-        "search": settings.search,
-        "initial_eval_accuracy": initial_eval,
-        "final_eval_accuracy": final_eval,
-        "initial_test_accuracy": initial_test.accuracy,
-        "final_test_accuracy": final_test.accuracy,
-    }
-    save_artifacts(result, log_dir / "algo_output", meta=meta)
-    write_atomic(log_dir / "best_prompt.txt", (final + "\n").encode("utf-8"))
-    summary = {**meta, "initial_prompt": initial, "final_prompt": final,
-               "nodes": len(result.nodes()),
-               "settings": {k: v for k, v in asdict(settings).items() if k != "roles"}}  # fmt: skip
-    write_reports(log_dir, usage, checkpoint, summary)
-    checkpoint.write("done", frontiers, usage)
-    log.info("final prompt (test accuracy %.3f, initial %.3f):\n%s", final_test.accuracy,
-             initial_test.accuracy, final)  # fmt: skip
+        final = result.terminal_state.prompt
+        initial_test, final_test = run_sync(
+            scorer.score_many([(initial, task.test), (final, task.test)])
+        )
+        meta = {
+            "method": "promptagent",
+            "simulated": settings.simulated,
+            "task": task.name,
+            "search": settings.search,
+            "initial_eval_accuracy": result.tree.reward,
+            "final_eval_accuracy": result.terminal_node.reward,
+            "initial_test_accuracy": initial_test.accuracy,
+            "final_test_accuracy": final_test.accuracy,
+        }
+        log_dir = session.log_dir
+        save_artifacts(result, log_dir / "algo_output", meta=meta)
+        write_atomic(log_dir / "best_prompt.txt", (final + "\n").encode("utf-8"))
+        session.finish({**meta, "initial_prompt": initial, "final_prompt": final,
+                        "nodes": len(result.nodes()), "settings": settings.public()})  # fmt: skip
+        log.info("final prompt (test accuracy %.3f, initial %.3f):\n%s", final_test.accuracy,
+                 initial_test.accuracy, final)  # fmt: skip
     return PromptAgentSummary(
         log_dir=log_dir,
         task=task.name,
         initial_prompt=initial,
         final_prompt=final,
-        initial_eval=initial_eval,
-        final_eval=final_eval,
+        initial_eval=result.tree.reward,
+        final_eval=result.terminal_node.reward,
         initial_test=initial_test.accuracy,
         final_test=final_test.accuracy,
         simulated=settings.simulated,
-        usage_table=usage.table(),
-        resumed_from=checkpoint.resumed_from,
+        usage_table=session.usage.table(),
+        resumed_from=session.checkpoint.resumed_from,
     )
