@@ -313,6 +313,19 @@ def _common(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+def _task_args(args: argparse.Namespace) -> dict[str, Any]:
+    from drpo.methods.tasks import DEMO_TASK
+
+    return {
+        "task": args.task or str(DEMO_TASK),
+        "data_dir": Path(args.data_dir) if args.data_dir else None,
+        "initial_prompt": args.initial_prompt,
+        "train_size": args.train_size,
+        "eval_size": args.eval_size,
+        "test_size": args.test_size,
+    }
+
+
 def _start(args: argparse.Namespace, log_dir: Path) -> Path:
     log_dir = prepare_log_dir(log_dir)
     write_args(log_dir, vars(args) | {"log_dir": str(log_dir)})
@@ -326,18 +339,12 @@ def _run_promptagent(args: argparse.Namespace, log_dir: Path) -> int:
         load,
         run_promptagent,
     )
-    from drpo.methods.tasks import DEMO_TASK
 
     roles = _roles(args)
     try:
         settings = PromptAgentSettings(
             roles={"base": roles["base"], "optimize": roles["optimize"]},
-            task=args.task or str(DEMO_TASK),
-            data_dir=Path(args.data_dir) if args.data_dir else None,
-            initial_prompt=args.initial_prompt,
-            train_size=args.train_size,
-            eval_size=args.eval_size,
-            test_size=args.test_size,
+            **_task_args(args),
             batch_size=args.batch_size,
             expand_width=args.expand_width,
             num_new_prompts=args.num_new_prompts,
@@ -374,7 +381,6 @@ def _run_promptagent(args: argparse.Namespace, log_dir: Path) -> int:
 
 def _run_gpo(args: argparse.Namespace, log_dir: Path) -> int:
     from drpo.methods.gpo.run import GPOSettings, prepare, run_gpo
-    from drpo.methods.tasks import DEMO_TASK
 
     if args.search != "greedy":
         return _fail("GPO moves greedily to the best candidate of each step (--search greedy)")
@@ -382,12 +388,7 @@ def _run_gpo(args: argparse.Namespace, log_dir: Path) -> int:
     try:
         settings = GPOSettings(
             roles={"base": roles["base"], "optimize": roles["optimize"]},
-            task=args.task or str(DEMO_TASK),
-            data_dir=Path(args.data_dir) if args.data_dir else None,
-            initial_prompt=args.initial_prompt,
-            train_size=args.train_size,
-            eval_size=args.eval_size,
-            test_size=args.test_size,
+            **_task_args(args),
             steps=args.depth,
             n_candidates=args.n_candidates,
             retrieval=args.retrieval,

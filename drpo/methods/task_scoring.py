@@ -4,11 +4,13 @@ every answer is cached, so the same prompt is never paid twice on the same examp
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from drpo.llm import LLM, ChatRequest
-from drpo.methods.tasks import Example, extract_answer, is_correct
+from drpo.methods.tasks import Example, Task, extract_answer, is_correct
+from world_model import WorldModel
 
 ANSWER_FORMAT = "Finish with: the answer is <your answer>."
 
@@ -68,3 +70,28 @@ class TaskScorer:
             accuracy = sum(a.correct for a in attempts) / max(1, len(attempts))
             scores.append(Score(accuracy, tuple(attempts)))
         return scores
+
+
+class TaskPromptWorld(WorldModel):
+    """The shared part of the task-prompt worlds (PromptAgent, GPO): a task, a scorer, the
+    initial prompt, and a hook called after each evaluated frontier. Paths end at the
+    search's depth limit, never in the world."""
+
+    def __init__(
+        self,
+        task: Task,
+        scorer: TaskScorer,
+        *,
+        initial_prompt: str,
+        on_frontier: Callable[[int], None] | None = None,
+    ) -> None:
+        super().__init__()
+        if not initial_prompt.strip():
+            raise ValueError("the initial prompt is empty")
+        self.task = task
+        self.scorer = scorer
+        self.initial_prompt = initial_prompt
+        self.on_frontier = on_frontier
+
+    def is_terminal(self, state: Any) -> bool:
+        return False

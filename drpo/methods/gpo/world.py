@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import math
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,10 +21,10 @@ import numpy as np
 
 from drpo.llm import LLM, ChatRequest
 from drpo.llm._loop import run_sync
-from drpo.methods.task_scoring import Score, TaskScorer
+from drpo.methods.task_scoring import Score, TaskPromptWorld, TaskScorer
 from drpo.methods.tasks import Task
 from drpo.retrieval import Embedder, HashingEmbedder
-from world_model import SearchConfig, WorldModel
+from world_model import SearchConfig
 
 log = logging.getLogger("drpo")
 
@@ -112,21 +112,7 @@ def retrieve(
     raise ValueError(f"unknown retrieval {how!r}; choose from {', '.join(RETRIEVALS)}")
 
 
-class GPOWorld(WorldModel):
-    def __init__(
-        self,
-        task: Task,
-        scorer: TaskScorer,
-        *,
-        initial_prompt: str,
-        on_frontier: Callable[[int], None] | None = None,
-    ) -> None:
-        super().__init__()
-        self.task = task
-        self.scorer = scorer
-        self.initial_prompt = initial_prompt
-        self.on_frontier = on_frontier
-
+class GPOWorld(TaskPromptWorld):
     def init_state(self) -> GPOState:
         (score,) = run_sync(self.scorer.score_many([(self.initial_prompt, self.task.eval)]))
         log.info("initial prompt: eval accuracy %.3f", score.accuracy)
@@ -158,9 +144,6 @@ class GPOWorld(WorldModel):
         if self.on_frontier is not None:
             self.on_frontier(max(len(s.trajectory) - 1 for s, _ in out))
         return out
-
-    def is_terminal(self, state: GPOState) -> bool:
-        return False  # the number of steps is the search's depth
 
 
 class GPOConfig(SearchConfig):

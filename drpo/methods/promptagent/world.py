@@ -9,16 +9,16 @@ from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from drpo.llm import LLM, ChatRequest
 from drpo.llm._loop import run_sync
-from drpo.methods.task_scoring import Attempt, Score, TaskScorer
+from drpo.methods.task_scoring import Attempt, Score, TaskPromptWorld, TaskScorer
 from drpo.methods.tasks import Example, Task
-from world_model import SearchConfig, WorldModel
+from world_model import SearchConfig
 
 log = logging.getLogger("drpo")
 
@@ -106,24 +106,8 @@ class BatchLoader:
         return batch
 
 
-class PromptAgentWorld(WorldModel):
+class PromptAgentWorld(TaskPromptWorld):
     """Stepping to a proposal scores its prompt on the eval split (all children at once)."""
-
-    def __init__(
-        self,
-        task: Task,
-        scorer: TaskScorer,
-        *,
-        initial_prompt: str,
-        on_frontier: Callable[[int], None] | None = None,
-    ) -> None:
-        super().__init__()
-        if not initial_prompt.strip():
-            raise ValueError("the initial prompt is empty")
-        self.task = task
-        self.scorer = scorer
-        self.initial_prompt = initial_prompt
-        self.on_frontier = on_frontier
 
     def init_state(self) -> PromptState:
         return PromptState(self.initial_prompt)
@@ -152,9 +136,6 @@ class PromptAgentWorld(WorldModel):
         if self.on_frontier is not None:
             self.on_frontier(max(len(s.ancestors) for s, _ in out))
         return out
-
-    def is_terminal(self, state: PromptState) -> bool:
-        return False  # the search's depth limit ends a path
 
 
 class PromptAgentConfig(SearchConfig):
