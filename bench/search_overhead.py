@@ -172,6 +172,9 @@ def main(argv: list[str] | None = None) -> int:
         if nodes >= 10_000 or args.quick:
             break
         n_iters = int(n_iters * 10_000 / nodes * 1.05) + 1
+    if nodes < 10_000:
+        print(f"our MCTS, {nodes} nodes: {seconds:.3f} s (quick run: no 10,000-node check)")
+        return 0
     verdict = "met" if seconds < 1.0 else "NOT met"
     print(
         f"our MCTS, {nodes} nodes ({n_iters} iterations): {seconds:.3f} s "
