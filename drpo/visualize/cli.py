@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -75,6 +76,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except InputError as exc:
         print(f"visualize_log.py: error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # the reader (say, `| head`) has seen enough
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except OSError as exc:
         print(f"visualize_log.py: error: cannot write the output: {exc}", file=sys.stderr)
         return 2
