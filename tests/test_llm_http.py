@@ -210,3 +210,29 @@ def test_knowledge_reaches_the_simulated_task_model() -> None:
     llm = make_llms({"base": role})["base"]
     texts = llm.generate([ChatRequest.of("Q: Is water wet? (A) yes (B) no", temperature=1.0, n=8)])
     assert SimulatedLLM(knowledge=knowledge).knowledge and any("(A)" in t for t in texts[0].texts)
+
+
+def test_retry_after_is_honoured(sim_server) -> None:
+    from types import SimpleNamespace
+
+    from drpo.llm.openai_backend import _retry_after
+
+    def error(headers: dict) -> Exception:
+        exc = Exception("429")
+        exc.response = SimpleNamespace(headers=headers)  # type: ignore[attr-defined]
+        return exc
+
+    assert _retry_after(error({"retry-after": "2"})) == 2.0
+    assert _retry_after(error({"retry-after-ms": "250"})) == 0.25
+    assert _retry_after(error({"retry-after": "Wed, 21 Oct 2026 07:28:00 GMT"})) is None
+    assert _retry_after(Exception("no response")) is None
+    # a server that always answers 429 with Retry-After 0.3: two retries wait 0.6 s in all,
+    # although our own backoff (1 ms) would not wait at all
+    server = sim_server(fault_rate=1.0, faults=("429",), retry_after_s=0.3)
+    llm = llm_for(server, max_retries=2)
+    llm.backend.backoff_s = 0.001
+    start = time.perf_counter()
+    with pytest.raises(LLMError, match="failed 3 times"):
+        llm.generate(requests(1))
+    assert time.perf_counter() - start >= 0.55
+    assert server.stats()["fault_429"] == 3
