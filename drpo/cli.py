@@ -333,12 +333,7 @@ def _start(args: argparse.Namespace, log_dir: Path) -> Path:
 
 
 def _run_promptagent(args: argparse.Namespace, log_dir: Path) -> int:
-    from drpo.methods.promptagent.run import (
-        PromptAgentSettings,
-        algorithm,
-        load,
-        run_promptagent,
-    )
+    from drpo.methods.promptagent.run import PromptAgentSettings, algorithm, run_promptagent
 
     roles = _roles(args)
     try:
@@ -359,7 +354,7 @@ def _run_promptagent(args: argparse.Namespace, log_dir: Path) -> int:
             **_common(args),
         )
         algorithm(settings)
-        load(settings)
+        settings.load_task()
         log_dir = _start(args, log_dir)
         summary = run_promptagent(settings)
     except Exception as exc:  # mapped to one line and an exit code; bugs re-raised

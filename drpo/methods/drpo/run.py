@@ -130,12 +130,13 @@ def _check_settings(settings: DRPOSettings) -> None:
 
 
 # ---- the run ---------------------------------------------------------------------------
-def validate(settings: DRPOSettings) -> None:
-    """Raise RunError for settings that cannot work, before anything is written."""
+def validate(settings: DRPOSettings) -> BeamSearch | MCTS:
+    """The run's search algorithm; RunError for settings that cannot work, before anything
+    is written."""
     _check_settings(settings)
-    _algorithm(settings)
     if settings.embedding_backend not in ("hash", "openai"):
         _embedder(settings)
+    return _algorithm(settings)
 
 
 def _load(settings: DRPOSettings) -> tuple[list[str], dict[str, str], dict[str, str], MetricsCache]:
@@ -161,8 +162,7 @@ def _load(settings: DRPOSettings) -> tuple[list[str], dict[str, str], dict[str, 
 
 def run_drpo(settings: DRPOSettings) -> RunSummary:
     """Run DRPO; raise RunError (bad settings or data), LLMError, or BudgetExceeded."""
-    validate(settings)
-    algorithm = _algorithm(settings)
+    algorithm = validate(settings)
     queries, examples, seed_answers, metrics_cache = _load(settings)
     with Session(settings, desc="DRPO depth", total=settings.depth) as session:
         log.info("loaded %d training queries from %s", len(queries), settings.data_dir)

@@ -10,8 +10,9 @@ from typing import Any
 from drpo.llm._loop import run_sync
 from drpo.methods.gpo.world import GPOConfig, GPOWorld
 from drpo.methods.task_scoring import TaskScorer
-from drpo.methods.tasks import DEMO_TASK, Task, TaskError, answer_key, load_task
-from drpo.run_context import RunError, RunSettings, Session, with_knowledge
+from drpo.methods.task_settings import TaskRunSettings
+from drpo.methods.tasks import Task, answer_key
+from drpo.run_context import RunError, Session, with_knowledge
 from search import Greedy, save_artifacts
 from search.artifacts import write_atomic
 from world_model import Reasoner
@@ -20,13 +21,7 @@ log = logging.getLogger("drpo")
 
 
 @dataclass(frozen=True, kw_only=True)
-class GPOSettings(RunSettings):
-    task: str = str(DEMO_TASK)
-    data_dir: Path | None = None
-    initial_prompt: str | None = None
-    train_size: int | None = None
-    eval_size: int = 30
-    test_size: int = 60
+class GPOSettings(TaskRunSettings):
     steps: int = 12
     n_candidates: int = 8
     retrieval: str = "relevance"
@@ -61,12 +56,10 @@ def prepare(settings: GPOSettings) -> Task:
     """Load the task and check the settings, before anything is written."""
     if settings.steps < 1:
         raise RunError(f"steps must be >= 1, got {settings.steps}")
+    task = settings.load_task()
     try:
-        task = load_task(settings.task, data_dir=settings.data_dir, train_size=settings.train_size,
-                         eval_size=settings.eval_size, test_size=settings.test_size,
-                         seed=settings.seed)  # fmt: skip
         _config(settings, task, None, None)
-    except (TaskError, ValueError) as exc:
+    except ValueError as exc:
         raise RunError(str(exc)) from None
     return task
 
@@ -97,7 +90,7 @@ def run_gpo(settings: GPOSettings) -> GPOSummary:
     with Session(settings, desc="GPO steps", total=settings.steps) as session:
         llms = session.llms(with_knowledge(settings.roles, answer_key(task)))
         scorer = TaskScorer(llms["base"], max_tokens=settings.max_tokens)
-        initial = (settings.initial_prompt or task.description or "Answer the question.").strip()
+        initial = settings.start_prompt(task)
         world = GPOWorld(task, scorer, initial_prompt=initial, on_frontier=session.on_frontier)
         config = _config(settings, task, scorer, llms["optimize"])
         search = Greedy(max_depth=settings.steps, action_dedup=lambda c: c.prompt)

@@ -10,8 +10,9 @@ from pathlib import Path
 from drpo.llm._loop import run_sync
 from drpo.methods.promptagent.world import PromptAgentConfig, PromptAgentWorld
 from drpo.methods.task_scoring import TaskScorer
-from drpo.methods.tasks import DEMO_TASK, Task, TaskError, answer_key, load_task
-from drpo.run_context import RunError, RunSettings, Session, with_knowledge
+from drpo.methods.task_settings import TaskRunSettings
+from drpo.methods.tasks import answer_key
+from drpo.run_context import RunError, Session, with_knowledge
 from search import MCTS, BeamSearch, Greedy, save_artifacts
 from search.artifacts import write_atomic
 from world_model import Reasoner, SearchAlgorithm
@@ -21,13 +22,7 @@ ROLES = ("base", "optimize")
 
 
 @dataclass(frozen=True, kw_only=True)
-class PromptAgentSettings(RunSettings):
-    task: str = str(DEMO_TASK)
-    data_dir: Path | None = None
-    initial_prompt: str | None = None  # default: the task's description
-    train_size: int | None = None
-    eval_size: int = 30
-    test_size: int = 60
+class PromptAgentSettings(TaskRunSettings):
     batch_size: int = 5
     expand_width: int = 3
     num_new_prompts: int = 1
@@ -86,29 +81,15 @@ def algorithm(settings: PromptAgentSettings) -> SearchAlgorithm:
     raise RunError(f"unknown search {settings.search!r}; use mcts, beam or greedy")
 
 
-def load(settings: PromptAgentSettings) -> Task:
-    try:
-        return load_task(
-            settings.task,
-            data_dir=settings.data_dir,
-            train_size=settings.train_size,
-            eval_size=settings.eval_size,
-            test_size=settings.test_size,
-            seed=settings.seed,
-        )
-    except TaskError as exc:
-        raise RunError(str(exc)) from None
-
-
 def run_promptagent(settings: PromptAgentSettings) -> PromptAgentSummary:
     search = algorithm(settings)
-    task = load(settings)
+    task = settings.load_task()
     with Session(settings, desc="PromptAgent frontiers") as session:
         log.info("task %s: %d train, %d eval, %d test examples", task.name, len(task.train),
                  len(task.eval), len(task.test))  # fmt: skip
         llms = session.llms(with_knowledge(settings.roles, answer_key(task)))
         scorer = TaskScorer(llms["base"], max_tokens=settings.max_tokens)
-        initial = (settings.initial_prompt or task.description or "Answer the question.").strip()
+        initial = settings.start_prompt(task)
         world = PromptAgentWorld(
             task, scorer, initial_prompt=initial, on_frontier=session.on_frontier
         )
