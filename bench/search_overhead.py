@@ -12,10 +12,12 @@ from __future__ import annotations
 import argparse
 import gc
 import importlib
+import json
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 from search import MCTS, BeamSearch
@@ -112,6 +114,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smaller trees (a smoke run)")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--json", default=None, help="also write the figures to this file")
     args = parser.parse_args(argv)
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
@@ -172,6 +175,12 @@ def main(argv: list[str] | None = None) -> int:
         if nodes >= 10_000 or args.quick:
             break
         n_iters = int(n_iters * 10_000 / nodes * 1.05) + 1
+    if args.json:
+        figures = {
+            "rows": [asdict(r) | {"us_per_expanded": r.us_per_expanded} for r in rows],
+            "mcts_tree": {"nodes": nodes, "seconds": seconds},
+        }
+        Path(args.json).write_text(json.dumps(figures, indent=2), encoding="utf-8")
     if nodes < 10_000:
         print(f"our MCTS, {nodes} nodes: {seconds:.3f} s (quick run: no 10,000-node check)")
         return 0

@@ -15,6 +15,7 @@ from typing import Any, NoReturn
 
 from drpo.llm import BudgetExceeded, LLMConfigError, LLMError, RoleSettings
 from drpo.methods.drpo.data import DEMO_DATA_DIR
+from drpo.run_context import CHECKPOINT
 from drpo.run_dir import RunDirError, prepare_log_dir, write_args
 from drpo.toy_run import make_algorithm, run_toy
 
@@ -80,6 +81,8 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--concurrency", type=int, default=8, help="requests at once per server")
     m.add_argument("--timeout", type=float, default=120.0, help="seconds per request")
     m.add_argument("--max_retries", type=int, default=6)
+    m.add_argument("--retry_backoff", type=float, default=0.5,
+                   help="seconds before the first retry, doubled for each next one")  # fmt: skip
     m.add_argument("--num_gpus", type=int, default=1, help="vLLM tensor parallelism")
     m.add_argument("--gpu_memory_utilization", type=float, default=0.9)
     m.add_argument("--max_tokens", type=int, default=1024, help="base model answer limit")
@@ -203,6 +206,7 @@ def _roles(args: argparse.Namespace) -> dict[str, RoleSettings]:
             concurrency=args.concurrency,
             timeout_s=args.timeout,
             max_retries=args.max_retries,
+            retry_backoff_s=args.retry_backoff,
             num_gpus=args.num_gpus,
             gpu_memory_utilization=args.gpu_memory_utilization,
             seed=args.seed,
@@ -327,16 +331,19 @@ def _task_args(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _start(args: argparse.Namespace, log_dir: Path) -> Path:
+    """Make the log_dir and record the arguments; a log_dir that already holds a run keeps
+    its args.txt (the run either refuses to start there or resumes with the same settings)."""
     log_dir = prepare_log_dir(log_dir)
-    write_args(log_dir, vars(args) | {"log_dir": str(log_dir)})
+    if not (log_dir / CHECKPOINT).exists():
+        write_args(log_dir, vars(args) | {"log_dir": str(log_dir)})
     return log_dir
 
 
 def _run_promptagent(args: argparse.Namespace, log_dir: Path) -> int:
     from drpo.methods.promptagent.run import PromptAgentSettings, algorithm, run_promptagent
 
-    roles = _roles(args)
     try:
+        roles = _roles(args)
         settings = PromptAgentSettings(
             roles={"base": roles["base"], "optimize": roles["optimize"]},
             **_task_args(args),
@@ -379,8 +386,8 @@ def _run_gpo(args: argparse.Namespace, log_dir: Path) -> int:
 
     if args.search != "greedy":
         return _fail("GPO moves greedily to the best candidate of each step (--search greedy)")
-    roles = _roles(args)
     try:
+        roles = _roles(args)
         settings = GPOSettings(
             roles={"base": roles["base"], "optimize": roles["optimize"]},
             **_task_args(args),

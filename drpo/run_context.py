@@ -149,9 +149,16 @@ def usage_and_cache(
     return usage, LLMCache(cache_path or Path(log_dir) / "llm_cache.sqlite")
 
 
-def write_reports(log_dir: Path, usage: UsageTracker, checkpoint: Checkpoint, summary: Any) -> None:
-    """usage.json (with earlier attempts of a resumed run) and summary.json."""
-    report = {**usage.summary(), "earlier_attempts": checkpoint.earlier_usage()}
+def write_reports(
+    log_dir: Path, usage: UsageTracker, checkpoint: Checkpoint, summary: Any, *, elapsed_s: float
+) -> None:
+    """usage.json (with this attempt's time and earlier attempts of a resumed run) and
+    summary.json."""
+    report = {
+        **usage.summary(),
+        "elapsed_s": round(elapsed_s, 4),
+        "earlier_attempts": checkpoint.earlier_usage(),
+    }
     write_atomic(Path(log_dir) / "usage.json", json.dumps(report, indent=2).encode("utf-8"))
     text = json.dumps(summary, indent=2, default=str, ensure_ascii=False)
     write_atomic(Path(log_dir) / "summary.json", text.encode("utf-8"))
@@ -186,6 +193,7 @@ class Session:
         )
         self.frontiers = 0
         self._desc, self._total = desc, total
+        self._started = time.perf_counter()
 
     def __enter__(self) -> Session:
         self._handler = setup_logging(
@@ -214,7 +222,8 @@ class Session:
 
     def finish(self, summary: Mapping[str, Any]) -> None:
         """Write usage.json and summary.json, and mark the checkpoint done."""
-        write_reports(self.log_dir, self.usage, self.checkpoint, summary)
+        elapsed = time.perf_counter() - self._started
+        write_reports(self.log_dir, self.usage, self.checkpoint, summary, elapsed_s=elapsed)
         self.checkpoint.write("done", self.frontiers, self.usage)
 
     def __exit__(

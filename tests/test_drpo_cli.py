@@ -140,8 +140,10 @@ def test_resume_refuses_other_settings_and_a_used_log_dir(tmp_path: Path) -> Non
     assert train("--depth", "2", "--log_dir", run_dir).returncode == 0
     again = train("--depth", "2", "--log_dir", run_dir)
     assert again.returncode == 2 and "already holds a run" in again.stderr
+    args_txt = (tmp_path / "r" / "args.txt").read_bytes()
     other = train("--depth", "3", "--log_dir", run_dir, "--resume")
     assert other.returncode == 2 and "other settings" in other.stderr
+    assert (tmp_path / "r" / "args.txt").read_bytes() == args_txt  # the record it points to
     same = train("--depth", "2", "--log_dir", run_dir, "--resume")
     assert same.returncode == 0, same.stderr
 
@@ -204,6 +206,10 @@ def test_no_secret_reaches_a_file_or_the_terminal(sim_server, tmp_path: Path) ->
         (["--n_actions", "0"], {}, "n_actions must be >= 1"),
         (["--k", "0"], {}, "k must be >= 1"),
         (["--search", "greedy"], {}, "DRPO searches with beam or mcts"),
+        (["--timeout", "0"], {}, "timeout must be > 0 seconds"),
+        (["--method", "promptagent", "--concurrency", "0"], {}, "concurrency must be >= 1"),
+        (["--method", "gpo", "--max_retries", "-1"], {}, "max_retries must be >= 0"),
+        (["--retry_backoff", "-1"], {}, "retry_backoff must be >= 0"),
     ],
 )
 def test_bad_input_gets_one_line_and_exit_2(
@@ -221,6 +227,7 @@ def test_bad_input_gets_one_line_and_exit_2(
         ({"alpaca_train.json": "[{"}, "alpaca_train.json is not valid JSON"),
         ({"mal_train.txt": ""}, "mal_train.txt holds no queries"),
         ({"ICL_optimization/out_16_5.json": "[]"}, "must be a JSON object of query -> answer"),
+        ({"mal_train.txt": "q" * 200_001}, "the most a query may have is 200,000"),
     ],
 )
 def test_bad_data_files_get_one_line(files: dict, message: str, tmp_path: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import math
 import time
 from pathlib import Path
@@ -20,6 +21,7 @@ from drpo.llm import (
     UsageTracker,
     make_llms,
 )
+from drpo.llm._loop import run_sync
 from drpo.llm.openai_backend import OpenAIBackend
 from drpo.sim import SimulatedLLM
 
@@ -36,11 +38,11 @@ def llm_for(server, *, cache=None, usage=None, **settings):
     return make_llms({"eval": role}, cache=cache, usage=usage)["eval"]
 
 
-@pytest.mark.parametrize("concurrency", [1, 4, 16])
+@pytest.mark.parametrize("concurrency", [1, 4, 16, 40])
 def test_requests_run_exactly_concurrency_at_a_time(sim_server, concurrency: int) -> None:
     server = sim_server(latency_ms=60)
-    llm = llm_for(server, concurrency=concurrency)
-    n = 16
+    llm = llm_for(server, concurrency=concurrency)  # 40: three clients share the limit
+    n = max(16, concurrency)
     start = time.perf_counter()
     llm.generate(requests(n))
     elapsed = time.perf_counter() - start
@@ -236,3 +238,37 @@ def test_retry_after_is_honoured(sim_server) -> None:
         llm.generate(requests(1))
     assert time.perf_counter() - start >= 0.55
     assert server.stats()["fault_429"] == 3
+
+
+def test_rounds_count_the_critical_path_of_calls(sim_server) -> None:
+    """Batches gathered together share a round; a batch that waits for another starts one;
+    answers from the cache start none."""
+    server = sim_server(latency_ms=30)
+    usage = UsageTracker()
+    llm = llm_for(server, usage=usage, cache=None, concurrency=8)
+
+    async def gathered() -> None:
+        other = [ChatRequest.of(f"Another question {i}") for i in range(2)]
+        await asyncio.gather(llm.agenerate(requests(3)), llm.agenerate(other))
+
+    run_sync(gathered())
+    assert usage.rounds == 1
+    llm.generate(requests(2))
+    llm.generate(requests(2))
+    assert usage.rounds == 3 and usage.summary()["rounds"] == 3
+    assert server.stats()["requests"] == 9
+
+
+def test_identical_requests_in_a_batch_are_paid_once(sim_server, tmp_path: Path) -> None:
+    server = sim_server()
+    usage = UsageTracker()
+    llm = llm_for(server, usage=usage, cache=LLMCache(tmp_path / "c.sqlite"))
+    same = ChatRequest.of("Score this prompt on example 3.")
+    sampled = ChatRequest.of("Write new prompts.", temperature=0.8, n=3)
+    two_of_them = ChatRequest.of("Write new prompts.", temperature=0.8, n=2)
+    out = llm.generate([same, sampled, same, two_of_them])
+    assert server.stats()["requests"] == 2  # one each: the duplicates are served from them
+    assert out[0].texts == out[2].texts and out[3].texts == out[1].texts[:2]
+    assert out[2].cached == (True,) and out[0].cached == (False,)
+    assert usage.summary()["total"]["requests"] == 2
+    assert usage.summary()["total"]["cache_hits"] == 3

@@ -141,9 +141,12 @@ def test_calls_of_an_expansion_go_out_together() -> None:
             return await inner.agenerate(calls, on_result)
 
     world.scorer.llm.backend = Recording("sim")
-    Reasoner(world, config, MCTS.for_promptagent(n_iters=1, depth_limit=1))(None)
-    # root eval (10), three training batches (15), the three children's eval (30)
-    assert batches[0] == 10 and 15 in batches and 30 in batches
+    result = Reasoner(world, config, MCTS.for_promptagent(n_iters=1, depth_limit=1))(None)
+    children = {child.state.prompt for child in result.tree.children}
+    # root eval (10), three training batches (15), the children's eval (10 per distinct
+    # prompt: a prompt proposed twice is sent once)
+    assert batches[0] == 10 and 15 in batches and 10 * len(children) in batches
+    assert len(result.tree.children) == 3
 
 
 class Oracle(Backend):

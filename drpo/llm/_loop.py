@@ -40,3 +40,12 @@ def run_sync(coro: Coroutine[Any, Any, T]) -> T:
         coro.close()
         raise RuntimeError("run_sync was called from the LLM loop itself; await the coroutine")
     return asyncio.run_coroutine_threadsafe(coro, loop).result()
+
+
+def submit(coro: Coroutine[Any, Any, Any]) -> None:
+    """Start `coro` on the background loop without waiting for it: for clean-up that may be
+    triggered from any thread (a socket must be closed on the loop that watches it)."""
+    try:
+        asyncio.run_coroutine_threadsafe(coro, _background_loop())
+    except RuntimeError:  # the loop is gone (the interpreter is exiting): nothing to watch
+        coro.close()

@@ -49,6 +49,9 @@ class LLMCache:
         self._db = sqlite3.connect(self.path, timeout=30.0, check_same_thread=False)
         with self._lock, self._db:
             self._db.execute("PRAGMA journal_mode=WAL")
+            # Each answer is committed at once: in WAL mode a killed process loses nothing
+            # committed; only a crash of the machine itself could.
+            self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.execute("PRAGMA busy_timeout=30000")
             self._db.execute(
                 "CREATE TABLE IF NOT EXISTS answers (key TEXT PRIMARY KEY, value TEXT NOT NULL)"

@@ -1,10 +1,10 @@
 """`LLM`: one role's model, with everything every call goes through.
 
 A batch of requests is answered from the cache where it can be; the samples still missing go
-to the backend together (concurrently, or as one vLLM batch) after the budget allows their
-worst-case cost; every answer received is stored and counted before any error is raised, so
-nothing already paid for is lost. `generate_json` adds JSON extraction and validation with a
-bounded number of re-asks.
+to the backend together (concurrently, or as one vLLM batch; once each, however many requests
+of the batch ask for them) after the budget allows their worst-case cost; every answer
+received is stored and counted before any error is raised, so nothing already paid for is
+lost. `generate_json` adds JSON extraction and validation with a bounded number of re-asks.
 """
 
 from __future__ import annotations
@@ -104,8 +104,13 @@ class LLM:
 
         calls: list[BackendCall] = []
         owners: list[tuple[int, list[int]]] = []
+        claimed: set[str] = set()  # samples an earlier request of this batch already asks for
         for index, (request, ks) in enumerate(zip(requests, keys)):
-            missing = [i for i in range(request.n) if not request.cache or ks[i] not in found]
+            if request.cache:
+                missing = [i for i, k in enumerate(ks) if k not in found and k not in claimed]
+                claimed.update(ks[i] for i in missing)
+            else:
+                missing = list(range(request.n))
             for run in _runs(missing):
                 calls.append(BackendCall(request, len(run), run[0]))
                 owners.append((index, run))
@@ -134,6 +139,8 @@ class LLM:
             paid[index][1] += result.completion_tokens
             for sample, text, reason in zip(run, result.texts, result.finish_reasons):
                 fresh[index, sample] = (text, reason)
+                if requests[index].cache:
+                    found[keys[index][sample]] = {"text": text, "finish_reason": reason}
         if error is not None:
             raise type(error)(f"role {self.role!r}: {error}") from None
 
@@ -163,6 +170,7 @@ class LLM:
         estimate = sum(self._estimate(call) for call in calls)
         self.usage.reserve(self.role, self.model, estimate)
         results: list[BackendResult | Exception] = []
+        self.usage.batch_sent()
         try:
             results = await self.backend.agenerate(calls, store)
             if len(results) != len(calls):
@@ -172,6 +180,7 @@ class LLM:
         except LLMError as exc:  # same kind of error, now naming the role
             raise type(exc)(f"role {self.role!r}: {exc}") from None
         finally:
+            self.usage.batch_done()
             done = [r for r in results if isinstance(r, BackendResult)]
             self.usage.settle(
                 self.role,

@@ -17,11 +17,14 @@ from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlparse
 
+from drpo.llm._loop import submit
 from drpo.llm.backend import Backend, BackendCall, BackendResult, OnResult
 from drpo.llm.types import LLMConfigError, LLMError
 
 OPENAI_URL = "https://api.openai.com/v1"
 RETRYABLE_STATUS = frozenset({408, 409, 429}) | frozenset(range(500, 600))
+#: Calls at once per openai client (and so per connection pool); more calls get more clients.
+CONNECTIONS_PER_CLIENT = 16
 
 
 def check_base_url(base_url: str) -> str:
@@ -87,25 +90,35 @@ class OpenAIBackend(Backend):
         self.max_retries = max_retries
         self.backoff_s = backoff_s
         self.max_backoff_s = max_backoff_s
-        self._client: Any = None
+        self._clients: list[Any] = []
+        self._turn = 0
         self._semaphore: asyncio.Semaphore | None = None
         self._jitter = random.Random()
 
     def describe(self) -> str:
         return f"model {self.model!r} at {self.base_url}"
 
-    def _ensure_client(self) -> Any:
-        if self._client is None:
+    def _ensure_client(self) -> None:
+        """The clients, made on first use: one per `CONNECTIONS_PER_CLIENT` calls at once,
+        because a connection pool's work per request grows with its number of connections."""
+        if not self._clients:
             import openai
 
-            self._client = openai.AsyncOpenAI(
-                api_key=self._api_key,
-                base_url=self.base_url,
-                timeout=self.timeout_s,
-                max_retries=0,  # ours, below: with Retry-After, jitter and a clear last error
-            )
+            shards = -(-self.concurrency // CONNECTIONS_PER_CLIENT)
+            self._clients = [
+                openai.AsyncOpenAI(
+                    api_key=self._api_key,
+                    base_url=self.base_url,
+                    timeout=self.timeout_s,
+                    max_retries=0,  # ours, below: with Retry-After, jitter and a clear error
+                )
+                for _ in range(shards)
+            ]
             self._semaphore = asyncio.Semaphore(self.concurrency)
-        return self._client
+
+    def _next_client(self) -> Any:
+        self._turn = (self._turn + 1) % len(self._clients)
+        return self._clients[self._turn]
 
     async def agenerate(
         self, calls: Sequence[BackendCall], on_result: OnResult | None = None
@@ -149,7 +162,8 @@ class OpenAIBackend(Backend):
         while True:
             try:
                 async with self._semaphore:
-                    response = await self._client.chat.completions.create(**params)
+                    client = self._next_client()
+                    response = await client.chat.completions.create(**params)
                 return self._result(response, call.count)
             except (openai.AuthenticationError, openai.PermissionDeniedError) as exc:
                 raise LLMError(
@@ -194,10 +208,19 @@ class OpenAIBackend(Backend):
             completion_tokens=int(getattr(usage, "completion_tokens", 0) or 0),
         )
 
+    def __del__(self) -> None:
+        # Dropped without aclose (the usual end of a run): close the clients on the loop
+        # they run on. Left to the garbage collector of another thread, their sockets would
+        # be closed behind the loop's back, and a new socket reusing the number could then
+        # never be read (a call that hangs until its timeout).
+        for client in getattr(self, "_clients", []):
+            submit(client.close())
+        self._clients = []
+
     async def aclose(self) -> None:
-        if self._client is not None:
-            await self._client.close()
-            self._client = None
+        clients, self._clients = self._clients, []
+        for client in clients:
+            await client.close()
 
 
 class MalformedResponseError(Exception):

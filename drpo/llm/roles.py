@@ -30,6 +30,7 @@ class RoleSettings:
     concurrency: int = 8
     timeout_s: float = 120.0
     max_retries: int = 6
+    retry_backoff_s: float = 0.5  # first wait after a failed call; doubled each time
     num_gpus: int = 1  # vllm
     gpu_memory_utilization: float = 0.9  # vllm
     seed: int = 0  # sim
@@ -42,6 +43,12 @@ class RoleSettings:
             )
         if self.concurrency < 1:
             raise LLMConfigError(f"concurrency must be >= 1, got {self.concurrency}")
+        if self.timeout_s <= 0:
+            raise LLMConfigError(f"timeout must be > 0 seconds, got {self.timeout_s}")
+        if self.max_retries < 0:
+            raise LLMConfigError(f"max_retries must be >= 0, got {self.max_retries}")
+        if self.retry_backoff_s < 0:
+            raise LLMConfigError(f"retry_backoff must be >= 0 seconds, got {self.retry_backoff_s}")
         if self.base_url is not None:
             if self.backend != "openai":
                 raise LLMConfigError(f"a base URL needs the openai backend, not {self.backend!r}")
@@ -79,6 +86,7 @@ def make_backend(settings: RoleSettings) -> Backend:
             concurrency=settings.concurrency,
             timeout_s=settings.timeout_s,
             max_retries=settings.max_retries,
+            backoff_s=settings.retry_backoff_s,
         )
     if settings.backend == "vllm":
         return VLLMBackend(

@@ -87,6 +87,11 @@ class UsageTracker:
     `reserve` is called before a batch is sent with its worst-case cost; it raises
     `BudgetExceeded` (and nothing is sent) when that could take the spend past the budget.
     `settle` then replaces the reservation by the real cost.
+
+    It also counts the run's *rounds*: stretches of time in which at least one batch is at a
+    backend. Batches sent together (gathered) share a round; a batch that waits for another's
+    answers starts a new one. With unlimited concurrency a round takes one call's latency, so
+    rounds x latency is the critical path of the run's calls.
     """
 
     def __init__(
@@ -99,6 +104,19 @@ class UsageTracker:
         self._lock = threading.Lock()
         self._rows: dict[tuple[str, str], RoleUsage] = {}
         self._reserved = 0.0
+        self._batches_out = 0
+        self.rounds = 0
+
+    def batch_sent(self) -> None:
+        """A batch went to a backend (call `batch_done` when it is answered)."""
+        with self._lock:
+            if self._batches_out == 0:
+                self.rounds += 1
+            self._batches_out += 1
+
+    def batch_done(self) -> None:
+        with self._lock:
+            self._batches_out -= 1
 
     def _row(self, role: str, model: str) -> RoleUsage:
         key = (role, model)
@@ -172,6 +190,7 @@ class UsageTracker:
                 "cost_usd": sum(r.cost_usd for r in rows),
                 "unpriced_models": sorted({r.model for r in rows if not r.priced}),
             },
+            "rounds": self.rounds,
             "budget_usd": self.budget_usd,
         }
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import random
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -218,6 +219,21 @@ def _jsonl(text: str, path: Path) -> list[Example]:
     return out
 
 
+#: Longest question or query accepted (about 50,000 tokens): a longer one fits no model's
+#: context, and a run would only find that out after paying for the shorter ones.
+MAX_QUERY_CHARS = 200_000
+
+
+def check_lengths(texts: Iterable[str], path: Path, error: type[Exception]) -> None:
+    """Refuse a data file holding a text longer than `MAX_QUERY_CHARS`."""
+    for i, text in enumerate(texts):
+        if len(text) > MAX_QUERY_CHARS:
+            raise error(
+                f"{path}: item {i} is {len(text):,} characters long; the most a query may "
+                f"have is {MAX_QUERY_CHARS:,}"
+            )
+
+
 def resolve_task_path(task: str, data_dir: str | Path | None) -> Path:
     """A task given as a path, or as a name looked up in `data_dir` (NAME.json / NAME.jsonl)."""
     path = Path(task)
@@ -262,6 +278,7 @@ def load_task(
         name, description, examples = _bigbench(data, path)
     if min(eval_size, test_size) < 1 or (train_size is not None and train_size < 1):
         raise TaskError("train, eval and test sizes must be >= 1")
+    check_lengths((e.question for e in examples), path, TaskError)
     if len(examples) < eval_size + test_size + 1:
         raise TaskError(
             f"{path} has {len(examples)} examples, too few for {eval_size} eval + "

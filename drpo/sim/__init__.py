@@ -6,6 +6,6 @@ obtained on it are simulated and are labelled so.
 """
 
 from drpo.sim.model import SimulatedLLM
-from drpo.sim.server import ServerSettings, SimServer
+from drpo.sim.server import AnsweredRequest, ServerSettings, SimServer
 
-__all__ = ["ServerSettings", "SimServer", "SimulatedLLM"]
+__all__ = ["AnsweredRequest", "ServerSettings", "SimServer", "SimulatedLLM"]

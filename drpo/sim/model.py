@@ -115,28 +115,50 @@ class SimulatedLLM:
         prompt = sum(count_tokens(content) for _, content in messages)
         return SimAnswer(text, finish, prompt, count_tokens(text) if text else 0)
 
+    def role_of(self, messages: Sequence[tuple[str, str]]) -> str:
+        """Which part a request asks the model to play, read from what the prompt asks for:
+        metrics, judge, optimizer (DRPO), icl, writer (PromptAgent), editor (GPO), feedback
+        (PromptAgent), task (a question it knows) or base."""
+        last = messages[-1][1] if messages else ""
+        everything = "\n".join(content for _, content in messages)
+        if "selected_aspects" in everything:
+            return "metrics"
+        if "<response>" in everything and "<aspects>" in everything:
+            return "judge"
+        if "new_system_prompt" in everything:
+            return "optimizer"
+        if "improved_answer" in everything:
+            return "icl"
+        if "new_prompts" in everything:
+            return "writer"
+        if "new_prompt" in everything and "<budget>" in everything:
+            return "editor"
+        if "error_feedback" in everything:
+            return "feedback"
+        return "task" if self._known_question(last) is not None else "base"
+
     def _answer(
         self, messages: list[tuple[str, str]], rng: random.Random, temp: float, draw: int
     ) -> str:
         last = messages[-1][1] if messages else ""
         everything = "\n".join(content for _, content in messages)
-        if "selected_aspects" in everything:
+        role = self.role_of(messages)
+        if role == "metrics":
             return self._select_aspects(_tag(everything, "query") or last)
-        if "<response>" in everything and "<aspects>" in everything:
+        if role == "judge":
             return self._judge(everything)
-        if "new_system_prompt" in everything:
+        if role == "optimizer":
             return self._optimise_prompt(everything, rng, temp)
-        if "improved_answer" in everything:
+        if role == "icl":
             return self._improve_answer(everything)
-        if "new_prompts" in everything:
+        if role == "writer":
             return self._write_prompts(everything, rng, temp)
-        if "new_prompt" in everything and "<budget>" in everything:
+        if role == "editor":
             return self._edit_prompt(everything, rng, temp)
-        if "error_feedback" in everything:
+        if role == "feedback":
             return self._error_feedback(everything, rng, temp)
-        question = self._known_question(last)
-        if question is not None:
-            return self._answer_task(messages, question, draw)
+        if role == "task":
+            return self._answer_task(messages, self._known_question(last), draw)
         return self._base_answer(messages, rng, temp)
 
     # ---- base model --------------------------------------------------------------------

@@ -21,6 +21,7 @@ import math
 import random
 import socket
 import struct
+import sys
 import threading
 import time
 from collections import Counter
@@ -58,6 +59,16 @@ class ServerSettings:
             raise ValueError(f"unknown fault kinds {sorted(unknown)}; choose from {FAULTS}")
 
 
+@dataclass(frozen=True)
+class AnsweredRequest:
+    """A chat request the server answered: its JSON body, and when (``time.monotonic``) it
+    arrived and its answer was ready to send."""
+
+    body: dict[str, Any]
+    received: float
+    answered: float
+
+
 def embed(text: str, dim: int = 256) -> list[float]:
     """A deterministic embedding: signed hashed counts of words and character trigrams,
     L2-normalised (texts that share words and spellings point the same way)."""
@@ -74,8 +85,16 @@ def embed(text: str, dim: int = 256) -> list[float]:
 class SimServer:
     """``with SimServer(ServerSettings(...)) as server: server.url`` ... ; or `serve_forever`."""
 
-    def __init__(self, settings: ServerSettings, model: SimulatedLLM | None = None) -> None:
+    def __init__(
+        self,
+        settings: ServerSettings,
+        model: SimulatedLLM | None = None,
+        *,
+        record_answers: bool = False,
+    ) -> None:
         self.settings = settings
+        self.record_answers = record_answers
+        self._answers: list[AnsweredRequest] = []
         self.model = model or SimulatedLLM(seed=settings.seed)
         self._rng = random.Random(settings.seed)
         self._lock = threading.Lock()
@@ -125,6 +144,18 @@ class SimServer:
     def reset_stats(self) -> None:
         with self._lock:
             self._stats.clear()
+            self._answers.clear()
+
+    def answered(self) -> list[AnsweredRequest]:
+        """Every chat request answered so far (when made with ``record_answers=True``): what
+        a provider would bill, whether or not the client lived to read the answer."""
+        with self._lock:
+            return list(self._answers)
+
+    def record_answer(self, body: dict[str, Any], received: float) -> None:
+        if self.record_answers:
+            with self._lock:
+                self._answers.append(AnsweredRequest(body, received, time.monotonic()))
 
     @contextlib.contextmanager
     def in_flight(self) -> Iterator[None]:
@@ -137,6 +168,17 @@ class SimServer:
         finally:
             with self._lock:
                 self._in_flight -= 1
+
+    def wait_idle(self, timeout_s: float = 30.0) -> bool:
+        """Wait until no request is being worked on (say, the requests of a killed client
+        have all been answered); False if that took longer than `timeout_s`."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            with self._lock:
+                if self._in_flight == 0:
+                    return True
+            time.sleep(0.005)
+        return False
 
     def draw_fault(self) -> str | None:
         with self._lock:
@@ -229,6 +271,11 @@ class _HTTPServer(ThreadingHTTPServer):
     request_queue_size = 256
     sim: SimServer
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return  # the client went away (it timed out, or was killed): nothing to report
+        super().handle_error(request, client_address)
+
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
@@ -287,6 +334,7 @@ class _Handler(BaseHTTPRequestHandler):
                 self._error(404, f"no such endpoint {self.path}")
                 return
             sim.count("requests")
+            received = time.monotonic()
             fault = sim.draw_fault()
             with sim.in_flight():
                 if sim.settings.latency_ms:
@@ -307,6 +355,7 @@ class _Handler(BaseHTTPRequestHandler):
         sim.count("samples", len(payload["choices"]))  # also sees it in the stats
         sim.count("prompt_tokens", payload["usage"]["prompt_tokens"])
         sim.count("completion_tokens", payload["usage"]["completion_tokens"])
+        sim.record_answer(body, received)
         self._send(200, payload)
 
     def _fault(self, fault: str, sim: SimServer, body: dict[str, Any]) -> None:

@@ -8,6 +8,8 @@ import random
 from pathlib import Path
 from typing import Any
 
+from drpo.methods.tasks import check_lengths
+
 DEMO_DATA_DIR = Path(__file__).with_name("demo_data")
 
 ALPACA = "alpaca_train.json"  # [{"instruction": ...}, ...]
@@ -53,6 +55,7 @@ def _query_list(path: Path, key: str) -> list[str]:
     queries = [item[key].strip() for item in data if item[key].strip()]
     if not queries:
         raise DataError(f"{path} holds no queries")
+    check_lengths(queries, path, DataError)
     return queries
 
 
@@ -60,6 +63,7 @@ def _line_list(path: Path) -> list[str]:
     queries = [line.strip() for line in _read_text(path).splitlines() if line.strip()]
     if not queries:
         raise DataError(f"{path} holds no queries")
+    check_lengths(queries, path, DataError)
     return queries
 
 
