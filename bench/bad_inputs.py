@@ -8,6 +8,7 @@ finishes, and the damage shows as steps recorded with an error and reward 0), or
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 import sys
@@ -16,9 +17,10 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from bench.harness import demo_knowledge, run_process
+from bench.campaign import Outcome, checkpoint_status, has_traceback, last_line, tree_of
+from bench.harness import child_env, demo_knowledge, run_process, scratch_dir, train_argv
 from drpo.methods.drpo.data import DEMO_DATA_DIR
-from drpo.sim import SimulatedLLM
+from drpo.sim import ServerSettings, SimServer, SimulatedLLM
 from drpo.sim.model import SimAnswer, count_tokens
 
 INJECTION = (
@@ -29,6 +31,8 @@ HUGE = "All work and no play makes a long answer. " * 2500  # about 100 kB
 SMALL_DRPO = ("--depth", "3")
 SMALL_TASK = ("--n_iters", "2", "--depth", "2", "--min_depth", "1",
               "--eval_size", "10", "--test_size", "10")  # fmt: skip
+#: The small runs of the campaign, per method.
+SMALL = {"drpo": list(SMALL_DRPO), "promptagent": list(SMALL_TASK)}
 
 
 class HostileLLM(SimulatedLLM):
@@ -251,3 +255,96 @@ def checkpoint_cases() -> list[Case]:
 
 def all_cases() -> list[Case]:
     return data_cases() + argument_cases() + checkpoint_cases() + llm_output_cases()
+
+
+# ---- running them --------------------------------------------------------------------------
+def _digest(folder: Path) -> dict[str, str]:
+    if not folder.exists():
+        return {}
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
+
+
+def judge_case(case: Case, done: Any, log_dir: Path, before: dict[str, str]) -> str | None:
+    """Why the case was not survived, or None."""
+    if has_traceback(done.stdout, done.stderr):
+        return "a traceback: " + last_line(done.stderr)
+    if done.returncode < 0:
+        return f"killed by signal {-done.returncode} (a hang?)"
+    if case.expect == "error":
+        lines = [line for line in done.stderr.strip().splitlines() if line.strip()]
+        if done.returncode != 2:
+            return f"exit code {done.returncode}, expected 2: {last_line(done.stderr)}"
+        if len(lines) != 1 or not lines[0].startswith("train.py: error:"):
+            return f"expected one 'train.py: error:' line, got {len(lines)} line(s)"
+        if before and _digest(log_dir) != before:
+            return "the log_dir already there was changed"
+        if not before and (log_dir / "checkpoint.json").exists():
+            return "a checkpoint was written for a run that could not start"
+        return None
+    if done.returncode != 0:
+        return f"exit code {done.returncode}: {last_line(done.stderr)}"
+    if checkpoint_status(log_dir) != "done":
+        return f"checkpoint {checkpoint_status(log_dir)}, expected done"
+    tree = tree_of(log_dir)
+    if tree is None:
+        return "no output.json"
+    if case.expect == "recorded":
+        zero = [
+            n
+            for n in tree["nodes"]
+            if n.get("reward") == 0 and (n.get("reward_details") or {}).get("error")
+        ]
+        if not zero:
+            return "no step was recorded with an error and reward 0"
+    return case.check(tree) if case.check else None
+
+
+def run_case(case: Case) -> Outcome:
+    where = scratch_dir("bad-input")
+    log_dir = where / "run"
+    if case.prepare is not None:
+        case.prepare(log_dir)
+    before = _digest(log_dir)
+    options = case.options(where)
+    if case.model is not None:
+        with SimServer(ServerSettings(), case.model()) as server:
+            argv = train_argv(
+                case.method, server.url, log_dir=log_dir, concurrency=8, options=options
+            )
+            done = run_process(argv, env=child_env(), timeout_s=300)
+    else:
+        argv = [
+            sys.executable,
+            "train.py",
+            "--method",
+            case.method,
+            "--log_dir",
+            str(log_dir),
+            "--disable_tqdm",
+            *options,
+        ]
+        done = run_process(argv, env=child_env(), timeout_s=300)
+    why = judge_case(case, done, log_dir, before)
+    shown = last_line(done.stderr) if case.expect == "error" else case.expect
+    return Outcome("bad inputs", case.name, why is None, why or shown)
+
+
+QUICK_CASES = (
+    "drpo data: truncated JSON",
+    "task file: not UTF-8",
+    "beam_size 0",
+    "resume with other settings",
+    "judge: not JSON",
+    "base model: injection asking the judge for 5s",
+)
+
+
+def bad_input_row(quick: bool) -> list[Outcome]:
+    cases = all_cases()
+    if quick:
+        cases = [c for c in cases if c.name in QUICK_CASES]
+    return [run_case(case) for case in cases]

@@ -63,6 +63,7 @@ class MethodRun:
     server_requests: int  # chat requests the server received during the run
     requests: int  # requests the run itself counted
     rounds: int  # stretches with calls in flight: the run's critical path in calls
+    widest_round: int  # the most calls in one round
     cache_hits: int
     run_s: float  # the run itself, from usage.json
     final_prompt: str
@@ -80,9 +81,14 @@ def run_process(
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         start = time.perf_counter()
         proc = subprocess.Popen(
-            list(argv), cwd=ROOT, env=dict(env) if env is not None else None,
-            stdout=out, stderr=err, stdin=subprocess.DEVNULL, text=True,
-        )  # fmt: skip
+            list(argv),
+            cwd=ROOT,
+            env=dict(env) if env is not None else None,
+            stdout=out,
+            stderr=err,
+            stdin=subprocess.DEVNULL,
+            text=True,
+        )
         limit = timeout_s if kill_after_s is None else min(timeout_s, kill_after_s)
         timer = threading.Timer(limit, _kill, (proc.pid,))
         timer.start()
@@ -94,8 +100,9 @@ def run_process(
         wall = time.perf_counter() - start
         out.seek(0)
         err.seek(0)
-        return ProcessRun(tuple(argv), proc.returncode, wall, usage.ru_maxrss / 1024,
-                          out.read(), err.read())  # fmt: skip
+        return ProcessRun(
+            tuple(argv), proc.returncode, wall, usage.ru_maxrss / 1024, out.read(), err.read()
+        )
 
 
 def _kill(pid: int) -> None:
@@ -113,8 +120,17 @@ def train_argv(
     method: str, url: str, *, log_dir: Path, concurrency: int, options: Sequence[str] = ()
 ) -> list[str]:
     """`python train.py` for `method` with every role on the server at `url`."""
-    argv = [sys.executable, "train.py", "--method", method, "--log_dir", str(log_dir),
-            "--disable_tqdm", "--concurrency", str(concurrency)]  # fmt: skip
+    argv = [
+        sys.executable,
+        "train.py",
+        "--method",
+        method,
+        "--log_dir",
+        str(log_dir),
+        "--disable_tqdm",
+        "--concurrency",
+        str(concurrency),
+    ]
     for role in ROLES[method]:
         argv += [f"--{role}_base_url", url]
     return argv + list(options)
@@ -154,8 +170,7 @@ def run_method(
 ) -> MethodRun:
     """One run of `method` against `server`; raises RuntimeError when it does not finish."""
     before = server.stats().get("requests", 0)
-    argv = train_argv(method, server.url, log_dir=log_dir, concurrency=concurrency,
-                      options=options)  # fmt: skip
+    argv = train_argv(method, server.url, log_dir=log_dir, concurrency=concurrency, options=options)
     process = run_process(argv, env=child_env(), timeout_s=timeout_s)
     if process.returncode != 0:
         tail = (process.stderr or process.stdout).strip().splitlines()[-3:]
@@ -168,6 +183,7 @@ def run_method(
         server_requests=server.stats().get("requests", 0) - before,
         requests=total["requests"],
         rounds=report["rounds"],
+        widest_round=report["widest_round"],
         cache_hits=total["cache_hits"],
         run_s=report["elapsed_s"],
         final_prompt=final_prompt(method, log_dir),

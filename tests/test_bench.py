@@ -6,8 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from bench.bad_inputs import HostileLLM, all_cases
+from bench.crash_resume import answer_keys, cached_keys
 from bench.harness import run_process
-from bench.reliability import answer_keys, cached_keys
 from drpo.llm import ChatRequest, LLMCache, RoleSettings, make_llms
 
 

@@ -170,7 +170,7 @@ class LLM:
         estimate = sum(self._estimate(call) for call in calls)
         self.usage.reserve(self.role, self.model, estimate)
         results: list[BackendResult | Exception] = []
-        self.usage.batch_sent()
+        self.usage.batch_sent(len(calls))
         try:
             results = await self.backend.agenerate(calls, store)
             if len(results) != len(calls):

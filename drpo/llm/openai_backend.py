@@ -105,12 +105,14 @@ class OpenAIBackend(Backend):
             import openai
 
             shards = -(-self.concurrency // CONNECTIONS_PER_CLIENT)
+            plain = self.base_url.startswith("http://")  # no TLS: no certificates to load
             self._clients = [
                 openai.AsyncOpenAI(
                     api_key=self._api_key,
                     base_url=self.base_url,
                     timeout=self.timeout_s,
                     max_retries=0,  # ours, below: with Retry-After, jitter and a clear error
+                    http_client=openai.DefaultAsyncHttpxClient(verify=False) if plain else None,
                 )
                 for _ in range(shards)
             ]

@@ -105,14 +105,19 @@ class UsageTracker:
         self._rows: dict[tuple[str, str], RoleUsage] = {}
         self._reserved = 0.0
         self._batches_out = 0
+        self._round_calls = 0
         self.rounds = 0
+        self.widest_round = 0  # the most calls sent in one round
 
-    def batch_sent(self) -> None:
-        """A batch went to a backend (call `batch_done` when it is answered)."""
+    def batch_sent(self, calls: int) -> None:
+        """A batch of `calls` went to a backend (call `batch_done` when it is answered)."""
         with self._lock:
             if self._batches_out == 0:
                 self.rounds += 1
+                self._round_calls = 0
             self._batches_out += 1
+            self._round_calls += calls
+            self.widest_round = max(self.widest_round, self._round_calls)
 
     def batch_done(self) -> None:
         with self._lock:
@@ -191,6 +196,7 @@ class UsageTracker:
                 "unpriced_models": sorted({r.model for r in rows if not r.priced}),
             },
             "rounds": self.rounds,
+            "widest_round": self.widest_round,
             "budget_usd": self.budget_usd,
         }
 
