@@ -23,7 +23,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.harness import MethodRun, demo_server, run_method, run_process, scratch_dir
+from bench.harness import (
+    MethodRun,
+    demo_server,
+    run_method,
+    run_process,
+    scratch,
+    scratch_dir,
+)
 from drpo.sim import ServerSettings
 
 #: Each method's default settings, scaled so that the one-call-at-a-time run (b) takes about
@@ -147,7 +154,7 @@ def critical_path_at(
 def search_overhead(quick: bool) -> dict[str, Any]:
     out = scratch_dir("overhead") / "overhead.json"
     argv = [sys.executable, "-m", "bench.search_overhead", "--json", str(out)]
-    process = run_process(argv + (["--quick", "--repeats", "1"] if quick else []))
+    process = run_process(argv + (["--quick"] if quick else []))
     if process.returncode != 0:
         raise RuntimeError(f"bench.search_overhead failed: {process.stderr.strip()[-300:]}")
     figures = json.loads(out.read_text(encoding="utf-8"))
@@ -229,6 +236,7 @@ def main(argv: list[str] | None = None) -> int:
         help="also run (a) alone at this latency; default 500 (quick: none)",
     )
     parser.add_argument("--out", default=None, help="default bench/results(-quick).json")
+    parser.add_argument("--keep", action="store_true", help="keep the runs' folders")
     args = parser.parse_args(argv)
     scale = SCALE["quick" if args.quick else "full"]
     latency = args.latency_ms if args.latency_ms is not None else (10.0 if args.quick else 50.0)
@@ -242,6 +250,21 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     out = Path(args.out or f"bench/results{'-quick' if args.quick else ''}.json")
 
+    try:
+        with scratch(keep=args.keep):
+            return measure_all(args, methods, scale, latency, out)
+    except RuntimeError as exc:  # a run that failed: one line, not a traceback
+        print(f"python -m bench: error: {exc}", file=sys.stderr)
+        return 1
+
+
+def measure_all(
+    args: argparse.Namespace,
+    methods: list[str],
+    scale: dict[str, list[str]],
+    latency: float,
+    out: Path,
+) -> int:
     started = time.perf_counter()
     rows = []
     for method in methods:

@@ -330,7 +330,7 @@ def run_case(case: Case) -> Outcome:
         done = run_process(argv, env=child_env(), timeout_s=300)
     why = judge_case(case, done, log_dir, before)
     shown = last_line(done.stderr) if case.expect == "error" else case.expect
-    return Outcome("bad inputs", case.name, why is None, why or shown)
+    return Outcome("bad_inputs", case.name, why is None, why or shown)
 
 
 QUICK_CASES = (

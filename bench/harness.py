@@ -11,13 +11,14 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -190,5 +191,26 @@ def run_method(
     )
 
 
+_scratch_root: Path | None = None
+
+
 def scratch_dir(prefix: str) -> Path:
-    return Path(tempfile.mkdtemp(prefix=f"prompt-search-{prefix}-"))
+    """A new folder for one run's files, inside this command's scratch folder."""
+    global _scratch_root
+    if _scratch_root is None:
+        _scratch_root = Path(tempfile.mkdtemp(prefix="prompt-search-bench-"))
+    return Path(tempfile.mkdtemp(prefix=f"{prefix}-", dir=_scratch_root))
+
+
+@contextlib.contextmanager
+def scratch(*, keep: bool) -> Iterator[None]:
+    """Remove every scratch folder at the end (or say where they are, with `keep`)."""
+    global _scratch_root
+    try:
+        yield
+    finally:
+        root, _scratch_root = _scratch_root, None
+        if root is not None and keep:
+            print(f"the runs' folders are kept in {root}")
+        elif root is not None:
+            shutil.rmtree(root, ignore_errors=True)

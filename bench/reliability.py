@@ -30,7 +30,14 @@ from pathlib import Path
 from bench.bad_inputs import SMALL, bad_input_row
 from bench.campaign import Outcome, has_traceback, last_line, run_fingerprint
 from bench.crash_resume import crash_row
-from bench.harness import child_env, demo_server, run_process, scratch_dir, train_argv
+from bench.harness import (
+    child_env,
+    demo_server,
+    run_process,
+    scratch,
+    scratch_dir,
+    train_argv,
+)
 from drpo.sim import ServerSettings
 
 #: Patient settings for the fault rows: a stall outlasts the timeout (1 s; quick: 0.5 s), and
@@ -166,6 +173,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--crashes", type=int, default=None, help="default 20 (quick: 2)")
     parser.add_argument("--out", default=None, help="default bench/reliability(-quick).json")
     parser.add_argument("--verbose", action="store_true", help="a line per case")
+    parser.add_argument("--keep", action="store_true", help="keep the runs' folders")
     args = parser.parse_args(argv)
     rows = [r for r in args.rows.split(",") if r]
     if set(rows) - set(ROWS) or (args.crashes is not None and args.crashes < 1):
@@ -176,6 +184,15 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     args.crashes = args.crashes or (2 if args.quick else 20)
 
+    try:
+        with scratch(keep=args.keep):
+            return run_campaign(args, rows)
+    except RuntimeError as exc:  # a reference run that failed: one line, not a traceback
+        print(f"python -m bench.reliability: error: {exc}", file=sys.stderr)
+        return 1
+
+
+def run_campaign(args: argparse.Namespace, rows: list[str]) -> int:
     started = time.perf_counter()
     outcomes: list[Outcome] = []
     for row in rows:
@@ -203,16 +220,10 @@ def main(argv: list[str] | None = None) -> int:
         "quick": args.quick,
         "rows": {
             row: {
-                "survived": sum(o.survived for o in outcomes if o.row == name),
-                "total": sum(o.row == name for o in outcomes),
+                "survived": sum(o.survived for o in outcomes if o.row == row),
+                "total": sum(o.row == row for o in outcomes),
             }
-            for row, name in (
-                ("faults", "faults"),
-                ("crashes", "crashes"),
-                ("bad_inputs", "bad inputs"),
-                ("secrets", "secrets"),
-            )
-            if row in rows
+            for row in rows
         },
         "cases": [vars(o) for o in outcomes],
     }
