@@ -31,6 +31,7 @@ from bench.harness import (
     scratch,
     scratch_dir,
 )
+from drpo.methods.oirl.logs import LogError, load_released_logs, log_only_selections
 from drpo.sim import ServerSettings
 
 #: Each method's default settings, scaled so that the one-call-at-a-time run (b) takes about
@@ -55,6 +56,8 @@ SCALE = {
     },
 }
 TARGETS = {"a/c": 1.2, "a/b": 0.3}
+#: The shared data folder beside the repository (Prompt-OIRL's logs, GSM8K).
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 
 @dataclass(frozen=True)
@@ -151,6 +154,37 @@ def critical_path_at(
     return out
 
 
+def prompt_oirl(logs_dir: Path, questions: Path) -> dict[str, Any]:
+    """Prompt-OIRL's released logs (GSM8K, Llama-2): the selections they answer alone, and the
+    time to load and score them. The reward model and its best-of-N are not built yet."""
+    if not logs_dir.is_dir():
+        return {"status": f"not run: no logs at {logs_dir}"}
+    started = time.perf_counter()
+    try:
+        logs = load_released_logs(logs_dir, questions=questions if questions.is_dir() else None)
+    except LogError as exc:
+        return {"status": f"not run: {exc}"}
+    accuracy = log_only_selections(logs)
+    return {
+        "status": "log-only selections; the reward model is not built (its issue is blocked)",
+        "test_questions": len(next(iter(logs.test.values()))),
+        "accuracy": accuracy,
+        "pipeline_s": round(time.perf_counter() - started, 3),
+    }
+
+
+def print_oirl(oirl: dict[str, Any]) -> None:
+    print(f"Prompt-OIRL on its released GSM8K logs: {oirl['status']}")
+    if "accuracy" in oirl:
+        shown = {k: v for k, v in oirl["accuracy"].items() if not k.startswith("single prompt")}
+        for name, value in shown.items():
+            print(f"  {value:.3f}  {name}")
+        print(
+            f"  (test questions 0..{oirl['test_questions'] - 1}; {oirl['pipeline_s']:.2f} s "
+            "to load the logs and score every selection)"
+        )
+
+
 def search_overhead(quick: bool) -> dict[str, Any]:
     out = scratch_dir("overhead") / "overhead.json"
     argv = [sys.executable, "-m", "bench.search_overhead", "--json", str(out)]
@@ -236,6 +270,8 @@ def main(argv: list[str] | None = None) -> int:
         help="also run (a) alone at this latency; default 500 (quick: none)",
     )
     parser.add_argument("--out", default=None, help="default bench/results(-quick).json")
+    parser.add_argument("--oirl_logs", default=str(SHARED / "prompt_oirl" / "gsm8k_llama2"))
+    parser.add_argument("--questions", default=str(SHARED / "gsm8k"), help="GSM8K's jsonl files")
     parser.add_argument("--keep", action="store_true", help="keep the runs' folders")
     args = parser.parse_args(argv)
     scale = SCALE["quick" if args.quick else "full"]
@@ -287,8 +323,8 @@ def measure_all(
     print()
     print_overhead(overhead)
     print()
-    oirl = {"status": "not run: the Prompt-OIRL pipeline is not built (issue 7 is blocked)"}
-    print(f"Prompt-OIRL: {oirl['status']}")
+    oirl = prompt_oirl(Path(args.oirl_logs), Path(args.questions))
+    print_oirl(oirl)
 
     results = {
         "simulated": True,

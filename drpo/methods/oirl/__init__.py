@@ -1,0 +1,1 @@
+"""Prompt-OIRL: its offline prompting logs (the reward model is not built yet)."""
