@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.harness import (
+    SMALL,
     MethodRun,
     demo_server,
     run_method,
@@ -36,25 +37,7 @@ from drpo.sim import ServerSettings
 
 #: Each method's default settings, scaled so that the one-call-at-a-time run (b) takes about
 #: a minute at 50 ms (DRPO: 60 levels instead of 20); quick: a smoke run of a few seconds.
-SCALE = {
-    "full": {"drpo": ["--depth", "60"], "promptagent": [], "gpo": []},
-    "quick": {
-        "drpo": ["--depth", "3"],
-        "promptagent": [
-            "--n_iters",
-            "2",
-            "--depth",
-            "2",
-            "--min_depth",
-            "1",
-            "--eval_size",
-            "10",
-            "--test_size",
-            "10",
-        ],
-        "gpo": ["--depth", "2", "--eval_size", "10", "--test_size", "10"],
-    },
-}
+SCALE = {"full": {"drpo": ["--depth", "60"], "promptagent": [], "gpo": []}, "quick": SMALL}
 TARGETS = {"a/c": 1.2, "a/b": 0.3}
 #: The shared data folder beside the repository (Prompt-OIRL's logs, GSM8K).
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"

@@ -15,22 +15,14 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from bench.bad_inputs import SMALL_TASK
 from bench.campaign import Outcome, checkpoint_status, has_traceback, last_line, run_fingerprint
-from bench.harness import (
-    child_env,
-    demo_server,
-    read_report,
-    run_process,
-    scratch_dir,
-    train_argv,
-)
+from bench.harness import SMALL, demo_server, read_report, run_train, scratch_dir
 from drpo.llm.cache import request_key
 from drpo.llm.types import ChatRequest
 from drpo.sim import AnsweredRequest, ServerSettings, SimServer
 
 #: Runs of a few seconds at 30 ms a call, so that the kills land all along them.
-CRASH = {"drpo": ["--depth", "8"], "promptagent": ["--n_iters", "4", *SMALL_TASK[2:]]}
+CRASH = {"drpo": ["--depth", "8"], "promptagent": ["--n_iters", "4", *SMALL["promptagent"][2:]]}
 
 
 def answer_keys(answers: Iterable[AnsweredRequest]) -> list[str]:
@@ -68,9 +60,10 @@ def crash_once(
     server: SimServer, method: str, log_dir: Path, kill_at: float, expected: tuple[Any, str]
 ) -> Outcome:
     name = f"{method}, SIGKILL at {kill_at:.2f} s"
-    argv = train_argv(method, server.url, log_dir=log_dir, concurrency=8, options=CRASH[method])
     seen = len(server.answered())
-    first = run_process(argv, env=child_env(), kill_after_s=kill_at)
+    first = run_train(
+        method, server.url, log_dir=log_dir, options=CRASH[method], kill_after_s=kill_at
+    )
     killed = first.returncode == -9
     server.wait_idle()  # the requests the dead run left in flight are answered (and billed)
     status = checkpoint_status(log_dir)
@@ -82,7 +75,7 @@ def crash_once(
     attempts = 0
     while True:  # resume until the run is done (once, unless it failed again)
         attempts += 1
-        done = run_process([*argv, "--resume"], env=child_env())
+        done = run_train(method, server.url, log_dir=log_dir, options=[*CRASH[method], "--resume"])
         if done.returncode == 0 or attempts == 3 or has_traceback(done.stderr):
             break
     if done.returncode != 0:
@@ -112,10 +105,7 @@ def crash_row(quick: bool, runs: int) -> list[Outcome]:
         clean: dict[str, tuple[tuple[Any, str], float, float]] = {}
         for method in methods:
             log_dir = scratch_dir(f"crash-{method}") / "clean"
-            argv = train_argv(
-                method, server.url, log_dir=log_dir, concurrency=8, options=CRASH[method]
-            )
-            done = run_process(argv, env=child_env())
+            done = run_train(method, server.url, log_dir=log_dir, options=CRASH[method])
             if done.returncode != 0:
                 raise RuntimeError(f"the uninterrupted {method} run failed: {done.stderr[-200:]}")
             run_s = read_report(log_dir)["elapsed_s"]

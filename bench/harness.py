@@ -35,6 +35,14 @@ ROLES = {
     "promptagent": ("base", "optimize"),
     "gpo": ("base", "optimize"),
 }
+#: Small runs of a few seconds on the demo data: the quick benchmark's and the reliability
+#: campaign's.
+SMALL = {
+    "drpo": ["--depth", "3"],
+    "promptagent": ["--n_iters", "2", "--depth", "2", "--min_depth", "1",
+                    "--eval_size", "10", "--test_size", "10"],
+    "gpo": ["--depth", "2", "--eval_size", "10", "--test_size", "10"],
+}  # fmt: skip
 #: The file each method writes its final prompt to.
 FINAL_PROMPT = {
     "drpo": "best_system_prompt.txt",
@@ -118,9 +126,15 @@ def child_env(**extra: str) -> dict[str, str]:
 
 
 def train_argv(
-    method: str, url: str, *, log_dir: Path, concurrency: int, options: Sequence[str] = ()
+    method: str,
+    url: str | None,
+    *,
+    log_dir: Path,
+    concurrency: int = 8,
+    options: Sequence[str] = (),
 ) -> list[str]:
-    """`python train.py` for `method` with every role on the server at `url`."""
+    """`python train.py` for `method` with every role on the server at `url` (None: on the
+    simulated LLM in process)."""
     argv = [
         sys.executable,
         "train.py",
@@ -132,9 +146,25 @@ def train_argv(
         "--concurrency",
         str(concurrency),
     ]
-    for role in ROLES[method]:
+    for role in ROLES[method] if url is not None else ():
         argv += [f"--{role}_base_url", url]
     return argv + list(options)
+
+
+def run_train(
+    method: str,
+    url: str | None,
+    *,
+    log_dir: Path,
+    concurrency: int = 8,
+    options: Sequence[str] = (),
+    env: Mapping[str, str] | None = None,
+    timeout_s: float = 900.0,
+    kill_after_s: float | None = None,
+) -> ProcessRun:
+    """`train_argv`'s command, run with `env` (default `child_env()`)."""
+    argv = train_argv(method, url, log_dir=log_dir, concurrency=concurrency, options=options)
+    return run_process(argv, env=env or child_env(), timeout_s=timeout_s, kill_after_s=kill_after_s)
 
 
 def demo_knowledge() -> dict[str, str]:
@@ -171,8 +201,14 @@ def run_method(
 ) -> MethodRun:
     """One run of `method` against `server`; raises RuntimeError when it does not finish."""
     before = server.stats().get("requests", 0)
-    argv = train_argv(method, server.url, log_dir=log_dir, concurrency=concurrency, options=options)
-    process = run_process(argv, env=child_env(), timeout_s=timeout_s)
+    process = run_train(
+        method,
+        server.url,
+        log_dir=log_dir,
+        concurrency=concurrency,
+        options=options,
+        timeout_s=timeout_s,
+    )
     if process.returncode != 0:
         tail = (process.stderr or process.stdout).strip().splitlines()[-3:]
         raise RuntimeError(f"{method} exited with {process.returncode}: {' | '.join(tail)}")

@@ -27,17 +27,10 @@ import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from bench.bad_inputs import SMALL, bad_input_row
+from bench.bad_inputs import bad_input_row
 from bench.campaign import Outcome, has_traceback, last_line, run_fingerprint
 from bench.crash_resume import crash_row
-from bench.harness import (
-    child_env,
-    demo_server,
-    run_process,
-    scratch,
-    scratch_dir,
-    train_argv,
-)
+from bench.harness import SMALL, child_env, demo_server, run_train, scratch, scratch_dir
 from drpo.sim import ServerSettings
 
 #: Patient settings for the fault rows: a stall outlasts the timeout (1 s; quick: 0.5 s), and
@@ -63,10 +56,7 @@ def fault_row(quick: bool) -> list[Outcome]:
         retries, stall = fault_options(quick)
         options = SMALL[method] + retries
         with demo_server(ServerSettings()) as server:
-            argv = train_argv(
-                method, server.url, log_dir=where / "clean", concurrency=8, options=options
-            )
-            clean = run_process(argv, env=child_env())
+            clean = run_train(method, server.url, log_dir=where / "clean", options=options)
         if clean.returncode != 0:
             raise RuntimeError(f"the fault-free {method} run failed: {last_line(clean.stderr)}")
         expected = run_fingerprint(method, where / "clean")
@@ -75,10 +65,7 @@ def fault_row(quick: bool) -> list[Outcome]:
                 settings = ServerSettings(fault_rate=rate, seed=seed, stall_s=stall)
                 log_dir = where / f"rate{rate}-seed{seed}"
                 with demo_server(settings) as server:
-                    argv = train_argv(
-                        method, server.url, log_dir=log_dir, concurrency=8, options=options
-                    )
-                    done = run_process(argv, env=child_env())
+                    done = run_train(method, server.url, log_dir=log_dir, options=options)
                     stats = server.stats()
                 faults = sum(v for k, v in stats.items() if k.startswith("fault_"))
                 name = f"{method}, {rate:.0%} faults, seed {seed}"
@@ -145,10 +132,13 @@ def secrets_row(quick: bool) -> list[Outcome]:
         cache = where / "elsewhere" / "cache.sqlite"
         options = SMALL[method] + extra + ["--cache_path", str(cache)]
         with demo_server(settings) as server:
-            argv = train_argv(
-                method, server.url, log_dir=where / "run", concurrency=8, options=options
+            done = run_train(
+                method,
+                server.url,
+                log_dir=where / "run",
+                options=options,
+                env=child_env(OPENAI_API_KEY=marker),
             )
-            done = run_process(argv, env=child_env(OPENAI_API_KEY=marker))
         leaks = _leaks(marker, [done.stdout, done.stderr], [where / "run", cache.parent])
         ok = done.returncode == code and not leaks and not has_traceback(done.stderr)
         detail = f"exit {done.returncode} (expected {code})"
