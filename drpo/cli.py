@@ -157,6 +157,15 @@ def _provenance(summary: Any) -> tuple[str, str]:
     return where, resumed
 
 
+def _print_ending(summary: Any, label: str, file: str, prompt: str) -> None:
+    """The lines every method's run ends with: its prompt and the file that holds it, the
+    usage table, and the folder of the artefacts."""
+    print(f"{label} ({summary.log_dir / file}):")
+    print(prompt)
+    print(summary.usage_table)
+    print(f"artefacts: {summary.log_dir}")
+
+
 def _failure(exc: Exception) -> int:
     """One line and an exit code for what stopped a run: 2 it could not start, 3 it stopped
     before overspending its budget, 1 an LLM call failed; anything else is a bug."""
@@ -265,10 +274,7 @@ def _run_drpo(args: argparse.Namespace, log_dir: Path) -> int:
           f"({summary.depth_increase} extra level(s) for queries already handled)")  # fmt: skip
     print(f"mean reward along the best path: {summary.path_reward:.3f} "
           f"(initial prompt on the same queries: {summary.initial_reward:.3f})")  # fmt: skip
-    print(f"best system prompt ({summary.log_dir / 'best_system_prompt.txt'}):")
-    print(summary.best_prompt)
-    print(summary.usage_table)
-    print(f"artefacts: {summary.log_dir}")
+    _print_ending(summary, "best system prompt", "best_system_prompt.txt", summary.best_prompt)
     return 0
 
 
@@ -374,10 +380,7 @@ def _run_promptagent(args: argparse.Namespace, log_dir: Path) -> int:
     print(
         f"test accuracy: initial prompt {summary.initial_test:.3f}, final {summary.final_test:.3f}"
     )
-    print(f"final prompt ({summary.log_dir / 'best_prompt.txt'}):")
-    print(summary.final_prompt)
-    print(summary.usage_table)
-    print(f"artefacts: {summary.log_dir}")
+    _print_ending(summary, "final prompt", "best_prompt.txt", summary.final_prompt)
     return 0
 
 
@@ -415,10 +418,7 @@ def _run_gpo(args: argparse.Namespace, log_dir: Path) -> int:
     print(f"GPO on task {summary.task} ran on {where}")
     print(f"eval accuracy: initial prompt {summary.initial_eval:.3f}, best {summary.best_eval:.3f}")
     print(f"test accuracy: initial prompt {summary.initial_test:.3f}, best {summary.best_test:.3f}")
-    print(f"best prompt ({summary.log_dir / 'best_prompt.txt'}):")
-    print(summary.best_prompt)
-    print(summary.usage_table)
-    print(f"artefacts: {summary.log_dir}")
+    _print_ending(summary, "best prompt", "best_prompt.txt", summary.best_prompt)
     return 0
 
 
