@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
+from run_helpers import kill_after_frontiers, tree_without_meta
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared" / "data" / "drpo"
@@ -90,11 +89,6 @@ def test_over_http_the_result_is_the_in_process_one(sim_server, tmp_path: Path) 
     assert server.stats()["completions"] > 20
 
 
-def _tree(log_dir: Path) -> dict:
-    tree = json.loads((log_dir / "algo_output/output.json").read_text())
-    return {k: v for k, v in tree.items() if k != "meta"}
-
-
 def test_kill_9_and_resume_pays_nothing_twice_and_ends_the_same(sim_server, tmp_path: Path) -> None:
     server = sim_server(latency_ms=25)
     args = ["--depth", "8", "--seed", "3", *over_http(server.url)]
@@ -104,18 +98,8 @@ def test_kill_9_and_resume_pays_nothing_twice_and_ends_the_same(sim_server, tmp_
     proc = subprocess.Popen(
         [*command, *args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env
     )
-    checkpoint = run_dir / "checkpoint.json"
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        try:
-            if json.loads(checkpoint.read_text())["frontiers_done"] >= 3:
-                break
-        except (FileNotFoundError, json.JSONDecodeError):
-            pass
-        time.sleep(0.02)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
-    assert json.loads(checkpoint.read_text())["status"] == "running"
+    kill_after_frontiers(proc, run_dir, 3, timeout_s=60)
+    assert json.loads((run_dir / "checkpoint.json").read_text())["status"] == "running"
     paid_before = server.stats()["completions"]
 
     resumed = train("--log_dir", str(run_dir), "--resume", *args)
@@ -128,7 +112,7 @@ def test_kill_9_and_resume_pays_nothing_twice_and_ends_the_same(sim_server, tmp_
     clean_args = ["--depth", "8", "--seed", "3", *over_http(clean_server.url)]
     clean = train("--log_dir", str(tmp_path / "clean"), *clean_args)
     assert clean.returncode == 0, clean.stderr
-    assert _tree(run_dir) == _tree(tmp_path / "clean")
+    assert tree_without_meta(run_dir) == tree_without_meta(tmp_path / "clean")
     # Only answers in flight at the moment of the kill can have been paid twice.
     assert paid <= clean_server.stats()["completions"] + 8
     usage = json.loads((run_dir / "usage.json").read_text())

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -13,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from run_helpers import kill_after_frontiers, tree_without_meta
 
 from drpo.llm import LLM, Backend, BackendCall, BackendResult, RoleSettings, make_llms
 from drpo.methods.promptagent.world import BatchLoader, PromptAgentConfig, PromptAgentWorld
@@ -199,31 +199,14 @@ def test_kill_9_and_resume_ends_the_same(sim_server, tmp_path: Path) -> None:
     crashed = tmp_path / "crashed"
     proc = subprocess.Popen(args(servers[0].url, crashed), env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
-    deadline = time.time() + 120
-    while time.time() < deadline:
-        try:
-            if json.loads((crashed / "checkpoint.json").read_text())["frontiers_done"] >= 2:
-                break
-        except (FileNotFoundError, json.JSONDecodeError):
-            pass
-        time.sleep(0.02)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
+    kill_after_frontiers(proc, crashed, 2, timeout_s=120)
     resumed = subprocess.run([*args(servers[0].url, crashed), "--resume"], env=env,
                              capture_output=True, text=True, timeout=300)  # fmt: skip
     assert resumed.returncode == 0, resumed.stderr
     clean = subprocess.run(args(servers[1].url, tmp_path / "clean"), env=env,
                            capture_output=True, text=True, timeout=300)  # fmt: skip
     assert clean.returncode == 0, clean.stderr
-
-    def tree(d: Path) -> dict:
-        return {
-            k: v
-            for k, v in json.loads((d / "algo_output/output.json").read_text()).items()
-            if k != "meta"
-        }
-
-    assert tree(crashed) == tree(tmp_path / "clean")
+    assert tree_without_meta(crashed) == tree_without_meta(tmp_path / "clean")
     assert servers[0].stats()["completions"] <= servers[1].stats()["completions"] + 8
 
 
