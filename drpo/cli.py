@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
-from drpo.llm import BudgetExceeded, LLMConfigError, LLMError, RoleSettings
+from drpo.llm import BACKENDS, BudgetExceeded, LLMConfigError, LLMError, RoleSettings
 from drpo.methods.drpo.data import DEMO_DATA_DIR
 from drpo.run_context import CHECKPOINT
 from drpo.run_dir import RunDirError, prepare_log_dir, write_args
@@ -75,17 +75,28 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--metrics_model_name", default="sim")
     m.add_argument("--optimize_model_name", default="sim")
     for role in ("base", "eval", "metrics", "optimize"):
-        m.add_argument(f"--{role}_backend", choices=("sim", "openai", "vllm"), default=None)
+        m.add_argument(f"--{role}_backend", choices=BACKENDS, default=None)
         m.add_argument(f"--{role}_base_url", default=None)
+    m.add_argument("--model_path", default=None,
+                   help="every role on this local GGUF (llamacpp backend), or the name of a "
+                   "fetched model: qwen0.5b, smollm2 (python -m drpo.models fetch NAME)",
+                   )  # fmt: skip
+    m.add_argument("--models_dir", default=None, help="where fetched models are kept")
     m.add_argument("--api_key_env", default="OPENAI_API_KEY", help="the variable with the key")
-    m.add_argument("--concurrency", type=int, default=8, help="requests at once per server")
+    m.add_argument("--concurrency", type=int, default=None,
+                   help="requests at once per server (default 8; llamacpp: its slots, 4)",
+                   )  # fmt: skip
+    m.add_argument("--threads", type=int, default=None, help="llamacpp: CPU threads (all cores)")
     m.add_argument("--timeout", type=float, default=120.0, help="seconds per request")
+    m.add_argument("--max_wait", type=float, default=120.0,
+                   help="the longest Retry-After a run waits; a longer one is an error",
+                   )  # fmt: skip
     m.add_argument("--max_retries", type=int, default=6)
     m.add_argument("--retry_backoff", type=float, default=0.5,
                    help="seconds before the first retry, doubled for each next one")  # fmt: skip
     m.add_argument("--num_gpus", type=int, default=1, help="vLLM tensor parallelism")
     m.add_argument("--gpu_memory_utilization", type=float, default=0.9)
-    m.add_argument("--max_tokens", type=int, default=1024, help="base model answer limit")
+    m.add_argument("--max_tokens", type=int, default=512, help="base model answer limit")
 
     d = p.add_argument_group("DRPO")
     d.add_argument("--initial_system_prompt", default="You are a helpful assistant.",
@@ -169,18 +180,24 @@ def _print_ending(summary: Any, label: str, file: str, prompt: str) -> None:
 def _failure(exc: Exception) -> int:
     """One line and an exit code for what stopped a run: 2 it could not start, 3 it stopped
     before overspending its budget, 1 an LLM call failed; anything else is a bug."""
-    from drpo.run_context import RunError
+    from drpo.run_context import MostlyFailedError, RunError
 
     if isinstance(exc, (RunError, RunDirError, LLMConfigError, ValueError)):
         return _fail(str(exc))
     if isinstance(exc, BudgetExceeded):
         return _fail(f"stopped before exceeding the budget: {exc}. Everything so far is saved; "
                      "continue with --resume and a larger --budget_usd", 3)  # fmt: skip
+    if isinstance(exc, MostlyFailedError):
+        return _fail(f"the run finished, but {exc}. Its artefacts are saved; fix the cause and "
+                     "run it again with --resume", 1)  # fmt: skip
     if isinstance(exc, LLMError):
         return _fail(f"{exc}. Everything answered so far is saved; fix the cause and continue "
                      "with --resume", 1)  # fmt: skip
     if isinstance(exc, OSError):
         return _fail(f"cannot write the run's files: {exc}")
+    if isinstance(exc, KeyboardInterrupt):
+        return _fail("interrupted. Everything answered so far is saved; continue with --resume",
+                     130)  # fmt: skip
     raise exc
 
 
@@ -189,11 +206,27 @@ def _backend(model: str, backend: str | None, base_url: str | None, family: str 
         return backend
     if base_url is not None:
         return "openai"
+    if model.lower().endswith(".gguf"):
+        return "llamacpp"
     if model.startswith("sim"):
         return "sim"
     if family == "gpt" or model.startswith(("gpt-", "o1", "o3", "o4")):
         return "openai"
     return "vllm"
+
+
+def _local_model(text: str, models_dir: str | None) -> str:
+    """--model_path: a GGUF path, or the name of a pinned model fetched before."""
+    from drpo.models import MODELS, model_file
+
+    if text in MODELS:
+        path = model_file(text, models_dir=Path(models_dir) if models_dir else None)
+        if not path.is_file():
+            raise LLMConfigError(
+                f"model {text} is not fetched; run: python -m drpo.models fetch {text}"
+            )
+        return str(path)
+    return text
 
 
 def _roles(args: argparse.Namespace) -> dict[str, RoleSettings]:
@@ -203,17 +236,29 @@ def _roles(args: argparse.Namespace) -> dict[str, RoleSettings]:
         "metrics": args.metrics_model_name,
         "optimize": args.optimize_model_name,
     }
+    local = _local_model(args.model_path, args.models_dir) if args.model_path else None
     roles = {}
     for role, model in models.items():
         base_url = getattr(args, f"{role}_base_url")
         family = args.base_model_family if role == "base" else None
+        backend = getattr(args, f"{role}_backend")
+        if local is not None and backend is None and base_url is None and model == "sim":
+            model, backend = local, "llamacpp"  # --model_path: every role not set otherwise
+        elif backend == "llamacpp":
+            model = _local_model(model, args.models_dir)
+        backend = _backend(model, backend, base_url, family)
+        concurrency = args.concurrency
+        if concurrency is None:
+            concurrency = 4 if backend == "llamacpp" else 8
         roles[role] = RoleSettings(
-            backend=_backend(model, getattr(args, f"{role}_backend"), base_url, family),
+            backend=backend,
             model=model,
             base_url=base_url,
             api_key_env=args.api_key_env,
-            concurrency=args.concurrency,
+            concurrency=concurrency,
+            threads=args.threads,
             timeout_s=args.timeout,
+            max_wait_s=args.max_wait,
             max_retries=args.max_retries,
             retry_backoff_s=args.retry_backoff,
             num_gpus=args.num_gpus,
@@ -267,13 +312,14 @@ def _run_drpo(args: argparse.Namespace, log_dir: Path) -> int:
         validate(settings)
         log_dir = _start(args, log_dir)
         summary = run_drpo(settings)
-    except Exception as exc:  # mapped to one line and an exit code; bugs re-raised
+    except (Exception, KeyboardInterrupt) as exc:  # one line and an exit code; bugs re-raised
         return _failure(exc)
     where, resumed = _provenance(summary)
-    print(f"DRPO ran on {where}{resumed}: {summary.steps} steps "
+    print(f"DRPO ran on {where}{resumed}: {summary.steps} steps on the best path: "
+          f"{summary.handled} already handled, {summary.improved} better than the initial "
+          f"prompt on their query, {summary.errored} not evaluated "
           f"({summary.depth_increase} extra level(s) for queries already handled)")  # fmt: skip
-    print(f"mean reward along the best path: {summary.path_reward:.3f} "
-          f"(initial prompt on the same queries: {summary.initial_reward:.3f})")  # fmt: skip
+    print(summary.verdict)
     _print_ending(summary, "best system prompt", "best_system_prompt.txt", summary.best_prompt)
     return 0
 
@@ -370,7 +416,7 @@ def _run_promptagent(args: argparse.Namespace, log_dir: Path) -> int:
         settings.load_task()
         log_dir = _start(args, log_dir)
         summary = run_promptagent(settings)
-    except Exception as exc:  # mapped to one line and an exit code; bugs re-raised
+    except (Exception, KeyboardInterrupt) as exc:  # one line and an exit code; bugs re-raised
         return _failure(exc)
     where, resumed = _provenance(summary)
     print(f"PromptAgent on task {summary.task} ran on {where}{resumed}")
@@ -412,7 +458,7 @@ def _run_gpo(args: argparse.Namespace, log_dir: Path) -> int:
         prepare(settings)
         log_dir = _start(args, log_dir)
         summary = run_gpo(settings)
-    except Exception as exc:  # mapped to one line and an exit code; bugs re-raised
+    except (Exception, KeyboardInterrupt) as exc:  # one line and an exit code; bugs re-raised
         return _failure(exc)
     where, _ = _provenance(summary)
     print(f"GPO on task {summary.task} ran on {where}")

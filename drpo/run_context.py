@@ -15,7 +15,16 @@ from typing import Any, ClassVar
 
 from tqdm import tqdm
 
-from drpo.llm import LLM, LLMCache, PriceTable, RoleSettings, UsageTracker, make_llms
+from drpo.llm import (
+    LLM,
+    BackendPool,
+    LLMCache,
+    LLMError,
+    PriceTable,
+    RoleSettings,
+    UsageTracker,
+    make_llms,
+)
 from search.artifacts import write_atomic
 
 log = logging.getLogger("drpo")
@@ -26,6 +35,11 @@ CHECKPOINT_VERSION = 1
 
 class RunError(Exception):
     """The run cannot start as asked (exit code 2); the message says why."""
+
+
+class MostlyFailedError(LLMError):
+    """The run ended, but most of its evaluations failed: its result means little (exit code
+    1). Everything is saved; the message names the role and the commonest error."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -52,7 +66,7 @@ class RunSettings:
 
     def fingerprint(self) -> str:
         data = {k: v for k, v in asdict(self).items() if k not in self.VOLATILE}
-        data["models"] = {role: s.model for role, s in sorted(self.roles.items())}
+        data["models"] = {role: s.model_name for role, s in sorted(self.roles.items())}
         text = json.dumps(data, sort_keys=True, default=str)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
@@ -63,7 +77,7 @@ class RunSettings:
     def public(self) -> dict[str, Any]:
         """The settings for summary.json (roles reduced to their model names)."""
         out = {k: v for k, v in asdict(self).items() if k != "roles"}
-        out["models"] = {role: s.model for role, s in self.roles.items()}
+        out["models"] = {role: s.model_name for role, s in self.roles.items()}
         return out
 
 
@@ -150,12 +164,19 @@ def usage_and_cache(
 
 
 def write_reports(
-    log_dir: Path, usage: UsageTracker, checkpoint: Checkpoint, summary: Any, *, elapsed_s: float
+    log_dir: Path,
+    usage: UsageTracker,
+    checkpoint: Checkpoint,
+    summary: Any,
+    *,
+    elapsed_s: float,
+    servers: Mapping[str, Any] | None = None,
 ) -> None:
-    """usage.json (with this attempt's time and earlier attempts of a resumed run) and
-    summary.json."""
+    """usage.json (with this attempt's time, what was learnt of each server, and earlier
+    attempts of a resumed run) and summary.json."""
     report = {
         **usage.summary(),
+        "servers": dict(servers or {}),
         "elapsed_s": round(elapsed_s, 4),
         "earlier_attempts": checkpoint.earlier_usage(),
     }
@@ -192,6 +213,7 @@ class Session:
             cache_path=settings.cache_path,
         )
         self.frontiers = 0
+        self.pool = BackendPool()  # closed on exit: local servers stop with the run
         self._desc, self._total = desc, total
         self._started = time.perf_counter()
 
@@ -207,7 +229,10 @@ class Session:
         return self
 
     def llms(self, roles: Mapping[str, RoleSettings], *, max_reasks: int = 2) -> dict[str, LLM]:
-        return make_llms(roles, cache=self.cache, usage=self.usage, max_reasks=max_reasks)
+        return make_llms(
+            roles, cache=self.cache, usage=self.usage, max_reasks=max_reasks, pool=self.pool,
+            refresh_unusable=self.settings.resume,
+        )  # fmt: skip
 
     def on_frontier(self, depth: int) -> None:
         self.frontiers += 1
@@ -223,7 +248,10 @@ class Session:
     def finish(self, summary: Mapping[str, Any]) -> None:
         """Write usage.json and summary.json, and mark the checkpoint done."""
         elapsed = time.perf_counter() - self._started
-        write_reports(self.log_dir, self.usage, self.checkpoint, summary, elapsed_s=elapsed)
+        write_reports(
+            self.log_dir, self.usage, self.checkpoint, summary, elapsed_s=elapsed,
+            servers=self.pool.notes(),
+        )  # fmt: skip
         self.checkpoint.write("done", self.frontiers, self.usage)
 
     def __exit__(
@@ -234,6 +262,10 @@ class Session:
     ) -> None:
         self._progress.close()
         self._requests.close()
-        if error is not None:
-            self.checkpoint.write("interrupted", self.frontiers, self.usage)
-        close_logging(self._handler)
+        try:
+            if error is not None:
+                self.checkpoint.write("interrupted", self.frontiers, self.usage)
+                log.error("the run stopped: %s: %s", type(error).__name__, error)
+        finally:
+            self.pool.close()
+            close_logging(self._handler)

@@ -135,7 +135,9 @@ def test_bad_data_files_are_named(tmp_path: Path, files: dict, message: str) -> 
 
 # ---- prompts and retrieval -------------------------------------------------------------
 def test_prompts_fill_every_placeholder_once() -> None:
-    text = render("metrics", query="a <<query>> inside", aspect_list="- Clarity")
+    text = render(
+        "metrics", query="a <<query>> inside", aspect_list="- Clarity", aspect_names="Clarity"
+    )
     assert "a <<query>> inside" in text and "selected_aspects" in text
     with pytest.raises(KeyError, match="takes"):
         render("metrics", query="q")
@@ -195,7 +197,7 @@ def test_each_level_sends_its_calls_together() -> None:
 
 def test_handled_queries_keep_the_prompt_and_extend_the_depth() -> None:
     world, config, _ = drpo_pieces()
-    result = BeamSearch(beam_size=1, max_depth=8, max_depth_increase=10)(
+    result = BeamSearch(beam_size=1, max_depth=15, max_depth_increase=10)(
         *_with_queries(world, config)
     )
     steps = result.terminal_state.steps
@@ -219,7 +221,7 @@ def test_an_unknown_aspect_from_the_metrics_model_is_recorded_not_fatal() -> Non
     steps = result.terminal_state.steps
     failed = [s for s in steps if s.error]
     assert failed, "some selections used the unknown aspect"
-    assert all(s.reward == 0 and "unknown aspect 'Humour'" in s.error for s in failed)
+    assert all(s.reward == 0 and "'Humour', not one of" in s.error for s in failed)
     assert len(steps) == 4, "the run goes on"
 
 

@@ -216,7 +216,10 @@ def test_truncated_json_is_re_asked() -> None:
 @pytest.mark.parametrize(
     ("settings", "message"),
     [
-        ({"backend": "llamafile"}, "unknown backend 'llamafile'; choose from sim, openai, vllm"),
+        (
+            {"backend": "llamafile"},
+            "unknown backend 'llamafile'; choose from sim, openai, llamacpp, vllm",
+        ),
         ({"backend": "openai", "concurrency": -1}, "concurrency must be >= 1"),
         ({"backend": "openai", "base_url": "localhost:8000"}, "malformed base URL"),
         ({"backend": "openai", "base_url": "ftp://host/v1"}, "malformed base URL"),

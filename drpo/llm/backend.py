@@ -5,6 +5,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from drpo.llm.types import ChatRequest
 
@@ -25,10 +26,16 @@ class BackendCall:
 
 @dataclass(frozen=True)
 class BackendResult:
+    """The samples of one call, and what every attempt at it cost: the tokens the server
+    reported (of failed and retried attempts too), the attempts made, and those whose tokens
+    the server never reported (timeouts, dropped connections)."""
+
     texts: tuple[str, ...]
     finish_reasons: tuple[str, ...]
     prompt_tokens: int
     completion_tokens: int
+    attempts: int = 1
+    unmetered: int = 0
 
 
 OnResult = Callable[[int, BackendResult], None]
@@ -37,13 +44,17 @@ OnResult = Callable[[int, BackendResult], None]
 class Backend(ABC):
     """A model behind one protocol. `agenerate` answers a batch of calls, in order."""
 
-    #: "openai", "vllm" or "sim"
+    #: "openai", "llamacpp", "vllm" or "sim"
     kind: str = ""
+    #: What the backend learnt about its server (structured output mode, short n, retries),
+    #: for usage.json; one dict per backend.
+    notes: dict[str, Any]
 
     def __init__(self, model: str) -> None:
         if not model:
             raise ValueError("a backend needs a model name")
         self.model = model
+        self.notes = {}
 
     @abstractmethod
     async def agenerate(

@@ -13,6 +13,7 @@ import hashlib
 import json
 import sqlite3
 import threading
+import time
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,8 @@ def request_key(model: str, request: ChatRequest, sample: int) -> str:
         "json_mode": request.json_mode,
         "sample": sample,
     }
+    if request.json_schema is not None:  # only when set: older caches keep their keys
+        payload["json_schema"] = request.json_schema
     text = json.dumps(payload, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
@@ -47,12 +50,25 @@ class LLMCache:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
         self._db = sqlite3.connect(self.path, timeout=30.0, check_same_thread=False)
+        # Opening races with other writers: switching to WAL needs a lock that sqlite does
+        # not wait for, so the set-up is retried for a while before it gives up.
+        for attempt in range(200):
+            try:
+                self._setup()
+                break
+            except sqlite3.OperationalError as exc:
+                if ("locked" not in str(exc) and "busy" not in str(exc)) or attempt == 199:
+                    raise
+                time.sleep(0.05)
+
+    def _setup(self) -> None:
         with self._lock, self._db:
-            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA busy_timeout=30000")
+            if self._db.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+                self._db.execute("PRAGMA journal_mode=WAL")
             # Each answer is committed at once: in WAL mode a killed process loses nothing
             # committed; only a crash of the machine itself could.
             self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.execute("PRAGMA busy_timeout=30000")
             self._db.execute(
                 "CREATE TABLE IF NOT EXISTS answers (key TEXT PRIMARY KEY, value TEXT NOT NULL)"
             )

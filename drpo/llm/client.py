@@ -18,7 +18,8 @@ from drpo.llm._loop import run_sync
 from drpo.llm.backend import Backend, BackendCall, BackendResult, OnResult
 from drpo.llm.cache import LLMCache, request_key
 from drpo.llm.json_output import JSONOutputError, extract_json, require_keys
-from drpo.llm.types import ChatRequest, Completion, LLMError
+from drpo.llm.json_schema import schema_errors
+from drpo.llm.types import ChatRequest, Completion, LLMCallError, LLMError
 from drpo.llm.usage import UsageTracker
 
 log = logging.getLogger("drpo.llm")
@@ -59,6 +60,14 @@ def _runs(indices: list[int]) -> list[list[int]]:
     return runs
 
 
+def _usable(read: Callable[[int, str, bool], Any], index: int, text: str, cut: bool) -> bool:
+    try:
+        read(index, text, cut)
+    except (JSONOutputError, ValueError, TypeError, KeyError):
+        return False
+    return True
+
+
 class LLM:
     """``LLM(backend, role="eval", cache=..., usage=...)``; `generate` and `generate_json`."""
 
@@ -70,6 +79,7 @@ class LLM:
         cache: LLMCache | None = None,
         usage: UsageTracker | None = None,
         max_reasks: int = 2,
+        refresh_unusable: bool = False,
     ) -> None:
         if max_reasks < 0:
             raise ValueError(f"max_reasks must be >= 0, got {max_reasks}")
@@ -78,6 +88,9 @@ class LLM:
         self.cache = cache
         self.usage = usage or UsageTracker()
         self.max_reasks = max_reasks
+        #: A resumed run asks again for cached JSON answers that were unusable: the cause
+        #: (a server, a model) may have been fixed since.
+        self.refresh_unusable = refresh_unusable
 
     @property
     def model(self) -> str:
@@ -91,7 +104,11 @@ class LLM:
         """Answer a batch of requests (blocking)."""
         return run_sync(self.agenerate(requests))
 
-    async def agenerate(self, requests: Sequence[ChatRequest]) -> list[Completion]:
+    async def agenerate(
+        self, requests: Sequence[ChatRequest], *, refresh: bool = False
+    ) -> list[Completion]:
+        """`refresh` asks the backend again instead of reading the cache (the new answers
+        replace the cached ones)."""
         requests = list(requests)
         if log.isEnabledFor(logging.DEBUG):
             for request in requests:
@@ -101,6 +118,8 @@ class LLM:
         keys = [[request_key(self.model, r, i) for i in range(r.n)] for r in requests]
         wanted = [k for r, ks in zip(requests, keys) if r.cache for k in ks]
         found = self.cache.get_many(wanted) if self.cache is not None and wanted else {}
+        if refresh:
+            found = {}
 
         calls: list[BackendCall] = []
         owners: list[tuple[int, list[int]]] = []
@@ -181,15 +200,25 @@ class LLM:
             raise type(exc)(f"role {self.role!r}: {exc}") from None
         finally:
             self.usage.batch_done()
-            done = [r for r in results if isinstance(r, BackendResult)]
+            # Every attempt counts, those of failed calls too; an attempt whose tokens the
+            # server never reported (a timeout) is counted at its worst case.
+            spent = [r for r in results if isinstance(r, (BackendResult, LLMCallError))]
+            unmetered = sum(
+                r.unmetered * (c.request.max_tokens or DEFAULT_MAX_TOKENS_ESTIMATE)
+                for r, c in zip(results, calls)
+                if isinstance(r, (BackendResult, LLMCallError))
+            )
             self.usage.settle(
                 self.role,
                 self.model,
                 reserved_usd=estimate,
-                requests=len(done),
-                samples=sum(len(r.texts) for r in done),
-                prompt_tokens=sum(r.prompt_tokens for r in done),
-                completion_tokens=sum(r.completion_tokens for r in done),
+                requests=sum(isinstance(r, BackendResult) for r in results),
+                samples=sum(len(r.texts) for r in results if isinstance(r, BackendResult)),
+                prompt_tokens=sum(r.prompt_tokens for r in spent),
+                completion_tokens=sum(r.completion_tokens for r in spent),
+                attempts=sum(r.attempts for r in spent),
+                failed=sum(isinstance(r, LLMCallError) for r in results),
+                estimated_tokens=unmetered,
             )
         return results
 
@@ -231,11 +260,24 @@ class LLM:
 
         def read(index: int, text: str, truncated: bool) -> Any:
             value = extract_json(text, truncated=truncated)
+            schema = requests[index].schema
+            if schema is not None and (errors := schema_errors(value, schema)):
+                raise JSONOutputError("; ".join(errors[:3]))
             if required_keys:
                 value = require_keys(value, required_keys)
             return parsers[index](value) if parsers[index] is not None else value
 
         completions = await self.agenerate(requests)
+        if self.refresh_unusable:  # answers cached by an earlier attempt that were unusable
+            stale = [i for i, (r, c) in enumerate(zip(requests, completions))
+                     if any(c.cached) and any(not _usable(read, i, t, cut)
+                                              for t, cut in zip(c.texts, c.truncated))]  # fmt: skip
+            if stale:
+                log.info("%s: asking again for %d answer(s) an earlier attempt could not use",
+                         self.role, len(stale))  # fmt: skip
+                again = await self.agenerate([requests[i] for i in stale], refresh=True)
+                for i, completion in zip(stale, again):
+                    completions[i] = completion
         answers: list[list[JSONAnswer | None]] = [[None] * r.n for r in requests]
         pending: list[tuple[int, int, ChatRequest, str, bool]] = []
         for index, (request, completion) in enumerate(zip(requests, completions)):
@@ -261,6 +303,7 @@ class LLM:
                     stop=request.stop,
                     json_mode=request.json_mode,
                     cache=request.cache,
+                    json_schema=request.json_schema,
                 )
                 for _, _, request, text, error in retry
             ]
@@ -269,4 +312,13 @@ class LLM:
                 (index, sample, reask, completion.text, completion.truncated[0])
                 for (index, sample, _, _, _), reask, completion in zip(retry, reasks, again)
             ]
-        return [[a for a in row if a is not None] for row in answers]
+        out = [[a for a in row if a is not None] for row in answers]
+        flat = [a for row in out for a in row]
+        self.usage.record_json(
+            self.role,
+            self.model,
+            answers=len(flat),
+            first_try=sum(a.ok and a.attempts == 1 for a in flat),
+            unusable=sum(not a.ok for a in flat),
+        )
+        return out

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import random
 from collections.abc import Sequence
@@ -19,7 +20,9 @@ from urllib.parse import urlparse
 
 from drpo.llm._loop import submit
 from drpo.llm.backend import Backend, BackendCall, BackendResult, OnResult
-from drpo.llm.types import LLMConfigError, LLMError
+from drpo.llm.types import ChatRequest, LLMCallError, LLMConfigError, LLMError
+
+log = logging.getLogger("drpo.llm")
 
 OPENAI_URL = "https://api.openai.com/v1"
 RETRYABLE_STATUS = frozenset({408, 409, 429}) | frozenset(range(500, 600))
@@ -57,6 +60,8 @@ class OpenAIBackend(Backend):
     """
 
     kind = "openai"
+    #: Ask for each sample in a request of its own (servers that count one choice's usage).
+    split_n = False
 
     def __init__(
         self,
@@ -69,6 +74,7 @@ class OpenAIBackend(Backend):
         max_retries: int = 6,
         backoff_s: float = 0.5,
         max_backoff_s: float = 30.0,
+        max_wait_s: float = 120.0,
     ) -> None:
         super().__init__(model)
         if concurrency < 1:
@@ -90,6 +96,8 @@ class OpenAIBackend(Backend):
         self.max_retries = max_retries
         self.backoff_s = backoff_s
         self.max_backoff_s = max_backoff_s
+        self.max_wait_s = max_wait_s
+        self._format_mode = "json_schema"  # stepped down when the server refuses it
         self._clients: list[Any] = []
         self._turn = 0
         self._semaphore: asyncio.Semaphore | None = None
@@ -142,72 +150,155 @@ class OpenAIBackend(Backend):
         return list(outcomes)
 
     async def _call(self, call: BackendCall) -> BackendResult:
-        import openai
+        """All `call.count` samples, however the server deals with `n`: a server that returns
+        fewer choices gets one request per missing sample, each with its own seed; one that
+        returns more is trimmed. Every attempt's reported tokens are counted."""
+        spent = _Spent()
+        request, first, count = call.request, call.first_sample, call.count
+        try:
+            if self.split_n and count > 1:
+                parts = await asyncio.gather(
+                    *(self._request(request, 1, first + j, spent) for j in range(count))
+                )
+                texts = tuple(t for p in parts for t in p[0])
+                reasons = tuple(r for p in parts for r in p[1])
+            else:
+                texts, reasons = await self._request(request, count, first, spent)
+                if len(texts) < count:
+                    self._note_short_n(count, len(texts))
+                    parts = await asyncio.gather(
+                        *(self._request(request, 1, first + j, spent)
+                          for j in range(len(texts), count))
+                    )  # fmt: skip
+                    texts += tuple(t for p in parts for t in p[0])
+                    reasons += tuple(r for p in parts for r in p[1])
+        except LLMCallError as exc:
+            raise LLMCallError(str(exc), **spent.as_kwargs()) from None
+        return BackendResult(texts, reasons, **spent.as_kwargs())
 
-        request = call.request
+    def _params(self, request: ChatRequest, n: int, sample: int) -> dict[str, Any]:
         params: dict[str, Any] = {
             "model": self.model,
             "messages": request.openai_messages(),
             "temperature": request.temperature,
             "top_p": request.top_p,
-            "n": call.count,
+            "n": n,
         }
-        if call.first_sample:  # later samples of a partly cached request: ask for new ones
-            params["seed"] = call.first_sample
+        if sample or self.split_n:  # later samples of a request: ask for new ones
+            params["seed"] = sample
         if request.max_tokens is not None:
             params["max_tokens"] = request.max_tokens
         if request.stop:
             params["stop"] = list(request.stop)
-        if request.json_mode:
+        mode = self._format_mode
+        if request.json_schema is not None and mode == "json_schema":
+            params["response_format"] = {
+                "type": "json_schema",
+                "json_schema": {"name": "answer", "strict": True, "schema": request.schema},
+            }
+        elif request.json_mode and mode != "text":
             params["response_format"] = {"type": "json_object"}
-        attempt = 0
+        return params
+
+    async def _request(
+        self, request: ChatRequest, n: int, sample: int, spent: _Spent
+    ) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """One request with its retries: up to `n` texts and their finish reasons."""
+        import openai
+
+        failures = 0
         while True:
+            params = self._params(request, n, sample)
+            spent.attempts += 1
             try:
                 async with self._semaphore:
                     client = self._next_client()
                     response = await client.chat.completions.create(**params)
-                return self._result(response, call.count)
+                spent.add(getattr(response, "usage", None))
+                answer = self._result(response, n)
+                if request.json_mode:  # the mode that served it, for usage.json
+                    used = params.get("response_format", {"type": "text"})["type"]
+                    self.notes["structured_output"] = used
+                return answer
             except (openai.AuthenticationError, openai.PermissionDeniedError) as exc:
-                raise LLMError(
+                raise LLMCallError(
                     f"{self.describe()} rejected the API key ({exc.status_code})"
                 ) from None
             except openai.APIStatusError as exc:
+                if self._refused_format(exc, params):
+                    continue  # asked again at once, in the next structured-output mode
                 if exc.status_code not in RETRYABLE_STATUS:
-                    raise LLMError(
+                    raise LLMCallError(
                         f"{self.describe()} refused the request ({exc.status_code}): {_brief(exc)}"
                     ) from None
                 error: Exception = exc
-            except (
-                openai.APIConnectionError,  # timeouts and dropped connections
-                openai.APIResponseValidationError,
-                json.JSONDecodeError,  # a body that is not JSON
-            ) as exc:
-                error = exc
+                reason = f"HTTP {exc.status_code}"
+            except openai.APITimeoutError as exc:
+                error, reason = exc, f"no answer within {self.timeout_s:g} s"
+                spent.unmetered += 1
+                self._count("timeouts")
+            except (openai.APIConnectionError, openai.APIResponseValidationError,
+                    json.JSONDecodeError) as exc:  # fmt: skip
+                error, reason = exc, f"{type(exc).__name__}"
+                spent.unmetered += 1
             except MalformedResponseError as exc:
-                error = exc
-            attempt += 1
-            if attempt > self.max_retries:
-                raise LLMError(
-                    f"{self.describe()} failed {attempt} times; last error: "
+                error, reason = exc, f"malformed response ({exc})"
+            failures += 1
+            if failures > self.max_retries:
+                raise LLMCallError(
+                    f"{self.describe()} failed {failures} times; last error: "
                     f"{type(error).__name__}: {_brief(error)}"
                 ) from None
             delay = _retry_after(error)
+            if delay is not None and delay > self.max_wait_s:
+                raise LLMCallError(
+                    f"{self.describe()} asked to wait {delay:g} s before retrying (Retry-After), "
+                    f"longer than the run's patience of {self.max_wait_s:g} s (--max_wait)"
+                ) from None
             if delay is None:
-                delay = min(self.max_backoff_s, self.backoff_s * 2 ** (attempt - 1))
+                delay = min(self.max_backoff_s, self.backoff_s * 2 ** (failures - 1))
                 delay *= 0.5 + self._jitter.random()
+            self._count("retries")
+            log.info("%s: attempt %d failed (%s); retrying in %.1f s (%d of %d retries)",
+                     self.describe(), failures, reason, delay, failures,
+                     self.max_retries)  # fmt: skip
             await asyncio.sleep(delay)
 
-    def _result(self, response: Any, count: int) -> BackendResult:
+    def _refused_format(self, exc: Exception, params: dict[str, Any]) -> bool:
+        """A 400/422 about the response format: step down to the next mode (json_schema,
+        then json_object, then plain text with extraction), noted once per server."""
+        response_format = params.get("response_format")
+        if response_format is None or getattr(exc, "status_code", None) not in (400, 422):
+            return False
+        text = str(exc).lower()
+        if not any(word in text for word in ("response_format", "schema", "json", "grammar")):
+            return False
+        mode = "json_object" if response_format["type"] == "json_schema" else "text"
+        self._format_mode = mode
+        self.notes[f"refused_{response_format['type']}"] = True
+        instead = "json_object" if mode == "json_object" else "plain text and extraction"
+        log.info("%s refused response_format %s (%s); asking with %s from now on",
+                 self.describe(), response_format["type"], _brief(exc), instead)  # fmt: skip
+        return True
+
+    def _note_short_n(self, asked: int, got: int) -> None:
+        if not self.notes.get("short_n"):
+            log.info("%s returned %d choice(s) for n=%d; the missing samples are asked "
+                     "for one at a time, each with its own seed",
+                     self.describe(), got, asked)  # fmt: skip
+        self.notes["short_n"] = True
+
+    def _count(self, name: str) -> None:
+        self.notes[name] = self.notes.get(name, 0) + 1
+
+    def _result(self, response: Any, count: int) -> tuple[tuple[str, ...], tuple[str, ...]]:
         choices = sorted(getattr(response, "choices", None) or [], key=lambda c: c.index)
-        if len(choices) != count or any(c.message is None for c in choices):
+        choices = choices[:count]  # more than asked for: trimmed
+        if not choices or any(c.message is None for c in choices):
             raise MalformedResponseError(f"expected {count} choice(s), got {len(choices)}")
-        texts = tuple(c.message.content or "" for c in choices)
-        usage = getattr(response, "usage", None)
-        return BackendResult(
-            texts=texts,
-            finish_reasons=tuple(c.finish_reason or "stop" for c in choices),
-            prompt_tokens=int(getattr(usage, "prompt_tokens", 0) or 0),
-            completion_tokens=int(getattr(usage, "completion_tokens", 0) or 0),
+        return (
+            tuple(c.message.content or "" for c in choices),
+            tuple(c.finish_reason or "stop" for c in choices),
         )
 
     def __del__(self) -> None:
@@ -227,6 +318,25 @@ class OpenAIBackend(Backend):
 
 class MalformedResponseError(Exception):
     """A 200 response without the choices asked for."""
+
+
+class _Spent:
+    """What the attempts of one call cost."""
+
+    def __init__(self) -> None:
+        self.prompt_tokens = self.completion_tokens = self.attempts = self.unmetered = 0
+
+    def add(self, usage: Any) -> None:
+        self.prompt_tokens += int(getattr(usage, "prompt_tokens", 0) or 0)
+        self.completion_tokens += int(getattr(usage, "completion_tokens", 0) or 0)
+
+    def as_kwargs(self) -> dict[str, int]:
+        return {
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": self.completion_tokens,
+            "attempts": self.attempts,
+            "unmetered": self.unmetered,
+        }
 
 
 def _brief(exc: Exception) -> str:

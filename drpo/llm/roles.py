@@ -4,19 +4,22 @@ method adds), where it runs, and how it samples."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
+from drpo.llm._loop import run_sync
 from drpo.llm.backend import Backend
 from drpo.llm.cache import LLMCache
 from drpo.llm.client import LLM
+from drpo.llm.llamacpp_backend import LlamaCppBackend, check_gguf
 from drpo.llm.openai_backend import OpenAIBackend, check_base_url
 from drpo.llm.sim_backend import SimBackend
 from drpo.llm.types import LLMConfigError
 from drpo.llm.usage import UsageTracker
 from drpo.llm.vllm_backend import VLLMBackend
 
-BACKENDS = ("sim", "openai", "vllm")
+BACKENDS = ("sim", "openai", "llamacpp", "vllm")
 
 
 @dataclass(frozen=True)
@@ -24,13 +27,16 @@ class RoleSettings:
     """Where one role's model runs. Sampling settings travel with each request."""
 
     backend: str = "sim"
-    model: str = "sim"
+    model: str = "sim"  # llamacpp: the GGUF file's path
     base_url: str | None = None  # openai: the server; None is OpenAI itself
     api_key_env: str = "OPENAI_API_KEY"  # the variable that holds the key (never the key)
-    concurrency: int = 8
+    concurrency: int = 8  # requests at once (llamacpp: the server's slots)
     timeout_s: float = 120.0
     max_retries: int = 6
     retry_backoff_s: float = 0.5  # first wait after a failed call; doubled each time
+    max_wait_s: float = 120.0  # a longer Retry-After ends the call with an error
+    threads: int | None = None  # llamacpp: CPU threads (None: every core)
+    ctx_per_slot: int = 4096  # llamacpp: context tokens per slot
     num_gpus: int = 1  # vllm
     gpu_memory_utilization: float = 0.9  # vllm
     seed: int = 0  # sim
@@ -49,23 +55,37 @@ class RoleSettings:
             raise LLMConfigError(f"max_retries must be >= 0, got {self.max_retries}")
         if self.retry_backoff_s < 0:
             raise LLMConfigError(f"retry_backoff must be >= 0 seconds, got {self.retry_backoff_s}")
+        if self.max_wait_s < 0:
+            raise LLMConfigError(f"max_wait must be >= 0 seconds, got {self.max_wait_s}")
+        if self.threads is not None and self.threads < 1:
+            raise LLMConfigError(f"threads must be >= 1, got {self.threads}")
+        if self.backend == "llamacpp":
+            check_gguf(self.model)
         if self.base_url is not None:
             if self.backend != "openai":
                 raise LLMConfigError(f"a base URL needs the openai backend, not {self.backend!r}")
             check_base_url(self.base_url)
+
+    @property
+    def model_name(self) -> str:
+        """The model's name in reports and fingerprints (a local GGUF: its file name)."""
+        return Path(self.model).name if self.backend == "llamacpp" else self.model
 
     def backend_key(self) -> tuple[Any, ...]:
         """Roles with the same key share one backend (one connection pool and concurrency
         limit per server, one vLLM engine per model)."""
         if self.backend == "openai":
             return ("openai", self.base_url, self.model, self.api_key_env)
+        if self.backend == "llamacpp":  # one server per GGUF file
+            return ("llamacpp", str(check_gguf(self.model)))
         if self.backend == "vllm":
             return ("vllm", self.model, self.num_gpus)
         return ("sim", self.model, self.seed, tuple(sorted(self.knowledge.items())))
 
 
 class BackendPool:
-    """Makes each backend once and hands it to every role that shares it."""
+    """Makes each backend once and hands it to every role that shares it; `close` ends them
+    all (and stops the local servers they started)."""
 
     def __init__(self) -> None:
         self._backends: dict[tuple[Any, ...], Backend] = {}
@@ -75,6 +95,15 @@ class BackendPool:
         if key not in self._backends:
             self._backends[key] = make_backend(settings)
         return self._backends[key]
+
+    def notes(self) -> dict[str, dict[str, Any]]:
+        """What each backend learnt about its server, by where it runs (for usage.json)."""
+        return {b.describe(): dict(b.notes) for b in self._backends.values() if b.notes}
+
+    def close(self) -> None:
+        backends, self._backends = list(self._backends.values()), {}
+        for backend in backends:
+            run_sync(backend.aclose())
 
 
 def make_backend(settings: RoleSettings) -> Backend:
@@ -87,6 +116,18 @@ def make_backend(settings: RoleSettings) -> Backend:
             timeout_s=settings.timeout_s,
             max_retries=settings.max_retries,
             backoff_s=settings.retry_backoff_s,
+            max_wait_s=settings.max_wait_s,
+        )
+    if settings.backend == "llamacpp":
+        return LlamaCppBackend(
+            settings.model,
+            slots=settings.concurrency,
+            threads=settings.threads,
+            ctx_per_slot=settings.ctx_per_slot,
+            timeout_s=settings.timeout_s,
+            max_retries=settings.max_retries,
+            backoff_s=settings.retry_backoff_s,
+            max_wait_s=settings.max_wait_s,
         )
     if settings.backend == "vllm":
         return VLLMBackend(
@@ -103,15 +144,26 @@ def make_llms(
     cache: LLMCache | None = None,
     usage: UsageTracker | None = None,
     max_reasks: int = 2,
+    pool: BackendPool | None = None,
+    refresh_unusable: bool = False,
 ) -> dict[str, LLM]:
-    """One `LLM` per role, sharing backends, the cache and the usage tally."""
-    pool = BackendPool()
+    """One `LLM` per role, sharing backends, the cache and the usage tally. Roles on one
+    local server share it, with as many slots as the most any of them sends at once."""
+    pool = pool if pool is not None else BackendPool()
     usage = usage or UsageTracker()
+    slots: dict[tuple[Any, ...], int] = {}
+    for settings in roles.values():
+        if settings.backend == "llamacpp":
+            key = settings.backend_key()
+            slots[key] = max(slots.get(key, 1), settings.concurrency)
     out = {}
     for role, settings in roles.items():
+        if settings.backend == "llamacpp":
+            settings = replace(settings, concurrency=slots[settings.backend_key()])
         try:
             backend = pool.get(settings)
         except LLMConfigError as exc:
             raise LLMConfigError(f"role {role!r}: {exc}") from None
-        out[role] = LLM(backend, role=role, cache=cache, usage=usage, max_reasks=max_reasks)
+        out[role] = LLM(backend, role=role, cache=cache, usage=usage, max_reasks=max_reasks,
+                        refresh_unusable=refresh_unusable)  # fmt: skip
     return out

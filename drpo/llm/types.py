@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Union
@@ -11,6 +12,20 @@ MessagesLike = Union[str, Sequence[Mapping[str, str]], Sequence[tuple[str, str]]
 
 class LLMError(Exception):
     """A call to an LLM failed; the message names the role, the model and where it runs."""
+
+
+class LLMCallError(LLMError):
+    """A call that failed after every attempt, with what its attempts cost: the tokens the
+    server reported, and the attempts whose tokens it never reported (timeouts, dropped
+    connections), so that usage and the budget count them too."""
+
+    def __init__(
+        self, message: str, *, prompt_tokens: int = 0, completion_tokens: int = 0,
+        attempts: int = 1, unmetered: int = 0,
+    ) -> None:  # fmt: skip
+        super().__init__(message)
+        self.prompt_tokens, self.completion_tokens = prompt_tokens, completion_tokens
+        self.attempts, self.unmetered = attempts, unmetered
 
 
 class LLMConfigError(LLMError, ValueError):
@@ -44,7 +59,9 @@ class ChatRequest:
 
     ``n`` samples are returned; at ``temperature > 0`` they differ, and each is cached under
     its own sample index. ``cache=False`` skips the cache for this request (the result is not
-    stored either). ``json_mode`` asks the server for a JSON object where it supports that.
+    stored either). ``json_mode`` asks the server for a JSON object where it supports that;
+    ``json_schema`` (a JSON Schema, given as a dict and kept as canonical JSON text) asks for
+    an answer within that schema, and implies ``json_mode``.
     """
 
     messages: tuple[tuple[str, str], ...]
@@ -55,9 +72,19 @@ class ChatRequest:
     n: int = 1
     json_mode: bool = False
     cache: bool = True
+    json_schema: str | Mapping[str, Any] | None = None  # kept as canonical JSON text
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "messages", _messages(self.messages))
+        if self.json_schema is not None:
+            schema = self.json_schema
+            if isinstance(schema, str):
+                schema = json.loads(schema)
+            if not isinstance(schema, Mapping):
+                raise ValueError("json_schema must be a JSON Schema object")
+            text = json.dumps(schema, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+            object.__setattr__(self, "json_schema", text)
+            object.__setattr__(self, "json_mode", True)
         object.__setattr__(self, "stop", tuple(self.stop))
         if self.n < 1:
             raise ValueError(f"n must be >= 1, got {self.n}")
@@ -77,6 +104,11 @@ class ChatRequest:
         if system is not None:
             msgs = (("system", system), *msgs)
         return cls(msgs, **settings)
+
+    @property
+    def schema(self) -> dict[str, Any] | None:
+        """The JSON Schema asked for, as a dict (None for none)."""
+        return json.loads(self.json_schema) if self.json_schema is not None else None
 
     def openai_messages(self) -> list[dict[str, str]]:
         return [{"role": role, "content": content} for role, content in self.messages]

@@ -72,11 +72,18 @@ class PriceTable:
 class RoleUsage:
     role: str
     model: str
-    requests: int = 0  # requests sent to the backend (retries not counted)
+    requests: int = 0  # calls answered by the backend (retries not counted)
     samples: int = 0  # completions received
     cache_hits: int = 0  # samples served from the cache, free
-    prompt_tokens: int = 0
+    prompt_tokens: int = 0  # of every attempt the server reported, failed ones too
     completion_tokens: int = 0
+    attempts: int = 0  # HTTP requests (or engine calls) made, retries included
+    failed: int = 0  # calls that failed after every attempt
+    estimated_tokens: int = 0  # output of attempts the server never reported (timeouts),
+    # counted at their worst case (max_tokens) in the cost and against the budget
+    json_answers: int = 0  # samples read as JSON
+    json_first_try: int = 0  # of them, usable at the first try (no re-ask)
+    json_unusable: int = 0  # of them, unusable after every re-ask
     cost_usd: float = 0.0
     priced: bool = True
 
@@ -162,6 +169,9 @@ class UsageTracker:
         samples: int,
         prompt_tokens: int,
         completion_tokens: int,
+        attempts: int | None = None,
+        failed: int = 0,
+        estimated_tokens: int = 0,
     ) -> None:
         with self._lock:
             if self.budget_usd is not None:
@@ -171,7 +181,19 @@ class UsageTracker:
             row.samples += samples
             row.prompt_tokens += prompt_tokens
             row.completion_tokens += completion_tokens
-            row.cost_usd += self.cost(model, prompt_tokens, completion_tokens)
+            row.attempts += requests if attempts is None else attempts
+            row.failed += failed
+            row.estimated_tokens += estimated_tokens
+            row.cost_usd += self.cost(model, prompt_tokens, completion_tokens + estimated_tokens)
+
+    def record_json(
+        self, role: str, model: str, *, answers: int, first_try: int, unusable: int
+    ) -> None:
+        with self._lock:
+            row = self._row(role, model)
+            row.json_answers += answers
+            row.json_first_try += first_try
+            row.json_unusable += unusable
 
     def record_hits(self, role: str, model: str, hits: int) -> None:
         with self._lock:
@@ -192,6 +214,12 @@ class UsageTracker:
                 "cache_hits": sum(r.cache_hits for r in rows),
                 "prompt_tokens": sum(r.prompt_tokens for r in rows),
                 "completion_tokens": sum(r.completion_tokens for r in rows),
+                "attempts": sum(r.attempts for r in rows),
+                "failed": sum(r.failed for r in rows),
+                "estimated_tokens": sum(r.estimated_tokens for r in rows),
+                "json_answers": sum(r.json_answers for r in rows),
+                "json_first_try": sum(r.json_first_try for r in rows),
+                "json_unusable": sum(r.json_unusable for r in rows),
                 "cost_usd": sum(r.cost_usd for r in rows),
                 "unpriced_models": sorted({r.model for r in rows if not r.priced}),
             },

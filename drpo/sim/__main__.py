@@ -45,6 +45,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--require_key_env", default=None, help="require the key held by this variable"
     )
     serve.add_argument("--knowledge", default=None, help="JSON or JSONL of question -> answer")
+    serve.add_argument("--ignore_n", action="store_true", help="one choice whatever n asks")
+    serve.add_argument("--refuse_schema", action="store_true", help="400 for json_schema")
+    serve.add_argument(
+        "--refuse_json_object", action="store_true", help="400 for any response_format"
+    )
     args = parser.parse_args(argv)
     try:
         key = None
@@ -61,6 +66,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             seed=args.seed,
             stall_s=args.stall_s,
             api_key=key,
+            ignore_n=args.ignore_n,
+            refuse_schema=args.refuse_schema,
+            refuse_json_object=args.refuse_json_object,
         )
         model = SimulatedLLM(seed=args.seed, knowledge=_knowledge(args.knowledge))
         server = SimServer(settings, model)

@@ -199,9 +199,11 @@ class SimulatedLLM:
         return json.dumps(
             {
                 "query_analysis": {
-                    "main_topic": " ".join(query.split()[:8]),
+                    "main_topic": " ".join(query.split()[:8])[:200] or "(empty request)",
                     "user_intent": "simulated reading of the request",
-                    "harmful": is_harmful(query),
+                    "ambiguities": "none noticed (simulated)",
+                    "response_format": "prose (simulated)",
+                    "challenges": "a harmful request" if is_harmful(query) else "none",
                 },
                 "aspects_selection": {
                     "reasoning": "Simulated selection: "

@@ -9,6 +9,11 @@ Faults, drawn per request with probability `fault_rate` from the server's seed: 
 Retry-After), ``500``, ``stall`` (an answer sent only after `stall_s`, past the client's
 timeout), ``malformed`` (a 200 whose body is not JSON) and ``truncated`` (a body cut off half
 way). A fault never changes what a later, successful answer to the same request says.
+
+Structured output: ``response_format`` ``json_schema`` (the answer must lie within the
+schema, or the server answers 500: the simulated model must honour every schema we send)
+and ``json_object``. Like servers in the wild it can be told to ignore ``n`` (one choice,
+as llama-cpp-python's server), to refuse schemas (400), or to refuse any response_format.
 """
 
 from __future__ import annotations
@@ -46,6 +51,9 @@ class ServerSettings:
     stall_s: float = 5.0
     retry_after_s: float = 0.05
     api_key: str | None = None  # when set, requests must carry it as a bearer token
+    ignore_n: bool = False  # answer one choice whatever n asks
+    refuse_schema: bool = False  # 400 for response_format json_schema
+    refuse_json_object: bool = False  # 400 for response_format json_object too
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.fault_rate <= 1.0:
@@ -200,6 +208,9 @@ class SimServer:
         n = body.get("n") or 1
         if not isinstance(n, int) or not 1 <= n <= 128:
             raise BadRequestError("'n' must be an integer from 1 to 128")
+        if self.settings.ignore_n:
+            n = 1
+        schema = self._schema(body.get("response_format"))
         stop = body.get("stop") or ()
         stop = [stop] if isinstance(stop, str) else list(stop)
         first = int(body.get("seed") or 0)
@@ -213,6 +224,9 @@ class SimServer:
             )
             for j in range(n)
         ]
+        if schema is not None:
+            for answer in answers:
+                self._check_within(answer.text, schema)
         prompt_tokens = answers[0].prompt_tokens
         completion_tokens = sum(a.completion_tokens for a in answers)
         return {
@@ -236,6 +250,37 @@ class SimServer:
                 "total_tokens": prompt_tokens + completion_tokens,
             },
         }
+
+    def _schema(self, response_format: Any) -> dict[str, Any] | None:
+        """The schema asked for (None for none or json_object); 400 where refused."""
+        if response_format is None:
+            return None
+        kind = response_format.get("type") if isinstance(response_format, dict) else None
+        if kind not in ("json_schema", "json_object", "text"):
+            raise BadRequestError(f"unknown response_format type {kind!r}")
+        if kind != "text" and self.settings.refuse_json_object:
+            raise BadRequestError("response_format is not supported by this server")
+        if kind == "json_schema":
+            if self.settings.refuse_schema:
+                raise BadRequestError("response_format type json_schema is not supported")
+            schema = (response_format.get("json_schema") or {}).get("schema")
+            if not isinstance(schema, dict):
+                raise BadRequestError("response_format.json_schema.schema must be an object")
+            self.count("schema_requests")
+            return schema
+        return None
+
+    @staticmethod
+    def _check_within(text: str, schema: dict[str, Any]) -> None:
+        from drpo.llm.json_schema import schema_errors
+
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError:
+            raise OffSchemaError(f"the simulated answer is not JSON: {text[:80]!r}") from None
+        errors = schema_errors(value, schema)
+        if errors:
+            raise OffSchemaError(f"the simulated answer is off the schema: {errors[0]}")
 
     def embeddings(self, body: dict[str, Any]) -> dict[str, Any]:
         inputs = body.get("input")
@@ -264,6 +309,10 @@ class SimServer:
 
 class BadRequestError(Exception):
     pass
+
+
+class OffSchemaError(Exception):
+    """The simulated model answered outside the schema it was given: a bug of ours."""
 
 
 class _HTTPServer(ThreadingHTTPServer):
@@ -301,7 +350,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         sim = self.server.sim
-        if self.path.rstrip("/") in ("/v1/models", "/models"):
+        if self.path.rstrip("/") == "/health":
+            self._send(200, {"status": "ok"})
+        elif self.path.rstrip("/") in ("/v1/models", "/models"):
             self._send(200, {"object": "list", "data": [{"id": "sim", "object": "model"}]})
         elif self.path.rstrip("/") == "/stats":
             self._send(200, sim.stats())
@@ -350,6 +401,10 @@ class _Handler(BaseHTTPRequestHandler):
             return
         except BadRequestError as exc:
             self._error(400, str(exc))
+            return
+        except OffSchemaError as exc:
+            sim.count("off_schema")
+            self._error(500, str(exc))
             return
         sim.count("completions")  # counted before sending, so a client that has its answer
         sim.count("samples", len(payload["choices"]))  # also sees it in the stats

