@@ -1,0 +1,114 @@
+"""DRPO tells the truth about what a run achieved (simulated LLM, in process): errors earn no
+extra level, a mostly failed run ends with exit code 1 and can be resumed once the cause is
+fixed, a run that found nothing better keeps the initial prompt, and a proposal that is not
+a system prompt is not used."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from drpo_helpers import Rewriting, drpo_pieces
+
+from drpo.cli import main
+from drpo.llm import Backend, BackendResult, RoleSettings
+from drpo.methods.drpo.data import DEMO_DATA_DIR
+from drpo.methods.drpo.run import DRPOSettings, run_drpo
+from drpo.methods.drpo.world import check_system_prompt
+from drpo.run_context import MostlyFailedError
+from drpo.sim.model import SimulatedLLM
+from search import BeamSearch
+
+QUERIES = [
+    "What is the capital of Australia?",
+    "How do I apologise to a colleague I snapped at?",
+    "Write a haiku about autumn rain.",
+    "Explain how vaccines train the immune system.",
+]
+
+
+def settings(log_dir: Path, **changes) -> DRPOSettings:
+    roles = {r: RoleSettings() for r in ("base", "metrics", "eval", "optimize")}
+    return DRPOSettings(roles=roles, log_dir=log_dir, data_dir=DEMO_DATA_DIR, depth=3,
+                        disable_tqdm=True, **changes)  # fmt: skip
+
+
+def test_a_step_that_was_not_evaluated_earns_no_extra_level() -> None:
+    judge = Rewriting(lambda text: "It is fine, I suppose.")
+    world, config, _ = drpo_pieces(judge=judge)
+    world.update_example(QUERIES)
+    result = BeamSearch(beam_size=1, max_depth=2, max_depth_increase=5)(world, config)
+    assert all(s.error and s.error_role == "eval" for s in result.terminal_state.steps)
+    assert result.depth_increase == 0 and len(result.terminal_state.steps) == 3
+
+
+def test_a_mostly_failed_run_exits_1_and_resumes_once_fixed(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setattr(SimulatedLLM, "_judge", lambda self, text: "Looks good to me!")
+    failed = (r"of \d+ evaluations failed; the commonest error \(\d+ times\), role 'eval' "
+              r"\(model sim\): the judge gave no")  # fmt: skip
+    with pytest.raises(MostlyFailedError, match=failed):
+        run_drpo(settings(tmp_path / "run"))
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert summary["evaluations"]["errored"] == summary["evaluations"]["total"]
+    assert summary["best_prompt_is_initial"] and (tmp_path / "run/algo_output/output.json").exists()
+    monkeypatch.undo()  # the cause is fixed: the judge answers in JSON again
+    fixed = run_drpo(replace(settings(tmp_path / "run"), resume=True))
+    assert fixed.errored == 0 and fixed.path_reward > 0
+    assert fixed.path_reward == run_drpo(settings(tmp_path / "clean")).path_reward
+
+
+def test_the_cli_says_it_in_one_line_with_exit_1(tmp_path: Path, monkeypatch, capsys) -> None:
+    monkeypatch.setattr(SimulatedLLM, "_judge", lambda self, text: "Looks good to me!")
+    code = main(["--log_dir", str(tmp_path / "run"), "--depth", "2", "--disable_tqdm"])
+    err = capsys.readouterr().err
+    assert code == 1 and err.count("\n") == 1 and "role 'eval'" in err and "--resume" in err
+    assert "the run stopped" in (tmp_path / "run" / "log.txt").read_text()
+
+
+def test_a_run_that_found_nothing_better_keeps_the_initial_prompt(tmp_path: Path, monkeypatch):
+    worse = '{"analysis": "shorter is better", "new_system_prompt": "Reply with one word only."}'
+    monkeypatch.setattr(SimulatedLLM, "_optimise_prompt", lambda self, text, rng, temp: worse)
+    initial = "You are a helpful assistant. Be accurate: check names, numbers and dates."
+    summary = run_drpo(settings(tmp_path / "run", initial_system_prompt=initial))
+    data = json.loads((tmp_path / "run" / "summary.json").read_text())
+    if summary.path_reward > summary.initial_reward:
+        pytest.fail("the worse prompt should not win on the simulated LLM")
+    assert data["best_prompt_is_initial"] and data["outcome"].startswith("no improvement")
+    best = (tmp_path / "run" / "best_system_prompt.txt").read_text().strip()
+    assert best.startswith("You are a helpful assistant. Be accurate")
+    assert (tmp_path / "run" / "candidate_system_prompt.txt").read_text().strip() == (
+        "Reply with one word only."
+    )
+
+
+class CopiesTheAnswer(Backend):
+    """An optimiser that answers with the base model's answer it was shown."""
+
+    kind = "sim"
+
+    async def agenerate(self, calls, on_result=None) -> list[BackendResult]:
+        out = []
+        for call in calls:
+            text = next(c for r, c in call.request.messages if "<response>" in c)
+            shown = text[text.index("<response>") + 10 : text.index("</response>")].strip()
+            answer = json.dumps({"analysis": "copy", "new_system_prompt": f"Say: {shown}"})
+            out.append(BackendResult((answer,) * call.count, ("stop",) * call.count, 1, 1))
+        return out
+
+
+def test_a_proposal_that_is_no_system_prompt_is_not_used() -> None:
+    answer = ("Paris is the capital of France. It lies on the Seine and has been the "
+              "capital since the tenth century, with about two million people.")  # fmt: skip
+    with pytest.raises(ValueError, match="repeats the assistant's answer"):
+        check_system_prompt(f"You are helpful. {answer}", answer=answer, query="Capital?")
+    with pytest.raises(ValueError, match="at most"):
+        check_system_prompt("Be kind. " * 400, answer=answer, query="Capital?")
+    check_system_prompt("You are a helpful assistant. State facts with their sources.",
+                        answer=answer, query="What is the capital of France?")  # fmt: skip
+
+    world, config, _ = drpo_pieces(optimizer=CopiesTheAnswer("sim"))
+    world.update_example(QUERIES)
+    result = BeamSearch(beam_size=1, max_depth=2)(world, config)
+    assert {s.system_prompt for s in result.terminal_state.steps} == {world.initial_system_prompt}
