@@ -425,6 +425,7 @@ def _run_promptagent(args: argparse.Namespace, log_dir: Path) -> int:
     )
     print(
         f"test accuracy: initial prompt {summary.initial_test:.3f}, final {summary.final_test:.3f}"
+        f"; difference {summary.test_difference}"
     )
     _print_ending(summary, "final prompt", "best_prompt.txt", summary.final_prompt)
     return 0
@@ -463,7 +464,8 @@ def _run_gpo(args: argparse.Namespace, log_dir: Path) -> int:
     where, _ = _provenance(summary)
     print(f"GPO on task {summary.task} ran on {where}")
     print(f"eval accuracy: initial prompt {summary.initial_eval:.3f}, best {summary.best_eval:.3f}")
-    print(f"test accuracy: initial prompt {summary.initial_test:.3f}, best {summary.best_test:.3f}")
+    print(f"test accuracy: initial prompt {summary.initial_test:.3f}, best {summary.best_test:.3f}"
+          f"; difference {summary.test_difference}")  # fmt: skip
     _print_ending(summary, "best prompt", "best_prompt.txt", summary.best_prompt)
     return 0
 

@@ -230,3 +230,33 @@ def test_bad_input_gets_one_line(tmp_path: Path, args: list[str], message: str) 
     assert out.returncode == 2 and message in out.stderr
     assert len(out.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "logs").exists()
+
+
+@pytest.mark.parametrize("method", ["promptagent", "gpo"])
+def test_a_search_that_only_found_worse_prompts_reports_the_initial_one(
+    method: str, tmp_path: Path, monkeypatch
+) -> None:
+    """An optimiser that always writes an unhelpful prompt: the prompt reported as best is
+    never one that scores below the initial prompt on eval."""
+    from drpo.cli import main
+    from drpo.sim.catalogue import HINT_SENTENCES
+    from drpo.sim.model import SimulatedLLM
+
+    worse = "Answer at once, without thinking."
+    monkeypatch.setattr(SimulatedLLM, "_write_prompts", lambda self, text, rng, temp:
+                        json.dumps({"new_prompts": [worse]}))  # fmt: skip
+    monkeypatch.setattr(SimulatedLLM, "_edit_prompt", lambda self, text, rng, temp:
+                        json.dumps({"new_prompt": worse}))  # fmt: skip
+    initial = "Solve the task. " + " ".join(list(HINT_SENTENCES.values())[3:])
+    log_dir = tmp_path / "run"
+    code = main(["--method", method, "--search", "greedy", "--initial_prompt", initial,
+                 "--log_dir", str(log_dir), "--depth", "2", "--disable_tqdm"])  # fmt: skip
+    assert code == 0
+    summary = json.loads((log_dir / "summary.json").read_text())
+    final = "final" if method == "promptagent" else "best"
+    assert summary[f"{final}_eval_accuracy"] >= summary["initial_eval_accuracy"]
+    assert summary["best_prompt_is_initial"]
+    assert (log_dir / "best_prompt.txt").read_text().strip() == initial.strip()
+    assert summary["test_difference"]["n"] == 60 and summary["test_difference"]["mean"] == 0
+    if method == "promptagent":  # the rule was needed: greedy search itself answered worse
+        assert summary["search_answer"]["eval_accuracy"] < summary["initial_eval_accuracy"]

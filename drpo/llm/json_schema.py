@@ -97,3 +97,15 @@ def object_schema(properties: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]
         "required": list(properties),
         "additionalProperties": False,
     }
+
+
+def text_schema(max_chars: int, *, min_chars: int = 1) -> dict[str, Any]:
+    """A string of `min_chars` to `max_chars` characters."""
+    return {"type": "string", "minLength": min_chars, "maxLength": max_chars}
+
+
+def tokens_for(chars: int) -> int:
+    """A token limit for up to `chars` characters of JSON text (at least 1 token per 3
+    characters, which holds for English and code), with room for the keys: a limit that
+    fits the schema never cuts a valid answer off."""
+    return chars // 3 + 40

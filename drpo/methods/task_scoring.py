@@ -43,6 +43,11 @@ class Score:
     def errors(self) -> tuple[Attempt, ...]:
         return tuple(a for a in self.attempts if not a.correct)
 
+    @property
+    def correct(self) -> list[float]:
+        """1.0 or 0.0 per example, in order (for paired comparisons)."""
+        return [1.0 if a.correct else 0.0 for a in self.attempts]
+
 
 class TaskScorer:
     """Answers examples with the task model (the "base" role) and scores the answers."""

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from drpo.llm.json_schema import object_schema
+from drpo.llm.json_schema import object_schema, text_schema, tokens_for
 from drpo.methods.drpo.aspects import ASPECTS, MAX_ASPECTS, MIN_ASPECTS
 
 RATIONALE_CHARS = 300
@@ -20,24 +20,14 @@ MAX_PROMPT_CHARS = 2500
 MAX_ANSWER_CHARS = 4000
 
 
-def _text(max_chars: int, *, min_chars: int = 1) -> dict[str, Any]:
-    return {"type": "string", "minLength": min_chars, "maxLength": max_chars}
-
-
-def tokens_for(chars: int) -> int:
-    """A token limit for up to `chars` characters of JSON text (at least 1 token per 3
-    characters, which holds for English and code), with room for the keys."""
-    return chars // 3 + 40
-
-
 METRICS_FIELDS = ("main_topic", "user_intent", "ambiguities", "response_format", "challenges")
 
 METRICS_SCHEMA = object_schema(
     {
-        "query_analysis": object_schema({f: _text(FIELD_CHARS) for f in METRICS_FIELDS}),
+        "query_analysis": object_schema({f: text_schema(FIELD_CHARS) for f in METRICS_FIELDS}),
         "aspects_selection": object_schema(
             {
-                "reasoning": _text(REASONING_CHARS),
+                "reasoning": text_schema(REASONING_CHARS),
                 "selected_aspects": {
                     "type": "array",
                     "items": {"type": "string", "enum": list(ASPECTS)},
@@ -55,7 +45,7 @@ def judge_schema(aspects: Sequence[str]) -> dict[str, Any]:
     """One property per aspect asked for, each a rationale and an integer score 1-5."""
     entry = object_schema(
         {
-            "rationale": _text(RATIONALE_CHARS),
+            "rationale": text_schema(RATIONALE_CHARS),
             "score": {"type": "integer", "minimum": 1, "maximum": 5},
         }
     )
@@ -68,13 +58,13 @@ def judge_max_tokens(aspects: Sequence[str]) -> int:
 
 OPTIMIZER_SCHEMA = object_schema(
     {
-        "analysis": _text(ANALYSIS_CHARS),
-        "new_system_prompt": _text(MAX_PROMPT_CHARS, min_chars=20),
+        "analysis": text_schema(ANALYSIS_CHARS),
+        "new_system_prompt": text_schema(MAX_PROMPT_CHARS, min_chars=20),
     }
 )
 OPTIMIZER_MAX_TOKENS = tokens_for(ANALYSIS_CHARS + MAX_PROMPT_CHARS)
 
 ICL_SCHEMA = object_schema(
-    {"analysis": _text(ANALYSIS_CHARS), "improved_answer": _text(MAX_ANSWER_CHARS)}
+    {"analysis": text_schema(ANALYSIS_CHARS), "improved_answer": text_schema(MAX_ANSWER_CHARS)}
 )
 ICL_MAX_TOKENS = tokens_for(ANALYSIS_CHARS + MAX_ANSWER_CHARS)

@@ -13,6 +13,7 @@ from drpo.methods.task_scoring import TaskScorer
 from drpo.methods.task_settings import TaskRunSettings
 from drpo.methods.tasks import Task, answer_key
 from drpo.run_context import RunError, Session, with_knowledge
+from drpo.stats import PairedDifference, paired_difference
 from search import Greedy, save_artifacts
 from search.artifacts import write_atomic
 from world_model import Reasoner
@@ -50,6 +51,7 @@ class GPOSummary:
     simulated: bool
     usage_table: str
     resumed_from: int
+    test_difference: PairedDifference | None = None
 
 
 def prepare(settings: GPOSettings) -> Task:
@@ -100,6 +102,8 @@ def run_gpo(settings: GPOSettings) -> GPOSummary:
         initial_test, best_test = run_sync(
             scorer.score_many([(initial, task.test), (best.state.prompt, task.test)])
         )
+        difference = paired_difference(initial_test.correct, best_test.correct,
+                                       seed=settings.seed)  # fmt: skip
         meta = {
             "method": "gpo",
             "simulated": settings.simulated,
@@ -109,6 +113,8 @@ def run_gpo(settings: GPOSettings) -> GPOSummary:
             "best_step": best.depth,
             "initial_test_accuracy": initial_test.accuracy,
             "best_test_accuracy": best_test.accuracy,
+            "test_difference": difference.to_json(),
+            "best_prompt_is_initial": best.state.prompt == initial,
         }
         log_dir = session.log_dir
         save_artifacts(result, log_dir / "algo_output", meta=meta)
@@ -128,6 +134,7 @@ def run_gpo(settings: GPOSettings) -> GPOSummary:
         best_eval=best.reward,
         initial_test=initial_test.accuracy,
         best_test=best_test.accuracy,
+        test_difference=difference,
         simulated=settings.simulated,
         usage_table=session.usage.table(),
         resumed_from=session.checkpoint.resumed_from,

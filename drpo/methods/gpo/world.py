@@ -21,6 +21,7 @@ import numpy as np
 
 from drpo.llm import LLM, ChatRequest
 from drpo.llm._loop import run_sync
+from drpo.llm.json_schema import object_schema, text_schema, tokens_for
 from drpo.methods.task_scoring import Score, TaskPromptWorld, TaskScorer
 from drpo.methods.tasks import Task
 from drpo.retrieval import Embedder, HashingEmbedder
@@ -165,7 +166,7 @@ class GPOConfig(SearchConfig):
         feedback: bool = False,
         n_examples: int = 3,
         temperature: float = 1.0,
-        max_tokens: int = 1024,
+        max_tokens: int | None = None,
         embedder: Embedder | None = None,
         seed: int = 0,
     ) -> None:
@@ -186,7 +187,8 @@ class GPOConfig(SearchConfig):
         self.update, self.schedule = update, schedule
         self.initial_budget, self.final_budget, self.warmup = initial_budget, final_budget, warmup
         self.feedback, self.n_examples = feedback, n_examples
-        self.temperature, self.max_tokens = temperature, max_tokens
+        self.temperature = temperature
+        self.max_tokens = max_tokens or tokens_for(MAX_PROMPT_CHARS)
         self.embedder = embedder or HashingEmbedder()
         self.seed = seed
 
@@ -237,10 +239,15 @@ class GPOConfig(SearchConfig):
             "prompt": state.prompt,
             "instruction": instruction,
             "budget": str(self.budget_for(state)),
+            "max_chars": str(MAX_PROMPT_CHARS),
         }.items():
             text = text.replace(f"<<{key}>>", value)
         return ChatRequest.of(
-            text, temperature=self.temperature, max_tokens=self.max_tokens, n=self.n_candidates
+            text,
+            temperature=self.temperature,
+            max_tokens=self.max_tokens,
+            n=self.n_candidates,
+            json_schema=PROMPT_SCHEMA,
         )
 
     def get_actions(self, state: GPOState) -> list[Candidate]:
@@ -276,6 +283,11 @@ class GPOConfig(SearchConfig):
     ) -> tuple[float, dict[str, Any]]:
         score: Score = kwargs[SCORE_KEY]
         return score.accuracy, {"eval_accuracy": score.accuracy}
+
+
+#: The longest prompt the optimiser may write.
+MAX_PROMPT_CHARS = 2000
+PROMPT_SCHEMA = object_schema({"new_prompt": text_schema(MAX_PROMPT_CHARS, min_chars=10)})
 
 
 def _new_prompt(value: Any) -> str:

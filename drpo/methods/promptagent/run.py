@@ -13,6 +13,7 @@ from drpo.methods.task_scoring import TaskScorer
 from drpo.methods.task_settings import TaskRunSettings
 from drpo.methods.tasks import answer_key
 from drpo.run_context import RunError, Session, with_knowledge
+from drpo.stats import PairedDifference, paired_difference
 from search import MCTS, BeamSearch, Greedy, save_artifacts
 from search.artifacts import write_atomic
 from world_model import Reasoner, SearchAlgorithm
@@ -49,6 +50,7 @@ class PromptAgentSummary:
     simulated: bool
     usage_table: str
     resumed_from: int
+    test_difference: PairedDifference | None = None
 
 
 def algorithm(settings: PromptAgentSettings) -> SearchAlgorithm:
@@ -104,20 +106,33 @@ def run_promptagent(settings: PromptAgentSettings) -> PromptAgentSummary:
             seed=settings.seed,
         )
         result = Reasoner(world, config, search)(task.name)
-        final = result.terminal_state.prompt
+        candidate = result.terminal_state.prompt
+        # Never a "best" prompt that does worse on eval than the one the run started from.
+        keep_initial = result.terminal_node.reward < result.tree.reward
+        final = initial if keep_initial else candidate
+        final_eval = result.tree.reward if keep_initial else result.terminal_node.reward
         initial_test, final_test = run_sync(
             scorer.score_many([(initial, task.test), (final, task.test)])
         )
+        difference = paired_difference(initial_test.correct, final_test.correct,
+                                       seed=settings.seed)  # fmt: skip
         meta = {
             "method": "promptagent",
             "simulated": settings.simulated,
             "task": task.name,
             "search": settings.search,
             "initial_eval_accuracy": result.tree.reward,
-            "final_eval_accuracy": result.terminal_node.reward,
+            "final_eval_accuracy": final_eval,
             "initial_test_accuracy": initial_test.accuracy,
             "final_test_accuracy": final_test.accuracy,
+            "test_difference": difference.to_json(),
+            "best_prompt_is_initial": final == initial,
+            "search_answer": {"prompt": candidate, "eval_accuracy": result.terminal_node.reward},
         }
+        if keep_initial:
+            log.info("the search's answer scores %.3f on eval, below the initial prompt's %.3f: "
+                     "keeping the initial prompt", result.terminal_node.reward,
+                     result.tree.reward)  # fmt: skip
         log_dir = session.log_dir
         save_artifacts(result, log_dir / "algo_output", meta=meta)
         write_atomic(log_dir / "best_prompt.txt", (final + "\n").encode("utf-8"))
@@ -131,9 +146,10 @@ def run_promptagent(settings: PromptAgentSettings) -> PromptAgentSummary:
         initial_prompt=initial,
         final_prompt=final,
         initial_eval=result.tree.reward,
-        final_eval=result.terminal_node.reward,
+        final_eval=final_eval,
         initial_test=initial_test.accuracy,
         final_test=final_test.accuracy,
+        test_difference=difference,
         simulated=settings.simulated,
         usage_table=session.usage.table(),
         resumed_from=session.checkpoint.resumed_from,

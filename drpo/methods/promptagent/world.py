@@ -16,6 +16,7 @@ from typing import Any
 
 from drpo.llm import LLM, ChatRequest
 from drpo.llm._loop import run_sync
+from drpo.llm.json_schema import object_schema, text_schema, tokens_for
 from drpo.methods.task_scoring import Attempt, Score, TaskPromptWorld, TaskScorer
 from drpo.methods.tasks import Example, Task
 from world_model import SearchConfig
@@ -152,7 +153,6 @@ class PromptAgentConfig(SearchConfig):
         expand_width: int = 3,
         num_new_prompts: int = 1,
         temperature: float = 0.7,
-        max_tokens: int = 2048,
         max_draws: int | None = None,
         seed: int = 0,
     ) -> None:
@@ -166,7 +166,6 @@ class PromptAgentConfig(SearchConfig):
         self.expand_width = expand_width
         self.num_new_prompts = num_new_prompts
         self.temperature = temperature
-        self.max_tokens = max_tokens
         self.max_draws = max_draws if max_draws is not None else 3 * expand_width
 
     def update_example(self, example: Any, prompt: Any = None) -> None:
@@ -212,7 +211,8 @@ class PromptAgentConfig(SearchConfig):
             ChatRequest.of(
                 _render("feedback", prompt=states[i].prompt, errors=_errors_text(s.errors)),
                 temperature=self.temperature,
-                max_tokens=self.max_tokens,
+                max_tokens=tokens_for(FEEDBACK_CHARS),
+                json_schema=FEEDBACK_SCHEMA,
             )
             for i, s in jobs
         ]
@@ -235,9 +235,11 @@ class PromptAgentConfig(SearchConfig):
                         errors=_errors_text(score.errors),
                         feedback=answer.value,
                         count=str(self.num_new_prompts),
+                        max_chars=str(MAX_PROMPT_CHARS),
                     ),
                     temperature=self.temperature,
-                    max_tokens=self.max_tokens,
+                    max_tokens=tokens_for(self.num_new_prompts * MAX_PROMPT_CHARS),
+                    json_schema=writer_schema(self.num_new_prompts),
                 )
             )
             writer_jobs.append((i, score, answer.value))
@@ -260,6 +262,18 @@ class PromptAgentConfig(SearchConfig):
         score: Score = kwargs[EVAL_KEY]
         return score.accuracy, {"eval_accuracy": score.accuracy,
                                 "batch_accuracy": action.batch_accuracy}  # fmt: skip
+
+
+#: The longest error feedback, and the longest prompt the writer may propose.
+FEEDBACK_CHARS, MAX_PROMPT_CHARS = 1500, 2000
+FEEDBACK_SCHEMA = object_schema({"error_feedback": text_schema(FEEDBACK_CHARS)})
+
+
+def writer_schema(count: int) -> dict[str, Any]:
+    """Exactly `count` new prompts."""
+    prompts = {"type": "array", "items": text_schema(MAX_PROMPT_CHARS, min_chars=10),
+               "minItems": count, "maxItems": count}  # fmt: skip
+    return object_schema({"new_prompts": prompts})
 
 
 def _feedback(value: Any) -> str:
