@@ -229,6 +229,19 @@ def _local_model(text: str, models_dir: str | None) -> str:
     return text
 
 
+def _local_slots(base_url: str | None) -> int | None:
+    """The slots of a server on this machine that says how many it has (llama.cpp's
+    /props): more requests at once would only queue there, against the timeout."""
+    from urllib.parse import urlparse
+
+    from drpo.llm.llamacpp_backend import server_props
+
+    if base_url is None or urlparse(base_url).hostname not in ("127.0.0.1", "localhost", "::1"):
+        return None
+    slots = server_props(base_url).get("total_slots")
+    return slots if isinstance(slots, int) and slots >= 1 else None
+
+
 def _roles(args: argparse.Namespace) -> dict[str, RoleSettings]:
     models = {
         "base": args.base_model_name,
@@ -249,7 +262,7 @@ def _roles(args: argparse.Namespace) -> dict[str, RoleSettings]:
         backend = _backend(model, backend, base_url, family)
         concurrency = args.concurrency
         if concurrency is None:
-            concurrency = 4 if backend == "llamacpp" else 8
+            concurrency = 4 if backend == "llamacpp" else _local_slots(base_url) or 8
         roles[role] = RoleSettings(
             backend=backend,
             model=model,

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import threading
 import time
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, replace
@@ -225,8 +226,20 @@ class Session:
             log.info("all roles run on the simulated LLM: the results are simulated")
         off = self.settings.disable_tqdm
         self._progress = tqdm(total=self._total, desc=self._desc, unit="level", disable=off)
-        self._requests = tqdm(desc="LLM requests", unit="req", disable=off)
+        self._requests = tqdm(desc="LLM calls done", unit="call", disable=off)
+        self._ticking = threading.Event()
+        if not off:
+            threading.Thread(target=self._tick, name="progress", daemon=True).start()
         return self
+
+    def _tick(self) -> None:
+        """Keeps the calls bar current inside a level: done, in flight, retries so far."""
+        while not self._ticking.wait(1.0):
+            retries = sum(n.get("retries", 0) for n in self.pool.notes().values())
+            self._requests.n = self.usage.answered
+            self._requests.set_postfix_str(
+                f"in flight {self.usage.in_flight}, retries {retries}", refresh=True
+            )
 
     def llms(self, roles: Mapping[str, RoleSettings], *, max_reasks: int = 2) -> dict[str, LLM]:
         return make_llms(
@@ -242,7 +255,6 @@ class Session:
             if depth > self._progress.total:
                 self._progress.total = depth
             self._progress.update(max(0, depth - self._progress.n))
-        self._requests.update(self.usage.summary()["total"]["requests"] - self._requests.n)
         self.checkpoint.write("running", self.frontiers, self.usage)
 
     def finish(self, summary: Mapping[str, Any]) -> None:
@@ -260,6 +272,7 @@ class Session:
         error: BaseException | None,
         trace: TracebackType | None,
     ) -> None:
+        self._ticking.set()
         self._progress.close()
         self._requests.close()
         try:

@@ -105,8 +105,20 @@ def test_a_proposal_that_is_no_system_prompt_is_not_used() -> None:
         check_system_prompt(f"You are helpful. {answer}", answer=answer, query="Capital?")
     with pytest.raises(ValueError, match="at most"):
         check_system_prompt("Be kind. " * 400, answer=answer, query="Capital?")
+    from drpo.methods.drpo.prompts import template
+
+    with pytest.raises(ValueError, match="repeats the instructions you were given"):
+        check_system_prompt(
+            ", the system prompt let that happen",
+            answer=answer,
+            query="Q?",
+            instructions=template("optimizer"),
+        )  # seen from the real 0.5B model
+    with pytest.raises(ValueError, match="at least a sentence"):
+        check_system_prompt("Be good.", answer=answer, query="Capital?")
     check_system_prompt("You are a helpful assistant. State facts with their sources.",
-                        answer=answer, query="What is the capital of France?")  # fmt: skip
+                        answer=answer, query="What is the capital of France?",
+                        instructions=template("optimizer"))  # fmt: skip
 
     world, config, _ = drpo_pieces(optimizer=CopiesTheAnswer("sim"))
     world.update_example(QUERIES)

@@ -198,3 +198,19 @@ def test_retries_and_their_reasons_are_logged(sim_server, caplog) -> None:
     retries = [r.getMessage() for r in caplog.records if "retrying in" in r.getMessage()]
     assert retries and all("HTTP 500" in m for m in retries)
     assert llm.backend.notes["retries"] == len(retries) == server.stats()["fault_500"]
+
+
+def test_a_local_server_sets_the_default_concurrency_to_its_slots(recording) -> None:
+    from drpo.cli import _local_slots
+
+    assert _local_slots(recording(slots=3).url) == 3
+    assert _local_slots(recording().url) is None  # a server that does not say: the default
+    assert _local_slots("https://api.openai.com/v1") is None  # never asked of remote servers
+
+
+def test_calls_in_flight_and_answered_are_tracked(sim_server) -> None:
+    usage = UsageTracker()
+    role = RoleSettings(backend="openai", base_url=sim_server().url)
+    llm = make_llms({"eval": role}, usage=usage)["eval"]
+    llm.generate([ChatRequest.of(f"question {i}") for i in range(5)])
+    assert (usage.in_flight, usage.answered) == (0, 5)

@@ -177,3 +177,64 @@ def test_bad_log_dirs_get_one_line_and_exit_2(tmp_path: Path, content, message: 
 def test_a_missing_log_dir(tmp_path: Path) -> None:
     out = run_cli(str(tmp_path / "nope"))
     assert out.returncode == 2 and "does not exist" in out.stderr
+
+
+# ---- what the terminal tables and the header say about real runs -------------------------
+def _run(tmp_path: Path, name: str, *args: str, judge=None, monkeypatch=None) -> Path:
+    from drpo.cli import main
+
+    if judge is not None:
+        from drpo.sim.model import SimulatedLLM
+
+        monkeypatch.setattr(SimulatedLLM, "_judge", judge)
+    main(["--log_dir", str(tmp_path / name), "--disable_tqdm", *args])
+    return tmp_path / name
+
+
+def test_the_trace_picks_its_columns_by_method(tmp_path: Path, capsys) -> None:
+    from drpo.visualize.cli import main as visualize
+
+    run = _run(tmp_path, "pa", "--method", "promptagent", "--n_iters", "2", "--depth", "2")
+    capsys.readouterr()
+    assert visualize([str(run), "--trace"]) == 0
+    table = capsys.readouterr().out
+    assert "eval acc" in table and "feedback" in table and "errors" in table
+    assert "aspects" not in table and "None" not in table
+
+
+def test_an_errored_step_shows_its_error_not_a_bare_zero(tmp_path, capsys, monkeypatch) -> None:
+    from drpo.visualize.cli import main as visualize
+
+    run = _run(tmp_path, "broken", "--depth", "2", judge=lambda self, text: "Nice answer!",
+               monkeypatch=monkeypatch)  # fmt: skip
+    capsys.readouterr()
+    assert visualize([str(run), "--trace"]) == 0
+    table = capsys.readouterr().out
+    assert "not evaluated: the judge gave no usable evaluation" in table
+    assert "0.000" not in table.split("\n", 2)[2]  # no step row claims a score of 0
+
+
+def test_compare_averages_the_rows_it_shows(tmp_path: Path, capsys) -> None:
+    from drpo.visualize.cli import main as visualize
+    from drpo.visualize.terminal import trace_rows
+    from search import tree_json
+
+    a = _run(tmp_path, "a", "--depth", "3")
+    b = _run(tmp_path, "b", "--depth", "2", "--seed", "1")
+    capsys.readouterr()
+    assert visualize([str(a), "--compare", str(b)]) == 0
+    mean_line = next(line for line in capsys.readouterr().out.splitlines()
+                     if line.startswith("mean"))  # fmt: skip
+    rows = trace_rows(tree_json.load(a / "algo_output/output.json"))
+    shown = sum(r["reward"] for r in rows) / len(rows)
+    assert mean_line.split()[1] == f"{shown:.3f}"
+
+
+def test_the_page_header_says_a_default_run_is_simulated(tmp_path: Path) -> None:
+    from drpo.visualize.cli import main as visualize
+
+    run = _run(tmp_path, "default", "--depth", "2")
+    assert visualize([str(run)]) == 0
+    page = (run / "tree.html").read_text()
+    header = page[page.index("<header>") : page.index("</header>")]
+    assert "Simulated LLM: these results are simulated." in header and "simulated: True" in header

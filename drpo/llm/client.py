@@ -190,8 +190,16 @@ class LLM:
         self.usage.reserve(self.role, self.model, estimate)
         results: list[BackendResult | Exception] = []
         self.usage.batch_sent(len(calls))
+        answered = 0
+
+        def store_and_count(position: int, result: BackendResult) -> None:
+            nonlocal answered
+            answered += 1
+            self.usage.call_answered()
+            store(position, result)
+
         try:
-            results = await self.backend.agenerate(calls, store)
+            results = await self.backend.agenerate(calls, store_and_count)
             if len(results) != len(calls):
                 raise LLMError(
                     f"{self.backend.describe()} answered {len(results)} of {len(calls)} calls"
@@ -199,7 +207,7 @@ class LLM:
         except LLMError as exc:  # same kind of error, now naming the role
             raise type(exc)(f"role {self.role!r}: {exc}") from None
         finally:
-            self.usage.batch_done()
+            self.usage.batch_done(unanswered=len(calls) - answered)
             # Every attempt counts, those of failed calls too; an attempt whose tokens the
             # server never reported (a timeout) is counted at its worst case.
             spent = [r for r in results if isinstance(r, (BackendResult, LLMCallError))]

@@ -115,6 +115,8 @@ class UsageTracker:
         self._round_calls = 0
         self.rounds = 0
         self.widest_round = 0  # the most calls sent in one round
+        self.in_flight = 0  # calls sent and not answered yet (for progress bars)
+        self.answered = 0  # calls answered so far
 
     def batch_sent(self, calls: int) -> None:
         """A batch of `calls` went to a backend (call `batch_done` when it is answered)."""
@@ -124,11 +126,19 @@ class UsageTracker:
                 self._round_calls = 0
             self._batches_out += 1
             self._round_calls += calls
+            self.in_flight += calls
             self.widest_round = max(self.widest_round, self._round_calls)
 
-    def batch_done(self) -> None:
+    def call_answered(self) -> None:
+        with self._lock:
+            self.in_flight -= 1
+            self.answered += 1
+
+    def batch_done(self, *, unanswered: int = 0) -> None:
+        """The batch is over; `unanswered` of its calls never reported an answer (failed)."""
         with self._lock:
             self._batches_out -= 1
+            self.in_flight -= unanswered
 
     def _row(self, role: str, model: str) -> RoleUsage:
         key = (role, model)

@@ -54,6 +54,7 @@ class ServerSettings:
     ignore_n: bool = False  # answer one choice whatever n asks
     refuse_schema: bool = False  # 400 for response_format json_schema
     refuse_json_object: bool = False  # 400 for response_format json_object too
+    slots: int | None = None  # when set, GET /props says so (as llama.cpp's server does)
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.fault_rate <= 1.0:
@@ -352,6 +353,8 @@ class _Handler(BaseHTTPRequestHandler):
         sim = self.server.sim
         if self.path.rstrip("/") == "/health":
             self._send(200, {"status": "ok"})
+        elif self.path.rstrip("/") == "/props" and sim.settings.slots is not None:
+            self._send(200, {"total_slots": sim.settings.slots})
         elif self.path.rstrip("/") in ("/v1/models", "/models"):
             self._send(200, {"object": "list", "data": [{"id": "sim", "object": "model"}]})
         elif self.path.rstrip("/") == "/stats":

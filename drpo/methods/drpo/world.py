@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from drpo.llm import LLM, ChatRequest
 from drpo.llm._loop import run_sync
 from drpo.methods.drpo.dynamic_reward import DynamicReward
-from drpo.methods.drpo.prompts import render
+from drpo.methods.drpo.prompts import render, template
 from drpo.methods.drpo.schemas import MAX_PROMPT_CHARS, OPTIMIZER_MAX_TOKENS, OPTIMIZER_SCHEMA
 from drpo.methods.drpo.state import DRPOState, Step
 from world_model import SearchConfig, WorldModel
@@ -192,25 +193,35 @@ def _prompt_parser(shown: Step) -> Callable[[Any], str]:
 
     def parse(value: Any) -> str:
         prompt = _new_prompt(value)
-        check_system_prompt(prompt, answer=shown.output, query=shown.query)
+        check_system_prompt(prompt, answer=shown.output, query=shown.query,
+                            instructions=template("optimizer"))  # fmt: skip
         return prompt
 
     return parse
 
 
-def check_system_prompt(prompt: str, *, answer: str, query: str) -> None:
+def check_system_prompt(prompt: str, *, answer: str, query: str, instructions: str = "") -> None:
     """ValueError (the reason, for the re-ask) when `prompt` is no usable system prompt: too
-    long, or a copy of the answer (or of the query) it was written from."""
+    short or too long, or a copy of the answer, the query or the instructions it was written
+    from."""
     if len(prompt) > MAX_PROMPT_CHARS:
         raise ValueError(
             f"the new system prompt has {len(prompt)} characters; at most {MAX_PROMPT_CHARS}"
         )
-    for name, text in (("the assistant's answer", answer), ("the user's request", query)):
+    if len(_words(prompt)) < 5:
+        raise ValueError("the new system prompt needs at least a sentence of instructions")
+    sources = (("the assistant's answer", answer), ("the user's request", query),
+               ("the instructions you were given", instructions))  # fmt: skip
+    for name, text in sources:
         if len(text) >= 40 and _overlap(prompt, text) >= 0.6:
             raise ValueError(
                 f"'new_system_prompt' repeats {name} instead of giving the assistant "
                 "general instructions"
             )
+
+
+def _words(text: str) -> list[str]:
+    return re.findall(r"[a-z0-9']+", text.lower())
 
 
 def _overlap(prompt: str, text: str) -> float:
@@ -220,6 +231,6 @@ def _overlap(prompt: str, text: str) -> float:
     def grams(words: list[str]) -> set[tuple[str, ...]]:
         return {tuple(words[i : i + 4]) for i in range(max(1, len(words) - 3))}
 
-    a, b = grams(prompt.lower().split()), grams(text.lower().split())
+    a, b = grams(_words(prompt)), grams(_words(text))
     smaller = min(len(a), len(b))
     return len(a & b) / smaller if smaller else 0.0
