@@ -87,7 +87,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="requests at once per server (default 8; llamacpp: its slots, 4)",
                    )  # fmt: skip
     m.add_argument("--threads", type=int, default=None, help="llamacpp: CPU threads (all cores)")
-    m.add_argument("--timeout", type=float, default=120.0, help="seconds per request")
+    m.add_argument("--timeout", type=float, default=None,
+                   help="seconds per request (default 120; llamacpp: 600)")  # fmt: skip
     m.add_argument("--max_wait", type=float, default=120.0,
                    help="the longest Retry-After a run waits; a longer one is an error",
                    )  # fmt: skip

@@ -189,7 +189,7 @@ class LlamaCppBackend(OpenAIBackend):
         slots: int = 4,
         threads: int | None = None,
         ctx_per_slot: int = 4096,
-        timeout_s: float = 120.0,
+        timeout_s: float = 600.0,  # a CPU writes about 20 tokens a second
         max_retries: int = 6,
         backoff_s: float = 0.5,
         max_wait_s: float = 120.0,

@@ -20,6 +20,9 @@ from drpo.llm.usage import UsageTracker
 from drpo.llm.vllm_backend import VLLMBackend
 
 BACKENDS = ("sim", "openai", "llamacpp", "vllm")
+#: Seconds per request: a hosted model answers in seconds; a local model on a CPU writes
+#: about 20 tokens a second, shared by its slots, so a long answer needs minutes.
+REMOTE_TIMEOUT_S, LOCAL_TIMEOUT_S = 120.0, 600.0
 
 
 @dataclass(frozen=True)
@@ -31,7 +34,7 @@ class RoleSettings:
     base_url: str | None = None  # openai: the server; None is OpenAI itself
     api_key_env: str = "OPENAI_API_KEY"  # the variable that holds the key (never the key)
     concurrency: int = 8  # requests at once (llamacpp: the server's slots)
-    timeout_s: float = 120.0
+    timeout_s: float | None = None  # seconds per request; None: 120 (llamacpp: 600)
     max_retries: int = 6
     retry_backoff_s: float = 0.5  # first wait after a failed call; doubled each time
     max_wait_s: float = 120.0  # a longer Retry-After ends the call with an error
@@ -49,7 +52,7 @@ class RoleSettings:
             )
         if self.concurrency < 1:
             raise LLMConfigError(f"concurrency must be >= 1, got {self.concurrency}")
-        if self.timeout_s <= 0:
+        if self.timeout_s is not None and self.timeout_s <= 0:
             raise LLMConfigError(f"timeout must be > 0 seconds, got {self.timeout_s}")
         if self.max_retries < 0:
             raise LLMConfigError(f"max_retries must be >= 0, got {self.max_retries}")
@@ -113,7 +116,7 @@ def make_backend(settings: RoleSettings) -> Backend:
             base_url=settings.base_url,
             api_key_env=settings.api_key_env,
             concurrency=settings.concurrency,
-            timeout_s=settings.timeout_s,
+            timeout_s=settings.timeout_s or REMOTE_TIMEOUT_S,
             max_retries=settings.max_retries,
             backoff_s=settings.retry_backoff_s,
             max_wait_s=settings.max_wait_s,
@@ -124,7 +127,7 @@ def make_backend(settings: RoleSettings) -> Backend:
             slots=settings.concurrency,
             threads=settings.threads,
             ctx_per_slot=settings.ctx_per_slot,
-            timeout_s=settings.timeout_s,
+            timeout_s=settings.timeout_s or LOCAL_TIMEOUT_S,
             max_retries=settings.max_retries,
             backoff_s=settings.retry_backoff_s,
             max_wait_s=settings.max_wait_s,

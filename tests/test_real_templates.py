@@ -1,0 +1,55 @@
+"""Our meta-prompts against a REAL model's answers: Qwen2.5-Coder-0.5B-Instruct (Q4_K_M, on
+llama.cpp), recorded by `python -m bench.real_templates` and replayed here through the same
+code. A template that changes has no recorded answer any more, and this test says so until
+its real answers are recorded again."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from drpo.llm import RoleSettings, UsageTracker, make_llms
+from drpo.llm.replay import Replay
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from bench.real_templates import ROLES, check, run_templates  # noqa: E402
+
+RECORDED = Path(__file__).with_name("data") / "real_answers_qwen0.5b.json"
+
+
+@pytest.fixture(scope="module")
+def replayed():
+    replay = Replay(RECORDED)
+    usage = UsageTracker()
+    llms = make_llms({r: RoleSettings() for r in ROLES}, usage=usage)
+    for llm in llms.values():
+        llm.backend = replay
+    return replay, run_templates(llms, usage)
+
+
+def test_the_answers_are_a_real_models(replayed) -> None:
+    replay, _ = replayed
+    assert replay.about["real"] is True and replay.about["name"] == "qwen0.5b"
+    assert replay.model == "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf"
+
+
+def test_a_small_real_model_follows_every_template(replayed) -> None:
+    _, report = replayed
+    assert check(report) == []
+    for use in report.json.values():
+        assert use["first_try"] >= 0.9 * use["answers"] and use["unusable"] == 0
+
+
+def test_no_example_value_was_copied_as_an_answer(replayed) -> None:
+    _, report = replayed
+    assert all("Quality" not in chosen for chosen in report.selections)
+    for prompts in (*report.drpo_proposals, report.promptagent_prompts, report.gpo_prompts):
+        assert all(p.strip() not in ("...", "") for p in prompts)
+
+
+def test_the_replay_gives_what_was_recorded(replayed) -> None:
+    replay, report = replayed
+    assert report.to_json() == replay.about["report"]
