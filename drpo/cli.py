@@ -7,7 +7,9 @@ when it stopped before overspending its budget), never a traceback.
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -484,7 +486,21 @@ def _run_gpo(args: argparse.Namespace, log_dir: Path) -> int:
     return 0
 
 
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt  # a polite kill ends like Ctrl-C: checkpoint, log line, servers
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    if threading.current_thread() is not threading.main_thread():
+        return _main(argv)
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        return _main(argv)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _main(argv: Sequence[str] | None) -> int:
     args = build_parser().parse_args(argv)
     for name, value in METHOD_DEFAULTS[args.method].items():
         if getattr(args, name) is None:

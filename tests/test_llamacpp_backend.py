@@ -164,3 +164,44 @@ def test_model_path_errors_are_one_line(tmp_path: Path) -> None:
         capture_output=True, text=True, cwd=ROOT,
     )  # fmt: skip
     assert done.returncode == 2 and "python -m drpo.models fetch smollm2" in done.stderr
+
+
+def test_a_killed_run_stops_its_server_and_says_so(gguf: Path, tmp_path: Path) -> None:
+    """SIGTERM ends a run like Ctrl-C: one line, exit 130, the checkpoint marked interrupted,
+    the failure in log.txt, and the local server stopped."""
+    code = textwrap.dedent(f"""
+        import sys
+        sys.path.insert(0, {str(FAKE.parent)!r})
+        import drpo.llm.llamacpp_backend as b
+        from test_llamacpp_backend import fake_launcher
+        b.LAUNCHER = fake_launcher()
+        from drpo.cli import main
+        raise SystemExit(main(sys.argv[1:]))
+    """)
+    log_dir = tmp_path / "run"
+    run = subprocess.Popen(
+        [sys.executable, "-c", code, "--model_path", str(gguf), "--depth", "400",
+         "--max_depth_increase", "0", "--log_dir", str(log_dir), "--disable_tqdm",
+         "--data_dir", str(ROOT.parent / "shared" / "data" / "drpo")],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+    )  # fmt: skip
+    deadline = time.monotonic() + 60
+    while not (log_dir / "checkpoint.json").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    log = (log_dir / "log.txt").read_text()
+    server_pid = None
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                cmd = (proc / "cmdline").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            if str(FAKE).encode() in cmd and str(gguf).encode() in cmd:
+                server_pid = int(proc.name)
+    assert server_pid is not None and "ready in" in log
+    run.send_signal(signal.SIGTERM)
+    _, err = run.communicate(timeout=60)
+    assert run.returncode == 130 and "interrupted" in err and err.count("\n") == 1
+    assert json.loads((log_dir / "checkpoint.json").read_text())["status"] == "interrupted"
+    assert "the run stopped: KeyboardInterrupt" in (log_dir / "log.txt").read_text()
+    assert not alive(server_pid)
