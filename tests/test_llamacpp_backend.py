@@ -22,6 +22,18 @@ FAKE = Path(__file__).with_name("fake_llamacpp.py")
 ROOT = Path(__file__).resolve().parents[1]
 
 
+#: `python -c CLI_ON_THE_STAND_IN ARGS...` runs train.py's CLI with the stand-in server.
+CLI_ON_THE_STAND_IN = textwrap.dedent(f"""
+    import sys
+    sys.path.insert(0, {str(FAKE.parent)!r})
+    import drpo.llm.llamacpp_backend as b
+    from test_llamacpp_backend import fake_launcher
+    b.LAUNCHER = fake_launcher()
+    from drpo.cli import main
+    raise SystemExit(main(sys.argv[1:]))
+""")
+
+
 def fake_launcher(*extra: str):
     def launch(model: Path, port: int, slots: int, threads: int, ctx: int) -> list[str]:
         return [sys.executable, str(FAKE), "--model", str(model), "--port", str(port),
@@ -125,15 +137,7 @@ def test_train_py_model_path_runs_every_role_on_the_local_server(
     gguf: Path, tmp_path: Path
 ) -> None:
     """`--model_path` end to end, through the CLI (the stand-in server plays llama.cpp)."""
-    code = textwrap.dedent(f"""
-        import sys
-        sys.path.insert(0, {str(FAKE.parent)!r})
-        import drpo.llm.llamacpp_backend as b
-        from test_llamacpp_backend import fake_launcher
-        b.LAUNCHER = fake_launcher()
-        from drpo.cli import main
-        raise SystemExit(main(sys.argv[1:]))
-    """)
+    code = CLI_ON_THE_STAND_IN
     log_dir = tmp_path / "run"
     done = subprocess.run(
         [sys.executable, "-c", code, "--model_path", str(gguf), "--depth", "2",
@@ -169,15 +173,7 @@ def test_model_path_errors_are_one_line(tmp_path: Path) -> None:
 def test_a_killed_run_stops_its_server_and_says_so(gguf: Path, tmp_path: Path) -> None:
     """SIGTERM ends a run like Ctrl-C: one line, exit 130, the checkpoint marked interrupted,
     the failure in log.txt, and the local server stopped."""
-    code = textwrap.dedent(f"""
-        import sys
-        sys.path.insert(0, {str(FAKE.parent)!r})
-        import drpo.llm.llamacpp_backend as b
-        from test_llamacpp_backend import fake_launcher
-        b.LAUNCHER = fake_launcher()
-        from drpo.cli import main
-        raise SystemExit(main(sys.argv[1:]))
-    """)
+    code = CLI_ON_THE_STAND_IN
     log_dir = tmp_path / "run"
     run = subprocess.Popen(
         [sys.executable, "-c", code, "--model_path", str(gguf), "--depth", "400",

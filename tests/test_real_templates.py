@@ -39,8 +39,10 @@ def test_the_answers_are_a_real_models(replayed) -> None:
 def test_a_small_real_model_follows_every_template(replayed) -> None:
     _, report = replayed
     assert check(report) == []
-    for use in report.json.values():
+    for role in ("metrics", "eval"):
+        use = report.json[role]
         assert use["first_try"] >= 0.9 * use["answers"] and use["unusable"] == 0
+    assert all(use["well_formed"] >= 0.9 * use["answers"] for use in report.json.values())
 
 
 def test_no_example_value_was_copied_as_an_answer(replayed) -> None:

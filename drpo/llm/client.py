@@ -291,6 +291,7 @@ class LLM:
         for index, (request, completion) in enumerate(zip(requests, completions)):
             for sample, (text, cut) in enumerate(zip(completion.texts, completion.truncated)):
                 pending.append((index, sample, request, text, cut))
+        malformed_first = 0  # first answers that were not JSON within their schema
         for attempt in range(1, self.max_reasks + 2):
             retry = []
             for index, sample, request, text, cut in pending:
@@ -298,6 +299,7 @@ class LLM:
                     value = read(index, text, cut)
                     answers[index][sample] = JSONAnswer(value, text, None, attempt)
                 except (JSONOutputError, ValueError, TypeError, KeyError) as exc:
+                    malformed_first += attempt == 1 and isinstance(exc, JSONOutputError)
                     answers[index][sample] = JSONAnswer(None, text, str(exc), attempt)
                     retry.append((index, sample, request, text, str(exc)))
             if not retry or attempt > self.max_reasks:
@@ -327,6 +329,7 @@ class LLM:
             self.model,
             answers=len(flat),
             first_try=sum(a.ok and a.attempts == 1 for a in flat),
+            well_formed_first_try=len(flat) - malformed_first,
             unusable=sum(not a.ok for a in flat),
         )
         return out

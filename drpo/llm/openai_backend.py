@@ -155,23 +155,28 @@ class OpenAIBackend(Backend):
         returns more is trimmed. Every attempt's reported tokens are counted."""
         spent = _Spent()
         request, first, count = call.request, call.first_sample, call.count
+
+        async def one_by_one(samples: range) -> tuple[tuple[str, ...], tuple[str, ...]]:
+            """Each sample its own request; every one finishes (and is counted) before a
+            failure of any is raised."""
+            parts = await asyncio.gather(
+                *(self._request(request, 1, first + j, spent) for j in samples),
+                return_exceptions=True,
+            )
+            for part in parts:
+                if isinstance(part, BaseException):
+                    raise part
+            return tuple(t for p in parts for t in p[0]), tuple(r for p in parts for r in p[1])
+
         try:
             if self.split_n and count > 1:
-                parts = await asyncio.gather(
-                    *(self._request(request, 1, first + j, spent) for j in range(count))
-                )
-                texts = tuple(t for p in parts for t in p[0])
-                reasons = tuple(r for p in parts for r in p[1])
+                texts, reasons = await one_by_one(range(count))
             else:
                 texts, reasons = await self._request(request, count, first, spent)
                 if len(texts) < count:
                     self._note_short_n(count, len(texts))
-                    parts = await asyncio.gather(
-                        *(self._request(request, 1, first + j, spent)
-                          for j in range(len(texts), count))
-                    )  # fmt: skip
-                    texts += tuple(t for p in parts for t in p[0])
-                    reasons += tuple(r for p in parts for r in p[1])
+                    more, why = await one_by_one(range(len(texts), count))
+                    texts, reasons = texts + more, reasons + why
         except LLMCallError as exc:
             raise LLMCallError(str(exc), **spent.as_kwargs()) from None
         return BackendResult(texts, reasons, **spent.as_kwargs())

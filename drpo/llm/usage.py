@@ -83,6 +83,8 @@ class RoleUsage:
     # counted at their worst case (max_tokens) in the cost and against the budget
     json_answers: int = 0  # samples read as JSON
     json_first_try: int = 0  # of them, usable at the first try (no re-ask)
+    json_well_formed: int = 0  # of them, JSON within its schema at the first try (whether
+    # or not the method then used it: a proposal can be well-formed and still no prompt)
     json_unusable: int = 0  # of them, unusable after every re-ask
     cost_usd: float = 0.0
     priced: bool = True
@@ -197,12 +199,22 @@ class UsageTracker:
             row.cost_usd += self.cost(model, prompt_tokens, completion_tokens + estimated_tokens)
 
     def record_json(
-        self, role: str, model: str, *, answers: int, first_try: int, unusable: int
+        self,
+        role: str,
+        model: str,
+        *,
+        answers: int,
+        first_try: int,
+        unusable: int,
+        well_formed_first_try: int | None = None,
     ) -> None:
         with self._lock:
             row = self._row(role, model)
             row.json_answers += answers
             row.json_first_try += first_try
+            row.json_well_formed += (
+                answers if well_formed_first_try is None else (well_formed_first_try)
+            )
             row.json_unusable += unusable
 
     def record_hits(self, role: str, model: str, hits: int) -> None:
@@ -229,6 +241,7 @@ class UsageTracker:
                 "estimated_tokens": sum(r.estimated_tokens for r in rows),
                 "json_answers": sum(r.json_answers for r in rows),
                 "json_first_try": sum(r.json_first_try for r in rows),
+                "json_well_formed": sum(r.json_well_formed for r in rows),
                 "json_unusable": sum(r.json_unusable for r in rows),
                 "cost_usd": sum(r.cost_usd for r in rows),
                 "unpriced_models": sorted({r.model for r in rows if not r.priced}),

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -15,6 +14,7 @@ from drpo.methods.drpo.dynamic_reward import DynamicReward
 from drpo.methods.drpo.prompts import render, template
 from drpo.methods.drpo.schemas import MAX_PROMPT_CHARS, OPTIMIZER_MAX_TOKENS, OPTIMIZER_SCHEMA
 from drpo.methods.drpo.state import DRPOState, Step
+from drpo.methods.prompt_checks import check_prompt
 from world_model import SearchConfig, WorldModel
 
 log = logging.getLogger("drpo")
@@ -202,35 +202,8 @@ def _prompt_parser(shown: Step) -> Callable[[Any], str]:
 
 def check_system_prompt(prompt: str, *, answer: str, query: str, instructions: str = "") -> None:
     """ValueError (the reason, for the re-ask) when `prompt` is no usable system prompt: too
-    short or too long, or a copy of the answer, the query or the instructions it was written
-    from."""
-    if len(prompt) > MAX_PROMPT_CHARS:
-        raise ValueError(
-            f"the new system prompt has {len(prompt)} characters; at most {MAX_PROMPT_CHARS}"
-        )
-    if len(_words(prompt)) < 5:
-        raise ValueError("the new system prompt needs at least a sentence of instructions")
-    sources = (("the assistant's answer", answer), ("the user's request", query),
-               ("the instructions you were given", instructions))  # fmt: skip
-    for name, text in sources:
-        if len(text) >= 40 and _overlap(prompt, text) >= 0.6:
-            raise ValueError(
-                f"'new_system_prompt' repeats {name} instead of giving the assistant "
-                "general instructions"
-            )
-
-
-def _words(text: str) -> list[str]:
-    return re.findall(r"[a-z0-9']+", text.lower())
-
-
-def _overlap(prompt: str, text: str) -> float:
-    """The share of `text`'s word 4-grams that `prompt` contains (or of the prompt's, when
-    the prompt is the shorter)."""
-
-    def grams(words: list[str]) -> set[tuple[str, ...]]:
-        return {tuple(words[i : i + 4]) for i in range(max(1, len(words) - 3))}
-
-    a, b = grams(_words(prompt)), grams(_words(text))
-    smaller = min(len(a), len(b))
-    return len(a & b) / smaller if smaller else 0.0
+    short or too long, looping, or a copy of the answer, the query or the instructions it
+    was written from."""
+    shown = {"the assistant's answer": answer, "the user's request": query,
+             "the instructions you were given": instructions}  # fmt: skip
+    check_prompt(prompt, max_chars=MAX_PROMPT_CHARS, shown=shown, what="'new_system_prompt'")

@@ -22,6 +22,7 @@ import numpy as np
 from drpo.llm import LLM, ChatRequest
 from drpo.llm._loop import run_sync
 from drpo.llm.json_schema import object_schema, text_schema, tokens_for
+from drpo.methods.prompt_checks import check_prompt
 from drpo.methods.task_scoring import Score, TaskPromptWorld, TaskScorer
 from drpo.methods.tasks import Task
 from drpo.retrieval import Embedder, HashingEmbedder
@@ -259,8 +260,11 @@ class GPOConfig(SearchConfig):
             rng = random.Random(self.seed)
             batch = rng.sample(list(self.task.train), min(5, len(self.task.train)))
             errors = run_sync(self.scorer.score_many([(s.prompt, batch) for s in states]))
+        shown = {"the instructions you were given": (PROMPTS_DIR / "optimizer.txt").read_text(
+            encoding="utf-8")}  # fmt: skip
+        parsers = [_prompt_parser({**shown, "the examples": self._examples(s)}) for s in states]
         answers = self.optimizer.generate_json(
-            [self._request(s, e) for s, e in zip(states, errors)], parse=_new_prompt
+            [self._request(s, e) for s, e in zip(states, errors)], parse=parsers
         )
         out = []
         for state, samples in zip(states, answers):
@@ -288,6 +292,15 @@ class GPOConfig(SearchConfig):
 #: The longest prompt the optimiser may write.
 MAX_PROMPT_CHARS = 2000
 PROMPT_SCHEMA = object_schema({"new_prompt": text_schema(MAX_PROMPT_CHARS, min_chars=10)})
+
+
+def _prompt_parser(shown: dict[str, str]) -> Any:
+    def parse(value: Any) -> str:
+        prompt = _new_prompt(value)
+        check_prompt(prompt, max_chars=MAX_PROMPT_CHARS, shown=shown)
+        return prompt
+
+    return parse
 
 
 def _new_prompt(value: Any) -> str:

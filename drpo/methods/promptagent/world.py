@@ -17,6 +17,7 @@ from typing import Any
 from drpo.llm import LLM, ChatRequest
 from drpo.llm._loop import run_sync
 from drpo.llm.json_schema import object_schema, text_schema, tokens_for
+from drpo.methods.prompt_checks import check_prompt
 from drpo.methods.task_scoring import Attempt, Score, TaskPromptWorld, TaskScorer
 from drpo.methods.tasks import Example, Task
 from world_model import SearchConfig
@@ -243,7 +244,10 @@ class PromptAgentConfig(SearchConfig):
                 )
             )
             writer_jobs.append((i, score, answer.value))
-        written = await self.optimizer.agenerate_json(writer_requests, parse=_new_prompts)
+        parsers = [_prompts_parser({"the instructions you were given": _template("writer"),
+                                    "the examples": _errors_text(score.errors)})
+                   for _, score, _ in writer_jobs]  # fmt: skip
+        written = await self.optimizer.agenerate_json(writer_requests, parse=parsers)
         out: list[list[Proposal]] = [[] for _ in states]
         for (i, score, feedback), (answer,) in zip(writer_jobs, written):
             if not answer.ok:
@@ -281,6 +285,24 @@ def _feedback(value: Any) -> str:
     if not isinstance(text, str) or not text.strip():
         raise ValueError("the JSON needs a non-empty string 'error_feedback'")
     return text.strip()
+
+
+def _prompts_parser(shown: dict[str, str]) -> Any:
+    """The usable new prompts of a writer's answer (ValueError when none is)."""
+
+    def parse(value: Any) -> list[str]:
+        prompts, reasons = [], []
+        for prompt in _new_prompts(value):
+            try:
+                check_prompt(prompt, max_chars=MAX_PROMPT_CHARS, shown=shown)
+                prompts.append(prompt)
+            except ValueError as exc:
+                reasons.append(str(exc))
+        if not prompts:
+            raise ValueError("; ".join(reasons))
+        return prompts
+
+    return parse
 
 
 def _new_prompts(value: Any) -> list[str]:
