@@ -1,0 +1,5 @@
+import sys
+
+from drpo.methods.oirl.choose import main
+
+sys.exit(main())
