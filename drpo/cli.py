@@ -445,7 +445,7 @@ def _run_oirl(args: argparse.Namespace, log_dir: Path) -> int:
     if args.search != "best_of_n":
         return _fail("Prompt-OIRL picks a prompt per query by best-of-N (give no --search)")
     if args.oirl_logs is None:
-        return _fail("--method oirl needs --oirl_logs (e.g. ../shared/data/prompt_oirl/svamp_llama2)")
+        return _fail("--method oirl needs --oirl_logs (a folder of released or collected logs)")
     try:
         settings = OIRLSettings(
             roles={},
@@ -471,8 +471,8 @@ def _run_oirl(args: argparse.Namespace, log_dir: Path) -> int:
     except Exception as exc:  # mapped to one line and an exit code; bugs re-raised
         return _failure(exc)
     leak = " (LEAKY: every test question also occurs in train)" if summary.split == "paper" else ""
-    print(f"Prompt-OIRL on {summary.dataset}, split {summary.split}{leak}: offline, no LLM call; "
-          f"reward model {summary.primary} (chosen on a validation split of training queries)")  # fmt: skip
+    print(f"Prompt-OIRL on {summary.dataset}, split {summary.split}{leak}: offline, no LLM "
+          f"call; reward model {summary.primary}, chosen on a validation split")  # fmt: skip
     print(summary.table)
     print(f"results: {summary.log_dir / 'results.json'}")
     print(f"artefacts: {summary.log_dir}")

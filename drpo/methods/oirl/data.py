@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from drpo.methods.oirl.logs import LoggedPrompt, LogError
+from drpo.methods.oirl.logs import LogError, LoggedPrompt
 
 
 @dataclass(frozen=True)
@@ -53,9 +53,9 @@ def groups_by_text(questions: Sequence[str]) -> np.ndarray:
     return np.array([ids.setdefault(normalise(q), len(ids)) for q in questions], dtype=np.int64)
 
 
-def checked_split(train: Sequence[int], test: Sequence[int], n_rows: int, what: str) -> tuple[
-    np.ndarray, np.ndarray
-]:
+def checked_split(
+    train: Sequence[int], test: Sequence[int], n_rows: int, what: str
+) -> tuple[np.ndarray, np.ndarray]:
     """The split's rows as arrays, refused when it names rows that do not exist, is empty on
     a side, or puts a row on both sides."""
     try:

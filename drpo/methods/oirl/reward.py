@@ -71,15 +71,20 @@ class LinearRewardModel:
             w = theta[: d * k].reshape(d, k).astype(np.float32)
             z = (x @ w + theta[d * k :].astype(np.float32)).astype(np.float64)
             # log(1 + e^z) - t z, stably
-            value = self.c * float(np.sum(np.logaddexp(0.0, z) - t * z)) + 0.5 * float(np.sum(w * w))
+            value = self.c * float(np.sum(np.logaddexp(0.0, z) - t * z)) + 0.5 * float(
+                np.sum(w * w)
+            )
             g = self.c * (_sigmoid(z) - t)
             grad_w = (x.T @ g.astype(np.float32)).astype(np.float64) + theta[: d * k].reshape(d, k)
             return value, np.concatenate([grad_w.ravel(), g.sum(axis=0)])
 
         start = np.zeros(d * k + k)
-        start[d * k :] = np.log(np.clip(t.mean(0), 1e-3, 1 - 1e-3) / np.clip(1 - t.mean(0), 1e-3, 1))
-        found = minimize(loss, start, jac=True, method="L-BFGS-B",
-                         options={"maxiter": self.max_iter})  # fmt: skip
+        start[d * k :] = np.log(
+            np.clip(t.mean(0), 1e-3, 1 - 1e-3) / np.clip(1 - t.mean(0), 1e-3, 1)
+        )
+        found = minimize(
+            loss, start, jac=True, method="L-BFGS-B", options={"maxiter": self.max_iter}
+        )
         w, b = found.x[: d * k].reshape(d, k), found.x[d * k :]
         self.params.update(w=w.T.astype(np.float32), b=b, p=p.copy())
         return self
@@ -106,8 +111,13 @@ class KernelRewardModel:
         counts = np.bincount(inverse, minlength=len(distinct)).astype(np.float32)
         wins = np.zeros((len(distinct), y.shape[1]), np.float32)
         np.add.at(wins, inverse, y.astype(np.float32))
-        self.params.update(q=distinct.astype(np.float16), counts=counts, wins=wins,
-                           prior=y.mean(axis=0), p=p.copy())  # fmt: skip
+        self.params.update(
+            q=distinct.astype(np.float16),
+            counts=counts,
+            wins=wins,
+            prior=y.mean(axis=0),
+            p=p.copy(),
+        )
         return self
 
     def score(self, q: np.ndarray, p: np.ndarray) -> np.ndarray:
@@ -128,10 +138,23 @@ class MLPRewardModel:
 
     kind = "mlp"
 
-    def __init__(self, *, hidden: int = 128, prompt_dim: int = 32, epochs: int = 30,
-                 patience: int = 3, lr: float = 2e-3, weight_decay: float = 1e-5,
-                 dropout: float = 0.2) -> None:  # fmt: skip
-        self.hidden, self.prompt_dim, self.epochs, self.patience = hidden, prompt_dim, epochs, patience
+    def __init__(
+        self,
+        *,
+        hidden: int = 128,
+        prompt_dim: int = 32,
+        epochs: int = 30,
+        patience: int = 3,
+        lr: float = 2e-3,
+        weight_decay: float = 1e-5,
+        dropout: float = 0.2,
+    ) -> None:
+        self.hidden, self.prompt_dim, self.epochs, self.patience = (
+            hidden,
+            prompt_dim,
+            epochs,
+            patience,
+        )
         self.lr, self.weight_decay, self.dropout = lr, weight_decay, dropout
         self.params: dict[str, Any] = {"hidden": hidden, "prompt_dim": prompt_dim}
         self.validation: tuple[np.ndarray, np.ndarray] | None = None
@@ -142,11 +165,15 @@ class MLPRewardModel:
         torch.manual_seed(seed)
         rng = np.random.default_rng(seed)
         d = q.shape[1]
-        query = torch.nn.Sequential(torch.nn.Linear(d, self.hidden), torch.nn.ReLU(),
-                                    torch.nn.Dropout(self.dropout))  # fmt: skip
+        query = torch.nn.Sequential(
+            torch.nn.Linear(d, self.hidden), torch.nn.ReLU(), torch.nn.Dropout(self.dropout)
+        )
         prompt = torch.nn.Linear(p.shape[1], self.prompt_dim)
-        head = torch.nn.Sequential(torch.nn.Linear(self.hidden + self.prompt_dim, 64),
-                                   torch.nn.ReLU(), torch.nn.Linear(64, 1))  # fmt: skip
+        head = torch.nn.Sequential(
+            torch.nn.Linear(self.hidden + self.prompt_dim, 64),
+            torch.nn.ReLU(),
+            torch.nn.Linear(64, 1),
+        )
         modules = torch.nn.ModuleList([query, prompt, head])
         opt = torch.optim.Adam(modules.parameters(), lr=self.lr, weight_decay=self.weight_decay)
         pt = torch.tensor(p, dtype=torch.float32)
@@ -154,8 +181,10 @@ class MLPRewardModel:
         def logits(xq: torch.Tensor) -> torch.Tensor:
             hq = query(xq)
             hp = prompt(pt)
-            pairs = torch.cat([hq[:, None, :].expand(-1, len(pt), -1),
-                               hp[None, :, :].expand(len(hq), -1, -1)], dim=2)  # fmt: skip
+            pairs = torch.cat(
+                [hq[:, None, :].expand(-1, len(pt), -1), hp[None, :, :].expand(len(hq), -1, -1)],
+                dim=2,
+            )
             return head(pairs).squeeze(-1)
 
         xt, yt = torch.tensor(q, dtype=torch.float32), torch.tensor(y, dtype=torch.float32)
@@ -191,6 +220,7 @@ class MLPRewardModel:
         modules.load_state_dict(best_state)
         state = {k: v.numpy().astype(np.float32) for k, v in modules.state_dict().items()}
         self.params.update(state=state, validation_loss=best_loss)
+        self.validation = None  # the validation rows are not part of the model
         return self
 
     def score(self, q: np.ndarray, p: np.ndarray) -> np.ndarray:

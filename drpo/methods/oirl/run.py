@@ -20,7 +20,7 @@ from drpo.methods.oirl.embed import CachedEmbedder, EmbeddingCache, make_embedde
 from drpo.methods.oirl.layout import is_collected_layout, load_collected
 from drpo.methods.oirl.logs import LogError
 from drpo.methods.oirl.released import load_gsm8k_like, load_svamp_like
-from drpo.methods.oirl.reward import KINDS, TrainedRewardModel
+from drpo.methods.oirl.reward import KINDS
 from drpo.methods.oirl.stats import auc, group_resamples, paired_difference, within_query_auc
 from drpo.methods.oirl.strategies import FALLBACK_THRESHOLD, Picks, evaluate, training_accuracy
 from drpo.methods.oirl.training import fit_models
@@ -64,12 +64,14 @@ class OIRLSettings(RunSettings):
     def check(self) -> None:
         problems = [
             (not self.models, "give at least one reward model"),
-            (any(m not in KINDS for m in self.models),
-             f"unknown reward model in {', '.join(self.models)}; choose from {', '.join(KINDS)}"),
+            (
+                any(m not in KINDS for m in self.models),
+                f"unknown reward model in {', '.join(self.models)}; choose from {', '.join(KINDS)}",
+            ),
             (not 0 < self.validation_fraction < 1, "validation_fraction must be in (0, 1)"),
             (self.n_boot < 100, f"n_boot must be >= 100, got {self.n_boot}"),
             (self.trace_queries < 1, f"trace_queries must be >= 1, got {self.trace_queries}"),
-        ]  # fmt: skip
+        ]
         for bad, message in problems:
             if bad:
                 raise RunError(message)
@@ -127,7 +129,9 @@ def _merged_tree(results: list[SearchResult], queries: int) -> SearchResult:
     )
 
 
-def _strategy_rows(data: OfflineData, picks: dict[str, Picks], n_boot: int, seed: int) -> dict[str, Any]:
+def _strategy_rows(
+    data: OfflineData, picks: dict[str, Picks], n_boot: int, seed: int
+) -> dict[str, Any]:
     base = picks["best_single_train"].correct.astype(float)
     groups = data.groups[data.test_rows]
     draws: dict[int, Any] = {}
@@ -139,9 +143,12 @@ def _strategy_rows(data: OfflineData, picks: dict[str, Picks], n_boot: int, seed
         diff = paired_difference(pick.correct, base[pick.rows], draws[key])
         out[name] = {
             "accuracy": round(float(pick.correct.mean()), 6),
-            "diff_vs_best_single": {"mean": round(diff.mean, 6), "ci_low": round(diff.ci_low, 6),
-                                    "ci_high": round(diff.ci_high, 6)},  # fmt: skip
-            "n_test": int(len(pick.rows)),
+            "diff_vs_best_single": {
+                "mean": round(diff.mean, 6),
+                "ci_low": round(diff.ci_low, 6),
+                "ci_high": round(diff.ci_high, 6),
+            },
+            "n_test": len(pick.rows),
             "best_single_on_these_rows": round(float(base[pick.rows].mean()), 6),
             "note": pick.note,
         }
@@ -149,15 +156,21 @@ def _strategy_rows(data: OfflineData, picks: dict[str, Picks], n_boot: int, seed
 
 
 def results_table(results: dict[str, Any]) -> str:
-    lines = [f"{'strategy':<24} {'accuracy':>8} {'n':>5}  {'vs best single, 95% CI (points)':<32} note"]
+    lines = [
+        f"{'strategy':<24} {'accuracy':>8} {'n':>5}  {'vs best single, 95% CI (points)':<32} note"
+    ]
     for name, row in results["strategies"].items():
         d = row["diff_vs_best_single"]
         ci = f"{100 * d['mean']:+6.2f} [{100 * d['ci_low']:+6.2f}, {100 * d['ci_high']:+6.2f}]"
-        lines.append(f"{name:<24} {row['accuracy']:>8.4f} {row['n_test']:>5}  {ci:<32} {row['note']}")
+        lines.append(
+            f"{name:<24} {row['accuracy']:>8.4f} {row['n_test']:>5}  {ci:<32} {row['note']}"
+        )
     a = results["auc"]
-    lines.append(f"pooled pair AUC {a['pooled']:.4f} (prior only {a['prior_only_pooled']:.4f}); "
-                 f"within-query AUC {a['within_query']:.4f} "
-                 f"(prior only {a['prior_only_within_query']:.4f}); model {results['primary_model']}")  # fmt: skip
+    lines.append(
+        f"pooled pair AUC {a['pooled']:.4f} (prior only {a['prior_only_pooled']:.4f}); "
+        f"within-query AUC {a['within_query']:.4f} "
+        f"(prior only {a['prior_only_within_query']:.4f}); model {results['primary_model']}"
+    )
     t = results["timings_s"]
     lines.append("wall time (s): " + ", ".join(f"{k} {v:.2f}" for k, v in t.items()))
     return "\n".join(lines)
@@ -178,13 +191,22 @@ def run_oirl(settings: OIRLSettings) -> OIRLSummary:
     lap("load")
     with Session(settings, desc="Prompt-OIRL", total=1) as session:
         log_dir = session.log_dir
-        log.info("%s, split %s: %d training rows, %d test rows, %d prompts (%d training)",
-                 data.name, data.split, len(data.train_rows), len(data.test_rows),
-                 len(data.prompts), len(data.training))  # fmt: skip
+        log.info(
+            "%s, split %s: %d training rows, %d test rows, %d prompts (%d training)",
+            data.name,
+            data.split,
+            len(data.train_rows),
+            len(data.test_rows),
+            len(data.prompts),
+            len(data.training),
+        )
         try:
-            base = make_embedder(settings.embedder, dim=settings.embedding_dim,
-                                 base_url=settings.embedding_base_url,
-                                 model=settings.embedding_model)  # fmt: skip
+            base = make_embedder(
+                settings.embedder,
+                dim=settings.embedding_dim,
+                base_url=settings.embedding_base_url,
+                model=settings.embedding_model,
+            )
         except ValueError as exc:
             raise RunError(str(exc)) from None
         cache = EmbeddingCache(settings.embedding_cache or log_dir / "embeddings.sqlite")
@@ -192,11 +214,20 @@ def run_oirl(settings: OIRLSettings) -> OIRLSummary:
         queries = embedder.embed(list(data.questions))
         prompts = embedder.embed([p.text for p in data.prompts])
         lap("embed")
-        log.info("embedded with %s: %d texts computed, the rest from the cache", embedder.key,
-                 embedder.computed)  # fmt: skip
-        models, primary = fit_models(data, queries, prompts, kinds=settings.models,
-                                     embedder_key=embedder.key, seed=settings.seed,
-                                     validation_fraction=settings.validation_fraction)  # fmt: skip
+        log.info(
+            "embedded with %s: %d texts computed, the rest from the cache",
+            embedder.key,
+            embedder.computed,
+        )
+        models, primary = fit_models(
+            data,
+            queries,
+            prompts,
+            kinds=settings.models,
+            embedder_key=embedder.key,
+            seed=settings.seed,
+            validation_fraction=settings.validation_fraction,
+        )
         lap("fit")
         test_q = queries[data.test_rows]
         scores = {kind: m.score(test_q, prompts) for kind, m in models.items()}
@@ -207,8 +238,7 @@ def run_oirl(settings: OIRLSettings) -> OIRLSummary:
         order = [data.training[j] for j in np.argsort(-prior, kind="stable")]
         candidates = [Candidate(data.aliases[j], data.prompts[j].text) for j in order]
         texts = [data.questions[r] for r in data.test_rows]
-        scorer = PromptScorer(models[primary], embedder, candidates,
-                              known=dict(zip(texts, test_q)))  # fmt: skip
+        scorer = PromptScorer(models[primary], embedder, candidates, known=dict(zip(texts, test_q)))
         world, config = PromptChoiceWorld(candidates), RewardModelConfig(scorer)
         column = {a: j for j, a in enumerate(data.aliases)}
         searched, traced = [], []
@@ -225,54 +255,80 @@ def run_oirl(settings: OIRLSettings) -> OIRLSummary:
         by_search = test_labels[np.arange(len(texts)), searched].astype(bool)
         if not np.array_equal(by_search, picks[f"best_of_{k}"].correct):
             raise AssertionError("the search's choices differ from the offline best-of-K picks")
-        picks[f"best_of_{k}"] = Picks(picks[f"best_of_{k}"].rows, by_search,
-                                      f"{primary}; chosen by BestOfN on the search interface")  # fmt: skip
+        picks[f"best_of_{k}"] = Picks(
+            picks[f"best_of_{k}"].rows,
+            by_search,
+            f"{primary}; chosen by BestOfN on the search interface",
+        )
         strategies = _strategy_rows(data, picks, settings.n_boot, settings.seed)
         cols = data.training
         y = test_labels[:, cols]
         s = scores[primary][:, cols]
         prior_scores = np.tile(prior, (len(y), 1))
-        aucs = {"pooled": auc(s, y), "within_query": within_query_auc(s, y),
-                "prior_only_pooled": auc(prior_scores, y),
-                "prior_only_within_query": within_query_auc(prior_scores, y)}  # fmt: skip
+        aucs = {
+            "pooled": auc(s, y),
+            "within_query": within_query_auc(s, y),
+            "prior_only_pooled": auc(prior_scores, y),
+            "prior_only_within_query": within_query_auc(prior_scores, y),
+        }
         per_model = {
-            kind: {"hyper": m.hyper, "validation": m.validation,
-                   "pooled_auc": auc(scores[kind][:, cols], y),
-                   "within_query_auc": within_query_auc(scores[kind][:, cols], y)}
+            kind: {
+                "hyper": m.hyper,
+                "validation": m.validation,
+                "pooled_auc": auc(scores[kind][:, cols], y),
+                "within_query_auc": within_query_auc(scores[kind][:, cols], y),
+            }
             for kind, m in models.items()
-        }  # fmt: skip
+        }
         lap("evaluate")
-        dataset = "svamp" if "svamp" in data.name else "gsm8k" if "gsm8k" in data.name else data.name
+        dataset = (
+            "svamp" if "svamp" in data.name else "gsm8k" if "gsm8k" in data.name else data.name
+        )
         results: dict[str, Any] = {
             "dataset": data.name,
             "split": data.split,
             "leaky": data.split == "paper",
-            "n_train": int(len(data.train_rows)),
-            "n_test": int(len(data.test_rows)),
+            "n_train": len(data.train_rows),
+            "n_test": len(data.test_rows),
             "embedder": embedder.key,
             "primary_model": primary,
             "strategies": strategies,
             "auc": {k2: round(v, 6) for k2, v in aucs.items()},
             "models": per_model,
             "paper_best_of_6": PAPER_BEST_OF_6.get(dataset),
-            "bootstrap": {"resamples": settings.n_boot, "unit": "question group",
-                          "groups": int(len(np.unique(data.groups[data.test_rows])))},  # fmt: skip
+            "bootstrap": {
+                "resamples": settings.n_boot,
+                "unit": "question group",
+                "groups": len(np.unique(data.groups[data.test_rows])),
+            },
             "timings_s": timings,
         }
         models[primary].save(log_dir / "reward_model.pkl")
         for kind, m in models.items():
             m.save(log_dir / f"reward_model_{kind}.pkl")
         choice_lines = [
-            json.dumps({"row": int(r), "chosen": data.aliases[j],
-                        "correct": bool(test_labels[i, j]),
-                        "scores": {data.aliases[c]: round(float(scores[primary][i, c]), 6)
-                                   for c in cols}})  # fmt: skip
+            json.dumps(
+                {
+                    "row": int(r),
+                    "chosen": data.aliases[j],
+                    "correct": bool(test_labels[i, j]),
+                    "scores": {
+                        data.aliases[c]: round(float(scores[primary][i, c]), 6) for c in cols
+                    },
+                }
+            )
             for i, (r, j) in enumerate(zip(data.test_rows, searched))
         ]
         write_atomic(log_dir / "choices.jsonl", ("\n".join(choice_lines) + "\n").encode("utf-8"))
-        meta = {"method": "oirl", "simulated": False, "dataset": data.name, "split": data.split,
-                "primary_model": primary, "traced_queries": len(traced),
-                "test_queries": len(texts)}  # fmt: skip
+        meta = {
+            "method": "oirl",
+            "simulated": False,
+            "dataset": data.name,
+            "split": data.split,
+            "primary_model": primary,
+            "traced_queries": len(traced),
+            "test_queries": len(texts),
+        }
         save_artifacts(_merged_tree(traced, len(texts)), log_dir / "algo_output", meta=meta)
         timings["total"] = round(time.perf_counter() - started, 3)
         text = json.dumps(results, indent=2, default=float)
@@ -280,5 +336,11 @@ def run_oirl(settings: OIRLSettings) -> OIRLSummary:
         session.finish({**meta, "settings": settings.public()})
         table = results_table(results)
         log.info("results:\n%s", table)
-    return OIRLSummary(log_dir=log_dir, dataset=data.name, split=data.split, primary=primary,
-                       results=results, table=table)  # fmt: skip
+    return OIRLSummary(
+        log_dir=log_dir,
+        dataset=data.name,
+        split=data.split,
+        primary=primary,
+        results=results,
+        table=table,
+    )

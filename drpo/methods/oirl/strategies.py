@@ -84,8 +84,11 @@ def evaluate(
     for j, prompt in enumerate(data.prompts):
         rows = np.flatnonzero(~np.isnan(test[:, j]))
         out[f"single_{prompt.alias}"] = Picks(rows, test[rows, j].astype(bool))
-    out["best_single_train"] = Picks(every, test[:, train_cols[best]].astype(bool),
-                                     f"{data.prompts[train_cols[best]].alias}, chosen on train")  # fmt: skip
+    out["best_single_train"] = Picks(
+        every,
+        test[:, train_cols[best]].astype(bool),
+        f"{data.prompts[train_cols[best]].alias}, chosen on train",
+    )
     out[f"oracle_{k}"] = Picks(every, test[:, train_cols].max(axis=1).astype(bool))
     if len(data.held_out) and logged_all.size:
         out["oracle_all"] = Picks(logged_all, test[logged_all].max(axis=1).astype(bool))
@@ -104,18 +107,23 @@ def evaluate(
                     continue
                 rows = logged_all
                 chosen = best_of(s[rows], prior_all)
-                out[name] = Picks(rows, _outcome(test, rows, chosen),
-                                  f"{kind}; {int(np.isin(chosen, data.held_out).sum())} "
-                                  "held-out picks")  # fmt: skip
+                out[name] = Picks(
+                    rows,
+                    _outcome(test, rows, chosen),
+                    f"{kind}; {int(np.isin(chosen, data.held_out).sum())} held-out picks",
+                )
             elif name.startswith("fallback"):
                 used = int((s[:, train_cols].max(axis=1) < threshold).sum())
-                out[name] = Picks(every, _outcome(test, every, fall6),
-                                  f"{kind}; fell back on {used} queries")  # fmt: skip
+                out[name] = Picks(
+                    every, _outcome(test, every, fall6), f"{kind}; fell back on {used} queries"
+                )
             else:
                 out[name] = Picks(every, _outcome(test, every, picks6), kind)
     if len(np.unique(data.groups)) < len(data.groups):
         picks, found = duplicate_lookup(data, prior)
-        out["duplicate_lookup"] = Picks(every, _outcome(test, every, train_cols[picks]),
-                                        f"{found} of {len(every)} test queries have a "
-                                        "duplicate in train")  # fmt: skip
+        out["duplicate_lookup"] = Picks(
+            every,
+            _outcome(test, every, train_cols[picks]),
+            f"{found} of {len(every)} test queries have a duplicate in train",
+        )
     return out

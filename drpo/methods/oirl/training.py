@@ -40,12 +40,14 @@ class ValidationScore:
         return (round(self.best_of_k, 6), self.pooled_auc)
 
 
-def validation_split(data: OfflineData, *, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+def validation_split(
+    data: OfflineData, *, fraction: float, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
     """Positions (into data.train_rows) of the fit and validation parts, split by group."""
     groups = data.groups[data.train_rows]
     distinct = np.unique(groups)
     rng = np.random.default_rng(seed)
-    chosen = rng.permutation(distinct)[: max(1, int(round(fraction * len(distinct))))]
+    chosen = rng.permutation(distinct)[: max(1, round(fraction * len(distinct)))]
     val = np.isin(groups, chosen)
     return np.flatnonzero(~val), np.flatnonzero(val)
 
@@ -57,8 +59,12 @@ def judge(scores: np.ndarray, labels: np.ndarray, prior: np.ndarray) -> Validati
         pooled_auc=auc(scores, labels),
         within_query_auc=within_query_auc(scores, labels),
         best_single=float(labels[:, int(np.argmax(prior))].mean()),
-        log_loss=float(-np.mean(labels * np.log(np.clip(scores, 1e-6, 1))
-                                + (1 - labels) * np.log(np.clip(1 - scores, 1e-6, 1)))),
+        log_loss=float(
+            -np.mean(
+                labels * np.log(np.clip(scores, 1e-6, 1))
+                + (1 - labels) * np.log(np.clip(1 - scores, 1e-6, 1))
+            )
+        ),
     )
 
 
@@ -91,10 +97,18 @@ def fit_models(
                 model.validation = (q[val], y[val])
             model.fit(q[fit], p, y[fit], seed=seed)
             score = judge(model.score(q[val], p), y[val], prior_fit)
-            log.info("%s %s: validation best-of-%d %.4f (best single %.4f), AUC %.4f, "
-                     "within %.4f, log loss %.4f", kind, hyper, len(cols), score.best_of_k,
-                     score.best_single, score.pooled_auc, score.within_query_auc,
-                     score.log_loss)  # fmt: skip
+            log.info(
+                "%s %s: validation best-of-%d %.4f (best single %.4f), AUC %.4f, "
+                "within %.4f, log loss %.4f",
+                kind,
+                hyper,
+                len(cols),
+                score.best_of_k,
+                score.best_single,
+                score.pooled_auc,
+                score.within_query_auc,
+                score.log_loss,
+            )
             if best is None or score.key() > best[0]:
                 best, kept = (score.key(), hyper, score), model
         assert best is not None
@@ -109,11 +123,20 @@ def fit_models(
             prompt_embeddings=p,
             best_single=data.aliases[cols[int(np.argmax(prior))]],
             hyper=dict(hyper),
-            validation={"best_of_k": score.best_of_k, "best_single": score.best_single,
-                        "pooled_auc": score.pooled_auc,
-                        "within_query_auc": score.within_query_auc,
-                        "rows": int(len(val)), "fit_rows": int(len(fit))},  # fmt: skip
+            validation={
+                "best_of_k": score.best_of_k,
+                "best_single": score.best_single,
+                "pooled_auc": score.pooled_auc,
+                "within_query_auc": score.within_query_auc,
+                "rows": len(val),
+                "fit_rows": len(fit),
+            },
         )
-    primary = max(models, key=lambda k: (round(models[k].validation["best_of_k"], 6),
-                                         models[k].validation["pooled_auc"]))  # fmt: skip
+    primary = max(
+        models,
+        key=lambda k: (
+            round(models[k].validation["best_of_k"], 6),
+            models[k].validation["pooled_auc"],
+        ),
+    )
     return models, primary

@@ -37,8 +37,10 @@ class PromptScorer:
         if not candidates:
             raise ValueError("the candidate prompt list is empty")
         if embedder.key != model.embedder_key:
-            raise ValueError(f"the reward model was trained on {model.embedder_key} embeddings, "
-                             f"not {embedder.key}")  # fmt: skip
+            raise ValueError(
+                f"the reward model was trained on {model.embedder_key} embeddings, "
+                f"not {embedder.key}"
+            )
         self.model, self.embedder = model, embedder
         self.candidates = tuple(candidates)
         self.aliases = [c.alias for c in self.candidates]
