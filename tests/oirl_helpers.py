@@ -31,8 +31,9 @@ def tiny_svamp(folder: Path, *, n: int = 6, held_out_n: int = 2) -> Path:
     files = {}
     for p in prompts:
         start = n - held_out_n if p["role"] == "held_out" else 0
-        rows = [f"({i}, {'True' if (i + len(p['alias'])) % 2 else 'False'})"
-                for i in range(n - start)]  # fmt: skip
+        rows = [
+            f"({i}, {'True' if (i + len(p['alias'])) % 2 else 'False'})" for i in range(n - start)
+        ]
         name = f"logs/x_corr_{p['alias']}.txt"
         (folder / name).write_text("\n".join(rows) + "\n")
         files[p["alias"]] = {"file": name, "first_question_index": start, "n": n - start}

@@ -68,18 +68,26 @@ def _edit(folder: Path, name: str, change) -> None:
     ("damage", "message"),
     [
         (lambda f: (f / "logs" / "x_corr_b.txt").unlink(), "missing log file"),
-        (lambda f: (f / "logs" / "x_corr_h.txt").write_text("(0, True)\n(1, True)\n(2, True)\n"),
-         "run past the 6 questions"),
-        (lambda f: _edit(f, "splits/dedup.json", lambda s: {**s, "test": [4, 5, 99]}),
-         "test names row 99, outside the 6 rows"),
-        (lambda f: _edit(f, "splits/dedup.json", lambda s: {**s, "test": [3, 4]}),
-         "row 3 is on both sides"),
+        (
+            lambda f: (f / "logs" / "x_corr_h.txt").write_text("(0, True)\n(1, True)\n(2, True)\n"),
+            "run past the 6 questions",
+        ),
+        (
+            lambda f: _edit(f, "splits/dedup.json", lambda s: {**s, "test": [4, 5, 99]}),
+            "test names row 99, outside the 6 rows",
+        ),
+        (
+            lambda f: _edit(f, "splits/dedup.json", lambda s: {**s, "test": [3, 4]}),
+            "row 3 is on both sides",
+        ),
         (lambda f: _edit(f, "prompts.json", lambda p: {**p, "prompts": []}), "lists no prompts"),
         (lambda f: (f / "questions.jsonl").write_text(""), "holds no questions"),
-        (lambda f: (f / "logs" / "x_corr_a.txt").write_text("(0, True)\n(2, False)\n"),
-         "has index 2, expected 1"),
+        (
+            lambda f: (f / "logs" / "x_corr_a.txt").write_text("(0, True)\n(2, False)\n"),
+            "has index 2, expected 1",
+        ),
     ],
-)  # fmt: skip
+)
 def test_bad_svamp_like_input_gets_one_clear_error(tmp_path: Path, damage, message: str) -> None:
     folder = tiny_svamp(tmp_path / "s")
     damage(folder)

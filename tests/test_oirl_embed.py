@@ -25,8 +25,13 @@ from drpo.methods.oirl.embed import (
 
 def test_hashing_embeddings_are_unit_deterministic_and_lexical() -> None:
     e = HashingEmbedder(dim=512)
-    a, b, c = e.embed(["Tom has 3 apples and buys 2 more.", "Tom has 5 apples and buys 2 more.",
-                       "A train leaves the station at noon."])  # fmt: skip
+    a, b, c = e.embed(
+        [
+            "Tom has 3 apples and buys 2 more.",
+            "Tom has 5 apples and buys 2 more.",
+            "A train leaves the station at noon.",
+        ]
+    )
     assert np.allclose([np.linalg.norm(v) for v in (a, b, c)], 1.0)
     assert a @ b > 0.7 > 0.2 > abs(a @ c)
     assert np.array_equal(HashingEmbedder(dim=512).embed(["x y"]), e.embed(["x y"]))

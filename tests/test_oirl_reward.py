@@ -24,9 +24,11 @@ def _task(n: int = 600, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarr
     rng = np.random.default_rng(seed)
     topics = rng.integers(0, 2, size=n)
     names = ["ann", "bob", "cy", "dee", "eve", "fay", "gus", "hal", "ivy", "jo"]
-    texts = [f"{names[rng.integers(10)]} asks about "
-             f"{'apples and pears' if t == 0 else 'trains and cars'} {rng.integers(5)}"
-             for t in topics]  # fmt: skip
+    texts = [
+        f"{names[rng.integers(10)]} asks about "
+        f"{'apples and pears' if t == 0 else 'trains and cars'} {rng.integers(5)}"
+        for t in topics
+    ]
     q = HashingEmbedder(dim=256).embed(texts)
     noise = rng.random((n, 2)) < 0.1
     y = np.stack([topics == 0, topics == 1], axis=1) ^ noise

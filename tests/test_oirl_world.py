@@ -23,8 +23,10 @@ from drpo.methods.oirl.world import (
 )
 from world_model import check_world_model
 
-CANDIDATES = [Candidate("count", "Count the apples carefully."),
-              Candidate("motion", "Think about speed and distance.")]  # fmt: skip
+CANDIDATES = [
+    Candidate("count", "Count the apples carefully."),
+    Candidate("motion", "Think about speed and distance."),
+]
 
 
 def _model() -> TrainedRewardModel:
@@ -34,8 +36,16 @@ def _model() -> TrainedRewardModel:
     y = np.array([[1, 0]] * 8 + [[0, 1]] * 8)
     p = e.embed([c.text for c in CANDIDATES])
     model = LinearRewardModel(c=10.0).fit(e.embed(texts), p, y, seed=0)
-    return TrainedRewardModel(model, e.key, ("count", "motion"), tuple(c.text for c in CANDIDATES),
-                              p, "count", {"c": 10.0}, {})  # fmt: skip
+    return TrainedRewardModel(
+        model,
+        e.key,
+        ("count", "motion"),
+        tuple(c.text for c in CANDIDATES),
+        p,
+        "count",
+        {"c": 10.0},
+        {},
+    )
 
 
 class _NoReward(RewardModelConfig):
@@ -49,8 +59,10 @@ def test_best_of_n_picks_the_models_best_prompt_without_reward_calls() -> None:
     world, config = PromptChoiceWorld(CANDIDATES), _NoReward(scorer)
     world.update_example("how many apples does zed have")
     check_world_model(world, RewardModelConfig(scorer))
-    for query, expected in [("how many apples does zed have", "count"),
-                            ("how fast does train zed go", "motion")]:  # fmt: skip
+    for query, expected in [
+        ("how many apples does zed have", "count"),
+        ("how fast does train zed go", "motion"),
+    ]:
         result = choose_one(world, config, query)
         assert result.terminal_state["alias"] == expected
         assert (
@@ -70,10 +82,20 @@ def test_the_python_call_returns_choices_and_scores() -> None:
 def test_the_cli_chooses_prompts_for_a_file_of_queries(tmp_path: Path, capsys) -> None:
     _model().save(tmp_path / "m.pkl")
     (tmp_path / "p.json").write_text(json.dumps({"prompts": [c.__dict__ for c in CANDIDATES]}))
-    (tmp_path / "q.jsonl").write_text('{"question": "how many apples does k have"}\n'
-                                      '{"question": "how fast does train k go"}\n')  # fmt: skip
-    code = main(["choose", "--model", str(tmp_path / "m.pkl"), "--prompts",
-                 str(tmp_path / "p.json"), "--queries", str(tmp_path / "q.jsonl")])  # fmt: skip
+    (tmp_path / "q.jsonl").write_text(
+        '{"question": "how many apples does k have"}\n{"question": "how fast does train k go"}\n'
+    )
+    code = main(
+        [
+            "choose",
+            "--model",
+            str(tmp_path / "m.pkl"),
+            "--prompts",
+            str(tmp_path / "p.json"),
+            "--queries",
+            str(tmp_path / "q.jsonl"),
+        ]
+    )
     lines = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
     assert code == 0 and [x["chosen"] for x in lines] == ["count", "motion"]
 

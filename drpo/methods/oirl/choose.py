@@ -64,8 +64,8 @@ def choose_prompts(
     scorer = PromptScorer(model, embedder or embedder_for(model.embedder_key), candidates)
     if fallback is not None and fallback not in scorer.aliases:
         raise ValueError(f"the fallback prompt {fallback!r} is not among the candidates")
-    scorer.score(list(queries))  # every query embedded in one batch
     world, config = PromptChoiceWorld(candidates), RewardModelConfig(scorer)
+    config.prefetch(queries)  # every query embedded and scored in one batch
     out = []
     for query in queries:
         result = choose_one(world, config, query)

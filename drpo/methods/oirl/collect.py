@@ -142,7 +142,12 @@ def collect(
         write_atomic(split_path, json.dumps(split).encode("utf-8"))
     split = json.loads(split_path.read_text(encoding="utf-8"))
     test_rows = set(split["test"])
-    done = read_outcomes(out / OUTCOMES)
+    outcomes = out / OUTCOMES
+    if outcomes.is_file():  # a line cut off by a crash is dropped: its pair is asked again
+        text = outcomes.read_text(encoding="utf-8")
+        if text and not text.endswith("\n"):
+            write_atomic(outcomes, text[: text.rfind("\n") + 1].encode("utf-8"))
+    done = read_outcomes(outcomes)
     todo = [
         (i, p)
         for p in prompts

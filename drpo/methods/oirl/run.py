@@ -240,6 +240,7 @@ def run_oirl(settings: OIRLSettings) -> OIRLSummary:
         texts = [data.questions[r] for r in data.test_rows]
         scorer = PromptScorer(models[primary], embedder, candidates, known=dict(zip(texts, test_q)))
         world, config = PromptChoiceWorld(candidates), RewardModelConfig(scorer)
+        config.prefetch(texts)
         column = {a: j for j, a in enumerate(data.aliases)}
         searched, traced = [], []
         for k, text in enumerate(texts):

@@ -86,10 +86,15 @@ class RewardModelConfig(SearchConfig):
     def get_actions(self, state: str) -> list[str]:
         return list(self.scorer.aliases)
 
+    def prefetch(self, queries: Sequence[str]) -> None:
+        """Score many queries in one batch (what a run over a test set does first)."""
+        queries = list(dict.fromkeys(queries))
+        for query, row in zip(queries, self.scorer.score(queries)):
+            self._scores[query] = dict(zip(self.scorer.aliases, map(float, row)))
+
     def _of(self, query: str) -> dict[str, float]:
         if query not in self._scores:
-            row = self.scorer.score([query])[0]
-            self._scores = {query: dict(zip(self.scorer.aliases, map(float, row)))}
+            self.prefetch([query])
         return self._scores[query]
 
     def fast_reward(self, state: str, action: str) -> tuple[float, dict[str, Any]]:
