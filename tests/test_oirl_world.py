@@ -116,3 +116,16 @@ def test_bad_choose_input_is_one_line_and_exit_2(tmp_path: Path, capsys, args, m
     assert main(["choose", *filled]) == 2
     err = capsys.readouterr().err
     assert message in err and len(err.strip().splitlines()) == 1
+
+
+def test_importing_the_method_and_the_cli_loads_no_heavy_package() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, drpo.cli, drpo.methods.oirl.run, drpo.methods.oirl.commands;"
+        "print([m for m in ('torch', 'sklearn', 'scipy', 'openai') if m in sys.modules])"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"

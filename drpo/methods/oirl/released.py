@@ -127,9 +127,11 @@ def load_svamp_like(folder: str | Path, *, split: str = "dedup") -> OfflineData:
     groups = groups_by_text(questions)
     groups_file = folder / "splits" / "groups.json"
     if groups_file.is_file():
-        listed = _json(groups_file).get("norm_group")
+        # rows are resampled by the unit the split keeps apart: templates for dedup_template
+        key = "norm_template" if split == "dedup_template" else "norm_group"
+        listed = _json(groups_file).get(key)
         if not isinstance(listed, list) or len(listed) != n:
-            raise LogError(f"{groups_file}: norm_group must list one group per question ({n})")
+            raise LogError(f"{groups_file}: {key} must list one group per question ({n})")
         groups = np.asarray(listed, dtype=np.int64)
     trained = [j for j, p in enumerate(prompts) if not p.held_out]
     if np.isnan(labels[np.ix_(train, trained)]).any():
