@@ -129,3 +129,34 @@ def test_importing_the_method_and_the_cli_loads_no_heavy_package() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
+
+
+def test_ties_go_to_the_better_prompt_in_the_search_and_offline_alike() -> None:
+    from drpo.methods.oirl.strategies import best_of, preference
+
+    prior = np.array([0.2, 0.5, 0.5, 0.1])
+    scores = np.array([[0.3, 0.3, 0.3, 0.3], [0.9, 0.1, 0.1, 0.9], [0.1, 0.2, 0.4, 0.4]])
+    offline = best_of(scores, prior)
+    assert offline.tolist() == [1, 0, 2]
+    order = preference(prior)
+    candidates = [Candidate(f"c{j}", f"prompt {j}") for j in order]
+    scorer = PromptScorer(_model_for(candidates), HashingEmbedder(dim=128), candidates)
+    world, config = PromptChoiceWorld(candidates), RewardModelConfig(scorer)
+    queries = ["q0", "q1", "q2"]
+    config.prefetch(queries, scores[:, order])
+    picked = [int(choose_one(world, config, q).terminal_state["alias"][1:]) for q in queries]
+    assert picked == offline.tolist()
+
+
+def _model_for(candidates: list[Candidate]) -> TrainedRewardModel:
+    base = _model()
+    return TrainedRewardModel(
+        base.model,
+        base.embedder_key,
+        tuple(c.alias for c in candidates),
+        tuple(c.text for c in candidates),
+        base.prompt_embeddings,
+        "c1",
+        {},
+        {},
+    )

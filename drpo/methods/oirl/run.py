@@ -22,7 +22,13 @@ from drpo.methods.oirl.logs import LogError
 from drpo.methods.oirl.released import load_gsm8k_like, load_svamp_like
 from drpo.methods.oirl.reward import KINDS
 from drpo.methods.oirl.stats import auc, group_resamples, paired_difference, within_query_auc
-from drpo.methods.oirl.strategies import FALLBACK_THRESHOLD, Picks, evaluate, training_accuracy
+from drpo.methods.oirl.strategies import (
+    FALLBACK_THRESHOLD,
+    Picks,
+    evaluate,
+    preference,
+    training_accuracy,
+)
 from drpo.methods.oirl.training import fit_models
 from drpo.methods.oirl.world import (
     Candidate,
@@ -235,12 +241,12 @@ def run_oirl(settings: OIRLSettings) -> OIRLSummary:
         # best-of-N on the search interface, with the primary model as fast_reward; the
         # candidates in training-accuracy order, so that ties go to the better prompt
         prior = training_accuracy(data)
-        order = [data.training[j] for j in np.argsort(-prior, kind="stable")]
+        order = [data.training[j] for j in preference(prior)]
         candidates = [Candidate(data.aliases[j], data.prompts[j].text) for j in order]
         texts = [data.questions[r] for r in data.test_rows]
         scorer = PromptScorer(models[primary], embedder, candidates, known=dict(zip(texts, test_q)))
         world, config = PromptChoiceWorld(candidates), RewardModelConfig(scorer)
-        config.prefetch(texts)
+        config.prefetch(texts, scores[primary][:, order])
         column = {a: j for j, a in enumerate(data.aliases)}
         searched, traced = [], []
         for k, text in enumerate(texts):

@@ -24,10 +24,17 @@ class Picks:
     note: str = ""
 
 
+def preference(prior: np.ndarray) -> np.ndarray:
+    """Columns from the highest training accuracy down (ties: the earlier column first): the
+    order candidates are offered in, so that equal scores go to the better prompt."""
+    return np.argsort(-np.asarray(prior), kind="stable")
+
+
 def best_of(scores: np.ndarray, prior: np.ndarray) -> np.ndarray:
-    """The column of the highest score per row; ties go to the higher training accuracy."""
-    ranked = np.argsort(np.argsort(prior))  # 0 = worst prior
-    return np.argmax(scores + 1e-9 * ranked / max(1, len(prior)), axis=1)
+    """The column of the highest score per row; among equal scores, the first in
+    `preference(prior)` order (exactly what best-of-N over candidates in that order takes)."""
+    order = preference(prior)
+    return order[np.argmax(scores[:, order], axis=1)]
 
 
 def with_fallback(scores: np.ndarray, prior: np.ndarray, *, threshold: float) -> np.ndarray:

@@ -86,10 +86,15 @@ class RewardModelConfig(SearchConfig):
     def get_actions(self, state: str) -> list[str]:
         return list(self.scorer.aliases)
 
-    def prefetch(self, queries: Sequence[str]) -> None:
-        """Score many queries in one batch (what a run over a test set does first)."""
-        queries = list(dict.fromkeys(queries))
-        for query, row in zip(queries, self.scorer.score(queries)):
+    def prefetch(self, queries: Sequence[str], scores: np.ndarray | None = None) -> None:
+        """Score many queries in one batch (what a run over a test set does first); `scores`
+        (queries x candidates), when given, are the model's scores computed already."""
+        queries = list(queries)
+        if scores is None:
+            distinct = list(dict.fromkeys(queries))
+            scores = self.scorer.score(distinct)
+            queries = distinct
+        for query, row in zip(queries, scores):
             self._scores[query] = dict(zip(self.scorer.aliases, map(float, row)))
 
     def _of(self, query: str) -> dict[str, float]:
