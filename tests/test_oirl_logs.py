@@ -33,14 +33,10 @@ def test_the_log_only_selections_match_the_reference_figures() -> None:
 
 
 def _tiny(folder: Path, lines: dict[str, list[str]], prompts: list[dict] | None = None) -> Path:
-    listed = (
-        prompts
-        if prompts is not None
-        else [
-            {"alias": "a", "text": "A:", "role": "training"},
-            {"alias": "h", "text": "H:", "role": "held_out"},
-        ]
-    )
+    listed = prompts if prompts is not None else [
+        {"alias": "a", "text": "A:", "role": "training"},
+        {"alias": "h", "text": "H:", "role": "held_out"},
+    ]  # fmt: skip
     (folder / "logs").mkdir(parents=True)
     (folder / "prompts.json").write_text(json.dumps({"prompts": listed}))
     for name, rows in lines.items():
