@@ -38,6 +38,8 @@ def request_key(model: str, request: ChatRequest, sample: int) -> str:
     }
     if request.json_schema is not None:  # only when set: older caches keep their keys
         payload["json_schema"] = request.json_schema
+    if request.frequency_penalty:
+        payload["frequency_penalty"] = request.frequency_penalty
     text = json.dumps(payload, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 

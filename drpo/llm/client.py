@@ -314,6 +314,7 @@ class LLM:
                     json_mode=request.json_mode,
                     cache=request.cache,
                     json_schema=request.json_schema,
+                    frequency_penalty=request.frequency_penalty,
                 )
                 for _, _, request, text, error in retry
             ]

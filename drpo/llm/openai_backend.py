@@ -193,6 +193,8 @@ class OpenAIBackend(Backend):
             params["seed"] = sample
         if request.max_tokens is not None:
             params["max_tokens"] = request.max_tokens
+        if request.frequency_penalty:
+            params["frequency_penalty"] = request.frequency_penalty
         if request.stop:
             params["stop"] = list(request.stop)
         mode = self._format_mode

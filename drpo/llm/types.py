@@ -73,6 +73,7 @@ class ChatRequest:
     json_mode: bool = False
     cache: bool = True
     json_schema: str | Mapping[str, Any] | None = None  # kept as canonical JSON text
+    frequency_penalty: float = 0.0  # > 0 discourages repeating tokens (small models loop)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "messages", _messages(self.messages))
@@ -92,6 +93,8 @@ class ChatRequest:
             raise ValueError(f"temperature must be in [0, 2], got {self.temperature}")
         if not 0.0 < self.top_p <= 1.0:
             raise ValueError(f"top_p must be in (0, 1], got {self.top_p}")
+        if not -2.0 <= self.frequency_penalty <= 2.0:
+            raise ValueError(f"frequency_penalty must be in [-2, 2], got {self.frequency_penalty}")
         if self.max_tokens is not None and self.max_tokens < 1:
             raise ValueError(f"max_tokens must be >= 1, got {self.max_tokens}")
 

@@ -76,6 +76,7 @@ class VLLMBackend(Backend):
             "n": call.count,
             "temperature": request.temperature,
             "top_p": request.top_p,
+            "frequency_penalty": request.frequency_penalty,
             "stop": list(request.stop) or None,
             "seed": call.first_sample if request.temperature > 0 else None,
         }

@@ -8,6 +8,9 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
+#: The frequency penalty of the requests that write prompts and feedback: without one a
+#: small real model repeats a phrase until the length limit (seen from a 0.5B model).
+WRITING_PENALTY = 0.5
 #: Fewer words than this is no set of instructions.
 MIN_WORDS = 5
 #: A proposal sharing this share of its word 4-grams with a text it was shown is a copy.

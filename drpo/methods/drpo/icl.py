@@ -20,6 +20,7 @@ from drpo.methods.drpo.aspects import AspectSelection, Evaluation
 from drpo.methods.drpo.dynamic_reward import DynamicReward
 from drpo.methods.drpo.prompts import render
 from drpo.methods.drpo.schemas import ICL_MAX_TOKENS, ICL_SCHEMA, MAX_ANSWER_CHARS
+from drpo.methods.prompt_checks import WRITING_PENALTY
 
 log = logging.getLogger("drpo")
 
@@ -87,6 +88,7 @@ async def _optimise(
                 temperature=temperature,
                 max_tokens=ICL_MAX_TOKENS,
                 json_schema=ICL_SCHEMA,
+                frequency_penalty=WRITING_PENALTY,
             )
             for q in todo
         ]

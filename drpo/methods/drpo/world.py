@@ -14,7 +14,7 @@ from drpo.methods.drpo.dynamic_reward import DynamicReward
 from drpo.methods.drpo.prompts import render, template
 from drpo.methods.drpo.schemas import MAX_PROMPT_CHARS, OPTIMIZER_MAX_TOKENS, OPTIMIZER_SCHEMA
 from drpo.methods.drpo.state import DRPOState, Step
-from drpo.methods.prompt_checks import check_prompt
+from drpo.methods.prompt_checks import WRITING_PENALTY, check_prompt
 from world_model import SearchConfig, WorldModel
 
 log = logging.getLogger("drpo")
@@ -137,6 +137,7 @@ class DRPOSearchConfig(SearchConfig):
             max_tokens=self.max_tokens,
             n=self.n_actions,
             json_schema=OPTIMIZER_SCHEMA,
+            frequency_penalty=WRITING_PENALTY,
         )
 
     def get_actions(self, state: DRPOState) -> list[str]:

@@ -22,7 +22,7 @@ import numpy as np
 from drpo.llm import LLM, ChatRequest
 from drpo.llm._loop import run_sync
 from drpo.llm.json_schema import object_schema, text_schema, tokens_for
-from drpo.methods.prompt_checks import check_prompt
+from drpo.methods.prompt_checks import WRITING_PENALTY, check_prompt
 from drpo.methods.task_scoring import Score, TaskPromptWorld, TaskScorer
 from drpo.methods.tasks import Task
 from drpo.retrieval import Embedder, HashingEmbedder
@@ -249,6 +249,7 @@ class GPOConfig(SearchConfig):
             max_tokens=self.max_tokens,
             n=self.n_candidates,
             json_schema=PROMPT_SCHEMA,
+            frequency_penalty=WRITING_PENALTY,
         )
 
     def get_actions(self, state: GPOState) -> list[Candidate]:

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
 
-from drpo.llm import LLMCache, LLMConfigError, LLMError, RoleSettings, make_llms
+from drpo.llm import BackendPool, LLMCache, LLMConfigError, LLMError, RoleSettings, make_llms
 from drpo.methods.oirl.choose import choose_prompts, embedder_for, read_candidates, read_queries
 from drpo.methods.oirl.collect import collect, read_questions
 from drpo.methods.oirl.embed import CachedEmbedder, Embedder, EmbeddingCache, EmbeddingError
@@ -53,8 +53,8 @@ def parser() -> argparse.ArgumentParser:
     k.add_argument("--prompts", required=True, help="prompts.json: alias, text, role")
     k.add_argument("--out", required=True, help="the folder to write (resumes if it exists)")
     k.add_argument("--limit", type=int, default=None, help="only the first N questions")
-    k.add_argument("--backend", choices=("sim", "openai", "vllm"), default="sim")
-    k.add_argument("--model", default="sim")
+    k.add_argument("--backend", choices=("sim", "openai", "llamacpp", "vllm"), default="sim")
+    k.add_argument("--model", default="sim", help="llamacpp: a GGUF file")
     k.add_argument("--base_url", default=None)
     k.add_argument("--api_key_env", default="OPENAI_API_KEY")
     k.add_argument("--max_tokens", type=int, default=512)
@@ -121,18 +121,22 @@ def _collect(args: argparse.Namespace) -> int:
     roles = with_knowledge({"base": role}, {q: f"{g:g}" for q, g in rows})
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    llm = make_llms(roles, cache=LLMCache(out / "llm_cache.sqlite"))["base"]
-    summary = collect(
-        llm,
-        questions=Path(args.questions),
-        prompts=prompts,
-        out=out,
-        limit=args.limit,
-        test_fraction=args.test_fraction,
-        max_tokens=args.max_tokens,
-        temperature=args.temperature,
-        seed=args.seed,
-    )
+    pool = BackendPool()  # closed at the end: a local server stops with the collection
+    try:
+        llm = make_llms(roles, cache=LLMCache(out / "llm_cache.sqlite"), pool=pool)["base"]
+        summary = collect(
+            llm,
+            questions=Path(args.questions),
+            prompts=prompts,
+            out=out,
+            limit=args.limit,
+            test_fraction=args.test_fraction,
+            max_tokens=args.max_tokens,
+            temperature=args.temperature,
+            seed=args.seed,
+        )
+    finally:
+        pool.close()
     where = "the simulated LLM (simulated outcomes)" if args.backend == "sim" else args.model
     print(
         f"collected {summary.collected_now} new pairs ({summary.pairs} in all, {summary.rows} "

@@ -17,7 +17,7 @@ from typing import Any
 from drpo.llm import LLM, ChatRequest
 from drpo.llm._loop import run_sync
 from drpo.llm.json_schema import object_schema, text_schema, tokens_for
-from drpo.methods.prompt_checks import check_prompt
+from drpo.methods.prompt_checks import WRITING_PENALTY, check_prompt
 from drpo.methods.task_scoring import Attempt, Score, TaskPromptWorld, TaskScorer
 from drpo.methods.tasks import Example, Task
 from world_model import SearchConfig
@@ -214,6 +214,7 @@ class PromptAgentConfig(SearchConfig):
                 temperature=self.temperature,
                 max_tokens=tokens_for(FEEDBACK_CHARS),
                 json_schema=FEEDBACK_SCHEMA,
+                frequency_penalty=WRITING_PENALTY,
             )
             for i, s in jobs
         ]
@@ -241,6 +242,7 @@ class PromptAgentConfig(SearchConfig):
                     temperature=self.temperature,
                     max_tokens=tokens_for(self.num_new_prompts * MAX_PROMPT_CHARS),
                     json_schema=writer_schema(self.num_new_prompts),
+                    frequency_penalty=WRITING_PENALTY,
                 )
             )
             writer_jobs.append((i, score, answer.value))
