@@ -1,4 +1,6 @@
-"""Statistics for claims about prompts: paired differences with a bootstrap CI."""
+"""Statistics for claims about prompts: paired differences with a bootstrap CI that
+resamples groups of rows (whole groups in or out), since rows of one group (duplicates of a
+question, the queries of one template) are correlated. Every row alone is its own group."""
 
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ import numpy as np
 
 @dataclass(frozen=True)
 class PairedDifference:
-    """mean(b - a) over `n` pairs, with a 95% percentile bootstrap CI (resampling pairs)."""
+    """mean(b - a) over `n` pairs, with its 95% percentile bootstrap CI."""
 
     n: int
     mean: float
@@ -24,17 +26,48 @@ class PairedDifference:
         return f"{self.mean:+.3f} [95% CI {self.ci_low:+.3f}, {self.ci_high:+.3f}] (n={self.n})"
 
 
+def group_resamples(groups: np.ndarray, *, n_boot: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Bootstrap weights: (n_boot x n_groups) counts of each group drawn, and each row's group
+    index into them. The same draws serve every comparison made on these rows (paired)."""
+    _, index = np.unique(np.asarray(groups), return_inverse=True)
+    index = index.reshape(-1)
+    n_groups = int(index.max()) + 1
+    rng = np.random.default_rng(seed)
+    draws = rng.integers(0, n_groups, size=(n_boot, n_groups))
+    weights = np.zeros((n_boot, n_groups))
+    np.add.at(weights, (np.arange(n_boot)[:, None], draws), 1.0)
+    return weights, index
+
+
+def resampled_mean(
+    values: np.ndarray, resamples: tuple[np.ndarray, np.ndarray]
+) -> tuple[float, float, float]:
+    """The mean of `values` (one per row) and its 95% percentile interval over `resamples`."""
+    weights, index = resamples
+    n_groups = weights.shape[1]
+    sums = np.bincount(index, weights=np.asarray(values, float), minlength=n_groups)
+    size = np.bincount(index, minlength=n_groups).astype(float)
+    boot = (weights @ sums) / (weights @ size)
+    low, high = np.percentile(boot, [2.5, 97.5])
+    return float(sums.sum() / size.sum()), float(low), float(high)
+
+
 def paired_difference(
-    a: Sequence[float], b: Sequence[float], *, seed: int = 0, resamples: int = 2000
+    a: Sequence[float],
+    b: Sequence[float],
+    *,
+    seed: int = 0,
+    resamples: int = 2000,
+    groups: Sequence[object] | None = None,
 ) -> PairedDifference:
-    """How much `b` beats `a`, pair by pair (the same queries or examples under two prompts)."""
+    """How much `b` beats `a`, pair by pair (the same queries or examples under two prompts),
+    resampling `groups` of pairs (default: each pair alone)."""
     if len(a) != len(b):
         raise ValueError(f"paired samples need equal lengths, got {len(a)} and {len(b)}")
-    diffs = np.asarray(b, dtype=float) - np.asarray(a, dtype=float)
-    if len(diffs) == 0:
+    if len(a) == 0:
         return PairedDifference(0, float("nan"), float("nan"), float("nan"))
-    rng = np.random.default_rng(seed)
-    picks = rng.integers(0, len(diffs), size=(resamples, len(diffs)))
-    means = diffs[picks].mean(axis=1)
-    low, high = np.percentile(means, [2.5, 97.5])
-    return PairedDifference(len(diffs), float(diffs.mean()), float(low), float(high))
+    diffs = np.asarray(b, dtype=float) - np.asarray(a, dtype=float)
+    keys = np.arange(len(diffs)) if groups is None else np.asarray(groups)
+    draws = group_resamples(keys, n_boot=resamples, seed=seed)
+    mean, low, high = resampled_mean(diffs, draws)
+    return PairedDifference(len(diffs), mean, low, high)

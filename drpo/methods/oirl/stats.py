@@ -7,6 +7,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from drpo.stats import group_resamples, resampled_mean
+
+__all__ = ["Interval", "auc", "group_resamples", "paired_difference", "within_query_auc"]
+
 
 @dataclass(frozen=True)
 class Interval:
@@ -42,29 +46,9 @@ def within_query_auc(scores: np.ndarray, labels: np.ndarray) -> float:
     return float(np.mean(values)) if values else float("nan")
 
 
-def group_resamples(groups: np.ndarray, *, n_boot: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Bootstrap weights: (n_boot x n_groups) counts of each group drawn, and each row's group
-    index into them. The same draws serve every strategy compared on these rows (paired)."""
-    _, index = np.unique(groups, return_inverse=True)
-    index = index.reshape(-1)
-    n_groups = int(index.max()) + 1
-    rng = np.random.default_rng(seed)
-    draws = rng.integers(0, n_groups, size=(n_boot, n_groups))
-    weights = np.zeros((n_boot, n_groups))
-    np.add.at(weights, (np.arange(n_boot)[:, None], draws), 1.0)
-    return weights, index
-
-
 def paired_difference(
     correct: np.ndarray, baseline: np.ndarray, resamples: tuple[np.ndarray, np.ndarray]
 ) -> Interval:
     """The accuracy difference `correct - baseline` (one 0/1 per row) with its 95% percentile
     interval, resampling the rows' groups (whole groups in or out)."""
-    weights, index = resamples
-    n_groups = weights.shape[1]
-    diff = np.bincount(index, weights=np.asarray(correct, float) - baseline, minlength=n_groups)
-    size = np.bincount(index, minlength=n_groups).astype(float)
-    boot = (weights @ diff) / (weights @ size)
-    mean = float(diff.sum() / size.sum())
-    low, high = np.percentile(boot, [2.5, 97.5])
-    return Interval(mean, float(low), float(high))
+    return Interval(*resampled_mean(np.asarray(correct, float) - baseline, resamples))
