@@ -124,3 +124,14 @@ def test_a_proposal_that_is_no_system_prompt_is_not_used() -> None:
     world.update_example(QUERIES)
     result = BeamSearch(beam_size=1, max_depth=2)(world, config)
     assert {s.system_prompt for s in result.terminal_state.steps} == {world.initial_system_prompt}
+
+
+def test_a_gain_whose_interval_holds_zero_is_not_called_an_improvement() -> None:
+    from drpo.methods.drpo.run import Outcome
+    from drpo.stats import PairedDifference
+
+    noisy = Outcome(3.58, 3.27, 1, PairedDifference(3, 0.32, -0.25, 1.2))
+    assert noisy.verdict(True).startswith("better on average, but not a reliable gain")
+    clear = Outcome(4.47, 2.28, 29, PairedDifference(30, 2.19, 1.86, 2.5))
+    assert clear.verdict(True).startswith("improved: mean reward 4.470")
+    assert noisy.verdict(False).startswith("no improvement")

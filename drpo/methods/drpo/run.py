@@ -310,8 +310,11 @@ class Outcome:
         versus = (f"mean reward {self.path_mean:.3f} on the best path against "
                   f"{self.initial_mean:.3f} for the initial prompt on the same queries; "
                   f"difference {self.difference}")  # fmt: skip
-        if improved:
+        if improved and self.difference.ci_low > 0:
             return f"improved: {versus}"
+        if improved:
+            return (f"better on average, but not a reliable gain: {versus}, and the interval "
+                    "holds 0")  # fmt: skip
         return (f"no improvement: {versus}. best_system_prompt.txt keeps the initial prompt; the "
                 "search's final prompt is in candidate_system_prompt.txt")  # fmt: skip
 
