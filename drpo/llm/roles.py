@@ -110,6 +110,8 @@ class BackendPool:
 
 
 def make_backend(settings: RoleSettings) -> Backend:
+    patience = {"max_retries": settings.max_retries, "backoff_s": settings.retry_backoff_s,
+                "max_wait_s": settings.max_wait_s}  # fmt: skip
     if settings.backend == "openai":
         return OpenAIBackend(
             settings.model,
@@ -117,9 +119,7 @@ def make_backend(settings: RoleSettings) -> Backend:
             api_key_env=settings.api_key_env,
             concurrency=settings.concurrency,
             timeout_s=settings.timeout_s or REMOTE_TIMEOUT_S,
-            max_retries=settings.max_retries,
-            backoff_s=settings.retry_backoff_s,
-            max_wait_s=settings.max_wait_s,
+            **patience,
         )
     if settings.backend == "llamacpp":
         return LlamaCppBackend(
@@ -128,9 +128,7 @@ def make_backend(settings: RoleSettings) -> Backend:
             threads=settings.threads,
             ctx_per_slot=settings.ctx_per_slot,
             timeout_s=settings.timeout_s or LOCAL_TIMEOUT_S,
-            max_retries=settings.max_retries,
-            backoff_s=settings.retry_backoff_s,
-            max_wait_s=settings.max_wait_s,
+            **patience,
         )
     if settings.backend == "vllm":
         return VLLMBackend(

@@ -76,12 +76,13 @@ class VLLMBackend(Backend):
             "n": call.count,
             "temperature": request.temperature,
             "top_p": request.top_p,
-            "frequency_penalty": request.frequency_penalty,
             "stop": list(request.stop) or None,
             "seed": call.first_sample if request.temperature > 0 else None,
         }
         if request.max_tokens is not None:
             kwargs["max_tokens"] = request.max_tokens
+        if request.frequency_penalty:
+            kwargs["frequency_penalty"] = request.frequency_penalty
         return factory(**kwargs)
 
     def generate_batch(self, calls: Sequence[BackendCall]) -> list[BackendResult]:
