@@ -214,3 +214,23 @@ def test_calls_in_flight_and_answered_are_tracked(sim_server) -> None:
     llm = make_llms({"eval": role}, usage=usage)["eval"]
     llm.generate([ChatRequest.of(f"question {i}") for i in range(5)])
     assert (usage.in_flight, usage.answered) == (0, 5)
+
+
+def test_a_timeout_is_logged_with_its_reason(sim_server, caplog) -> None:
+    server = sim_server(fault_rate=1.0, faults=("stall",), stall_s=1.0)
+    role = RoleSettings(backend="openai", base_url=server.url, timeout_s=0.2, max_retries=1,
+                        retry_backoff_s=0)  # fmt: skip
+    llm = make_llms({"eval": role})["eval"]
+    with caplog.at_level(logging.INFO, logger="drpo.llm"), pytest.raises(LLMError):
+        llm.generate([ChatRequest.of("hi")])
+    assert any("no answer within 0.2 s" in r.getMessage() for r in caplog.records)
+    assert llm.backend.notes["timeouts"] == 2
+
+
+def test_token_limits_fit_the_job() -> None:
+    from drpo.methods.drpo.schemas import METRICS_MAX_TOKENS, OPTIMIZER_MAX_TOKENS
+    from drpo.methods.drpo.world import DRPOSearchConfig
+
+    config = DRPOSearchConfig(make_llms({"optimize": RoleSettings()})["optimize"])
+    assert config.max_tokens == OPTIMIZER_MAX_TOKENS < 2048  # a rewrite, not an essay
+    assert METRICS_MAX_TOKENS < 1024
