@@ -2,8 +2,10 @@
 
 Each case says what `python train.py` must do with it: ``error`` (one line on stderr that
 starts ``train.py: error:``, exit code 2, nothing written over), ``recorded`` (the run
-finishes, and the damage shows as steps recorded with an error and reward 0), or
-``completes`` (the run finishes; `check` may ask more of its tree). Never a traceback.
+finishes, and the damage shows as steps recorded with an error and reward 0), ``failed``
+(as recorded, but the damage is most of the run's evaluations: everything is saved, then
+one line naming the role and exit code 1), or ``completes`` (the run finishes; `check` may
+ask more of its tree). Never a traceback.
 """
 
 from __future__ import annotations
@@ -53,7 +55,7 @@ class Case:
     over HTTP when given (all roles then go to it); `check` asks more of a finished run."""
 
     name: str
-    expect: str  # error | recorded | completes
+    expect: str  # error | recorded | failed | completes
     options: Callable[[Path], list[str]]
     method: str = "drpo"
     model: Callable[[], SimulatedLLM] | None = None
@@ -194,16 +196,16 @@ def llm_output_cases() -> list[Case]:
     out_of_range = json.dumps({"Helpfulness": {"rationale": "great", "score": 17},
                                "Factuality": {"rationale": "bad", "score": -3}})  # fmt: skip
     return [
-        Case("judge: not JSON", "recorded", run,
+        Case("judge: not JSON", "failed", run,
              model=_hostile("judge", lambda t: "Scores: all good, I think.")),
-        Case("judge: JSON without the aspects", "recorded", run,
+        Case("judge: JSON without the aspects", "failed", run,
              model=_hostile("judge", lambda t: '{"verdict": "fine"}')),
-        Case("judge: scores out of range", "recorded", run,
+        Case("judge: scores out of range", "failed", run,
              model=_hostile("judge", lambda t: out_of_range)),
-        Case("judge: 100 kB output", "recorded", run, model=_hostile("judge", lambda t: HUGE)),
-        Case("metrics: not JSON", "recorded", run,
+        Case("judge: 100 kB output", "failed", run, model=_hostile("judge", lambda t: HUGE)),
+        Case("metrics: not JSON", "failed", run,
              model=_hostile("metrics", lambda t: "Helpfulness and Factuality.")),
-        Case("metrics: unknown aspects", "recorded", run,
+        Case("metrics: unknown aspects", "failed", run,
              model=_hostile("metrics", lambda t: '{"selected_aspects": ["Vibes"]}')),
         Case("optimiser: not JSON", "completes", run,
              model=_hostile("optimizer", lambda t: "A better prompt would be kinder.")),
@@ -280,14 +282,20 @@ def judge_case(case: Case, done: Any, log_dir: Path, before: dict[str, str]) -> 
         if not before and (log_dir / "checkpoint.json").exists():
             return "a checkpoint was written for a run that could not start"
         return None
-    if done.returncode != 0:
+    if case.expect == "failed":
+        lines = [line for line in done.stderr.strip().splitlines() if line.strip()]
+        if done.returncode != 1 or len(lines) != 1 or "evaluations failed" not in lines[0]:
+            return f"exit code {done.returncode}, expected 1 and one line: {last_line(done.stderr)}"
+        if "role 'eval'" not in lines[0] and "role 'metrics'" not in lines[0]:
+            return f"the line names no role: {lines[0]}"
+    elif done.returncode != 0:
         return f"exit code {done.returncode}: {last_line(done.stderr)}"
     if checkpoint_status(log_dir) != "done":
         return f"checkpoint {checkpoint_status(log_dir)}, expected done"
     tree = tree_of(log_dir)
     if tree is None:
         return "no output.json"
-    if case.expect == "recorded":
+    if case.expect in ("recorded", "failed"):
         zero = [
             n
             for n in tree["nodes"]
@@ -305,7 +313,9 @@ def run_case(case: Case) -> Outcome:
         case.prepare(log_dir)
     before = _digest(log_dir)
     options = case.options(where)
-    serving = SimServer(ServerSettings(), case.model()) if case.model else contextlib.nullcontext()
+    # a misbehaving model behind a server that does not hold it to the schema it was sent
+    hostile = ServerSettings(enforce_schema=False)
+    serving = SimServer(hostile, case.model()) if case.model else contextlib.nullcontext()
     with serving as server:  # None: the run uses the simulated LLM in process
         url = server.url if server is not None else None
         done = run_train(case.method, url, log_dir=log_dir, options=options, timeout_s=300)

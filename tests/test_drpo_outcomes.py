@@ -64,7 +64,8 @@ def test_the_cli_says_it_in_one_line_with_exit_1(tmp_path: Path, monkeypatch, ca
     code = main(["--log_dir", str(tmp_path / "run"), "--depth", "2", "--disable_tqdm"])
     err = capsys.readouterr().err
     assert code == 1 and err.count("\n") == 1 and "role 'eval'" in err and "--resume" in err
-    assert "the run stopped" in (tmp_path / "run" / "log.txt").read_text()
+    assert "the run finished, but" in (tmp_path / "run" / "log.txt").read_text()
+    assert json.loads((tmp_path / "run" / "checkpoint.json").read_text())["status"] == "done"
 
 
 def test_a_run_that_found_nothing_better_keeps_the_initial_prompt(tmp_path: Path, monkeypatch):

@@ -55,6 +55,8 @@ class ServerSettings:
     refuse_schema: bool = False  # 400 for response_format json_schema
     refuse_json_object: bool = False  # 400 for response_format json_object too
     slots: int | None = None  # when set, GET /props says so (as llama.cpp's server does)
+    enforce_schema: bool = True  # False: pass the model's text on whatever the schema says
+    # (a server that ignores response_format, in front of a misbehaving model)
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.fault_rate <= 1.0:
@@ -225,7 +227,7 @@ class SimServer:
             )
             for j in range(n)
         ]
-        if schema is not None:
+        if schema is not None and self.settings.enforce_schema:
             for answer in answers:
                 self._check_within(answer.text, schema)
         prompt_tokens = answers[0].prompt_tokens

@@ -213,12 +213,15 @@ def run_drpo(settings: DRPOSettings) -> RunSummary:
             temperature=settings.temperature,
         )
         result = Reasoner(world, config, algorithm)(queries)
-        return _finish(settings, session, result, reward)
+        summary, health = _finish(settings, session, result, reward)
+    if health.failed_run:  # the run itself is over and saved (checkpoint "done")
+        raise MostlyFailedError(health.message())
+    return summary
 
 
 def _finish(
     settings: DRPOSettings, session: Session, result: SearchResult, reward: DynamicReward
-) -> RunSummary:
+) -> tuple[RunSummary, EvaluationHealth]:
     state: DRPOState = result.terminal_state
     path_steps = state.steps[1:]
     # The initial prompt on the same queries, for comparison (cached after the first time).
@@ -267,7 +270,7 @@ def _finish(
     log.info("best system prompt:\n%s", best_prompt)
     log.info("usage:\n%s", session.usage.table())
     if health.failed_run:
-        raise MostlyFailedError(health.message())
+        log.error("the run finished, but %s", health.message())
     return RunSummary(
         log_dir=log_dir,
         best_prompt=best_prompt,
@@ -282,7 +285,7 @@ def _finish(
         handled=summary["steps_handled"],
         improved=outcome.improved,
         errored=summary["steps_errored"],
-    )
+    ), health
 
 
 @dataclass(frozen=True)
