@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from drpo.llm import BACKENDS, BudgetExceeded, LLMConfigError, LLMError, RoleSettings
+from drpo.llm.llamacpp_backend import DEFAULT_SLOTS, server_props
 from drpo.methods.drpo.data import DEMO_DATA_DIR
 from drpo.run_context import CHECKPOINT
 from drpo.run_dir import RunDirError, prepare_log_dir, write_args
@@ -254,8 +255,6 @@ def _local_slots(base_url: str | None) -> int | None:
     /props): more requests at once would only queue there, against the timeout."""
     from urllib.parse import urlparse
 
-    from drpo.llm.llamacpp_backend import server_props
-
     if base_url is None or urlparse(base_url).hostname not in ("127.0.0.1", "localhost", "::1"):
         return None
     slots = server_props(base_url).get("total_slots")
@@ -282,7 +281,7 @@ def _roles(args: argparse.Namespace) -> dict[str, RoleSettings]:
         backend = _backend(model, backend, base_url, family)
         concurrency = args.concurrency
         if concurrency is None:
-            concurrency = 4 if backend == "llamacpp" else _local_slots(base_url) or 8
+            concurrency = DEFAULT_SLOTS if backend == "llamacpp" else _local_slots(base_url) or 8
         roles[role] = RoleSettings(
             backend=backend,
             model=model,

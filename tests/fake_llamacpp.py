@@ -1,11 +1,10 @@
 """A stand-in for `drpo.llm.llamacpp_serve` in tests: the same command line and the same
-protocol (one JSON line with the address, then serve until stdin closes), with the
+protocol (serve on the port given until stdin closes), with the
 simulated LLM behind it instead of llama.cpp. Not a real model."""
 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 
@@ -27,7 +26,6 @@ def main() -> int:
         return 1
     time.sleep(args.load_s)
     server = SimServer(ServerSettings(port=args.port), SimulatedLLM(seed=0)).start()
-    print(json.dumps({"address": f"http://127.0.0.1:{server.port}"}), flush=True)
     sys.stdin.read()
     server.stop()
     return 0

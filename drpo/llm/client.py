@@ -117,9 +117,8 @@ class LLM:
                           request.temperature, text)  # fmt: skip
         keys = [[request_key(self.model, r, i) for i in range(r.n)] for r in requests]
         wanted = [k for r, ks in zip(requests, keys) if r.cache for k in ks]
-        found = self.cache.get_many(wanted) if self.cache is not None and wanted else {}
-        if refresh:
-            found = {}
+        read = self.cache is not None and wanted and not refresh
+        found = self.cache.get_many(wanted) if read else {}
 
         calls: list[BackendCall] = []
         owners: list[tuple[int, list[int]]] = []
@@ -210,23 +209,22 @@ class LLM:
             self.usage.batch_done(unanswered=len(calls) - answered)
             # Every attempt counts, those of failed calls too; an attempt whose tokens the
             # server never reported (a timeout) is counted at its worst case.
-            spent = [r for r in results if isinstance(r, (BackendResult, LLMCallError))]
-            unmetered = sum(
-                r.unmetered * (c.request.max_tokens or DEFAULT_MAX_TOKENS_ESTIMATE)
-                for r, c in zip(results, calls)
-                if isinstance(r, (BackendResult, LLMCallError))
-            )
+            spent = [(r, c) for r, c in zip(results, calls)
+                     if isinstance(r, (BackendResult, LLMCallError))]  # fmt: skip
             self.usage.settle(
                 self.role,
                 self.model,
                 reserved_usd=estimate,
                 requests=sum(isinstance(r, BackendResult) for r in results),
                 samples=sum(len(r.texts) for r in results if isinstance(r, BackendResult)),
-                prompt_tokens=sum(r.prompt_tokens for r in spent),
-                completion_tokens=sum(r.completion_tokens for r in spent),
-                attempts=sum(r.attempts for r in spent),
-                failed=sum(isinstance(r, LLMCallError) for r in results),
-                estimated_tokens=unmetered,
+                prompt_tokens=sum(r.prompt_tokens for r, _ in spent),
+                completion_tokens=sum(r.completion_tokens for r, _ in spent),
+                attempts=sum(r.attempts for r, _ in spent),
+                failed=sum(isinstance(r, LLMCallError) for r, _ in spent),
+                estimated_tokens=sum(
+                    r.unmetered * (c.request.max_tokens or DEFAULT_MAX_TOKENS_ESTIMATE)
+                    for r, c in spent
+                ),
             )
         return results
 
@@ -330,7 +328,7 @@ class LLM:
             self.model,
             answers=len(flat),
             first_try=sum(a.ok and a.attempts == 1 for a in flat),
-            well_formed_first_try=len(flat) - malformed_first,
+            well_formed=len(flat) - malformed_first,
             unusable=sum(not a.ok for a in flat),
         )
         return out

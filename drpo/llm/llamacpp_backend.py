@@ -42,6 +42,9 @@ def llamacpp_launcher(model: Path, port: int, slots: int, threads: int, ctx: int
     ]  # fmt: skip
 
 
+#: A local server's defaults: requests decoded at once, and seconds a request may take (a
+#: CPU writes about 20 tokens a second, shared by the slots: a long answer needs minutes).
+DEFAULT_SLOTS, LOCAL_TIMEOUT_S = 4, 600.0
 #: How servers are started; tests put a stand-in here.
 LAUNCHER: Launcher = llamacpp_launcher
 
@@ -98,7 +101,7 @@ class LocalServer:
         self.process = subprocess.Popen(
             argv,
             stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
+            stdout=self._log,
             stderr=self._log,
             text=True,
             start_new_session=True,  # Ctrl-C reaches the run, which then stops the server
@@ -166,9 +169,8 @@ class LocalServer:
                 except subprocess.TimeoutExpired:
                     process.kill()
                     process.wait()
-        for stream in (process.stdin, process.stdout):
-            if stream is not None:
-                stream.close()
+        if process.stdin is not None:
+            process.stdin.close()
         log.info("llama.cpp server for %s stopped", self.model.name)
 
 
@@ -186,10 +188,10 @@ class LlamaCppBackend(OpenAIBackend):
         self,
         model_path: str | Path,
         *,
-        slots: int = 4,
+        slots: int = DEFAULT_SLOTS,
         threads: int | None = None,
         ctx_per_slot: int = 4096,
-        timeout_s: float = 600.0,  # a CPU writes about 20 tokens a second
+        timeout_s: float = LOCAL_TIMEOUT_S,
         max_retries: int = 6,
         backoff_s: float = 0.5,
         max_wait_s: float = 120.0,

@@ -1,17 +1,15 @@
 """The child process that runs llama.cpp's own HTTP server (from the `xllamacpp` wheel).
 
-``python -m drpo.llm.llamacpp_serve --model PATH.gguf --port P --slots N --threads T``
-loads the model, serves the OpenAI API on 127.0.0.1:P, prints one JSON line
-``{"address": ...}`` when it listens, and runs until its stdin closes: the parent holds
-that pipe, so the server ends with the run however the run ends (even by SIGKILL).
+``python -m drpo.llm.llamacpp_serve --model PATH.gguf --port P --slots N --threads T
+--ctx_per_slot C`` loads the model, serves the OpenAI API on 127.0.0.1:P, and runs until its
+stdin closes: the parent holds that pipe, so the server ends with the run however the run
+ends (even by SIGKILL). The parent knows it is ready when /health answers.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
-import json
-import os
 import sys
 from collections.abc import Sequence
 
@@ -20,9 +18,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m drpo.llm.llamacpp_serve")
     parser.add_argument("--model", required=True)
     parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--slots", type=int, default=4, help="requests decoded at once")
-    parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
-    parser.add_argument("--ctx_per_slot", type=int, default=4096, help="context tokens a slot")
+    parser.add_argument("--slots", type=int, required=True, help="requests decoded at once")
+    parser.add_argument("--threads", type=int, required=True)
+    parser.add_argument("--ctx_per_slot", type=int, required=True, help="context tokens a slot")
     args = parser.parse_args(argv)
     try:
         import xllamacpp as xlc
@@ -43,7 +41,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # the model did not load: say why, in one line
         print(f"llama.cpp could not start on {args.model}: {exc}", file=sys.stderr)
         return 1
-    print(json.dumps({"address": server.listening_address}), flush=True)
     with contextlib.suppress(KeyboardInterrupt):
         sys.stdin.read()  # until the parent closes the pipe (or dies)
     del server

@@ -12,7 +12,7 @@ from drpo.llm._loop import run_sync
 from drpo.llm.backend import Backend
 from drpo.llm.cache import LLMCache
 from drpo.llm.client import LLM
-from drpo.llm.llamacpp_backend import LlamaCppBackend, check_gguf
+from drpo.llm.llamacpp_backend import LOCAL_TIMEOUT_S, LlamaCppBackend, check_gguf
 from drpo.llm.openai_backend import OpenAIBackend, check_base_url
 from drpo.llm.sim_backend import SimBackend
 from drpo.llm.types import LLMConfigError
@@ -20,9 +20,8 @@ from drpo.llm.usage import UsageTracker
 from drpo.llm.vllm_backend import VLLMBackend
 
 BACKENDS = ("sim", "openai", "llamacpp", "vllm")
-#: Seconds per request: a hosted model answers in seconds; a local model on a CPU writes
-#: about 20 tokens a second, shared by its slots, so a long answer needs minutes.
-REMOTE_TIMEOUT_S, LOCAL_TIMEOUT_S = 120.0, 600.0
+#: Seconds per request to a server (a local llama.cpp server gets LOCAL_TIMEOUT_S).
+REMOTE_TIMEOUT_S = 120.0
 
 
 @dataclass(frozen=True)

@@ -205,16 +205,16 @@ class UsageTracker:
         *,
         answers: int,
         first_try: int,
+        well_formed: int,
         unusable: int,
-        well_formed_first_try: int | None = None,
     ) -> None:
+        """JSON samples read: how many, usable at the first try, within their schema at the
+        first try, and unusable after every re-ask."""
         with self._lock:
             row = self._row(role, model)
             row.json_answers += answers
             row.json_first_try += first_try
-            row.json_well_formed += (
-                answers if well_formed_first_try is None else (well_formed_first_try)
-            )
+            row.json_well_formed += well_formed
             row.json_unusable += unusable
 
     def record_hits(self, role: str, model: str, hits: int) -> None:
