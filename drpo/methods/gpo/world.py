@@ -14,6 +14,7 @@ import math
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -213,7 +214,7 @@ class GPOConfig(SearchConfig):
         shown = rng.sample(list(self.task.train), min(self.n_examples, len(self.task.train)))
         return "\n\n".join(f"Input: {e.question}\nAnswer: {e.gold}" for e in shown)
 
-    def _request(self, state: GPOState, errors: Score | None) -> ChatRequest:
+    def _request(self, state: GPOState, errors: Score | None, examples: str) -> ChatRequest:
         trajectory = "\n".join(
             f"Prompt: {p}\nScore: {round(100 * s)}" for p, s in self.retrieved_for(state)
         )
@@ -232,10 +233,10 @@ class GPOConfig(SearchConfig):
             if self.update == "generation"
             else "Edit the current prompt."
         )
-        text = (PROMPTS_DIR / "optimizer.txt").read_text(encoding="utf-8")
+        text = _template()
         for key, value in {
             "trajectory": trajectory,
-            "examples": self._examples(state),
+            "examples": examples,
             "feedback": feedback,
             "prompt": state.prompt,
             "instruction": instruction,
@@ -261,11 +262,12 @@ class GPOConfig(SearchConfig):
             rng = random.Random(self.seed)
             batch = rng.sample(list(self.task.train), min(5, len(self.task.train)))
             errors = run_sync(self.scorer.score_many([(s.prompt, batch) for s in states]))
-        shown = {"the instructions you were given": (PROMPTS_DIR / "optimizer.txt").read_text(
-            encoding="utf-8")}  # fmt: skip
-        parsers = [_prompt_parser({**shown, "the examples": self._examples(s)}) for s in states]
+        examples = [self._examples(s) for s in states]
+        shown = [{"the instructions you were given": _template(), "the examples": text}
+                 for text in examples]  # fmt: skip
         answers = self.optimizer.generate_json(
-            [self._request(s, e) for s, e in zip(states, errors)], parse=parsers
+            [self._request(s, e, x) for s, e, x in zip(states, errors, examples)],
+            parse=[_prompt_parser(x) for x in shown],
         )
         out = []
         for state, samples in zip(states, answers):
@@ -288,6 +290,12 @@ class GPOConfig(SearchConfig):
     ) -> tuple[float, dict[str, Any]]:
         score: Score = kwargs[SCORE_KEY]
         return score.accuracy, {"eval_accuracy": score.accuracy}
+
+
+@cache
+def _template() -> str:
+    """The optimiser's meta-prompt (prompts/optimizer.txt)."""
+    return (PROMPTS_DIR / "optimizer.txt").read_text(encoding="utf-8")
 
 
 #: The longest prompt the optimiser may write.
