@@ -21,8 +21,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -30,12 +28,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
+from bench.harness import FINAL_PROMPT, ROOT, child_env, run_process
+from drpo.models import FetchError, fetch
+
 BIGBENCH = ROOT.parent / "shared" / "data" / "bigbench"
 ARTEFACTS = ("args.txt", "log.txt", "algo_output/output.pkl", "algo_output/output.json",
              "algo_output/trace.txt", "usage.json", "summary.json", "checkpoint.json")  # fmt: skip
-FINAL = {"drpo": "best_system_prompt.txt", "promptagent": "best_prompt.txt",
-         "gpo": "best_prompt.txt"}  # fmt: skip
 #: Small runs: a few minutes each on 2 cores at about 20 tokens/s.
 RUNS: dict[str, list[str]] = {
     "drpo": ["--depth", "1", "--beam_size", "1", "--n_actions", "2", "--max_tokens", "200",
@@ -49,28 +47,13 @@ RUNS: dict[str, list[str]] = {
 FIRST_TRY_TARGET = 0.9
 
 
-def fetch(model: str, models_dir: str | None) -> Path:
-    command = [sys.executable, "-m", "drpo.models", *(["--models_dir", models_dir]
-               if models_dir else []), "fetch", model]  # fmt: skip
-    done = subprocess.run(command, capture_output=True, text=True, cwd=ROOT)
-    if done.returncode != 0:
-        raise SystemExit(f"bench.real_smoke: {done.stderr.strip().splitlines()[-1]}")
-    return Path(done.stdout.strip().splitlines()[-1])
-
-
 def run(method: str, gguf: Path, log_dir: Path, timeout_s: float) -> dict[str, Any]:
-    argv = [sys.executable, str(ROOT / "train.py"), "--model_path", str(gguf),
-            "--log_dir", str(log_dir), "--disable_tqdm", *RUNS[method]]  # fmt: skip
-    start = time.perf_counter()
-    try:
-        done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout_s, cwd=ROOT,
-                              env={**os.environ, "PYTHONPATH": str(ROOT)})  # fmt: skip
-        code, err = done.returncode, done.stderr
-    except subprocess.TimeoutExpired:
-        code, err = -1, f"timed out after {timeout_s:g} s"
-    wall = time.perf_counter() - start
-    return {"method": method, "returncode": code, "stderr": err.strip()[-500:],
-            "wall_s": round(wall, 1), "log_dir": str(log_dir)}  # fmt: skip
+    argv = [sys.executable, "train.py", "--model_path", str(gguf), "--log_dir", str(log_dir),
+            "--disable_tqdm", *RUNS[method]]  # fmt: skip
+    done = run_process(argv, env=child_env(), timeout_s=timeout_s)
+    err = done.stderr if done.returncode >= 0 else f"killed after {timeout_s:g} s (a hang?)"
+    return {"method": method, "returncode": done.returncode, "stderr": err.strip()[-500:],
+            "wall_s": round(done.wall_s, 1), "log_dir": str(log_dir)}  # fmt: skip
 
 
 def check(method: str, row: dict[str, Any]) -> list[str]:
@@ -78,7 +61,7 @@ def check(method: str, row: dict[str, Any]) -> list[str]:
     log_dir = Path(row["log_dir"])
     if row["returncode"] != 0:
         return [f"exit code {row['returncode']}: {row['stderr']}"]
-    problems = [f"missing {name}" for name in (*ARTEFACTS, FINAL[method])
+    problems = [f"missing {name}" for name in (*ARTEFACTS, FINAL_PROMPT[method])
                 if not (log_dir / name).is_file()]  # fmt: skip
     usage = json.loads((log_dir / "usage.json").read_text())
     total = usage["total"]
@@ -129,7 +112,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out", default=str(ROOT / "bench" / "real_smoke.json"))
     args = parser.parse_args(argv)
     started = time.perf_counter()
-    gguf = fetch(args.model, args.models_dir)
+    try:
+        gguf = fetch(args.model, models_dir=Path(args.models_dir) if args.models_dir else None)
+    except FetchError as exc:
+        print(f"bench.real_smoke: {exc}", file=sys.stderr)
+        return 1
     fetched_s = time.perf_counter() - started
     print(f"real model {args.model} ({gguf.name}) fetched and verified in {fetched_s:.0f} s")
     rows, failures = [], []

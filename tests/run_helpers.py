@@ -3,10 +3,28 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def train(*args: str, cwd: Path | None = None, env: dict | None = None, timeout: int = 180):
+    """`python train.py --disable_tqdm ARGS` as a user runs it, in `cwd`."""
+    full_env = {**os.environ, "PYTHONPATH": str(REPO), **(env or {})}
+    return subprocess.run(
+        [sys.executable, str(REPO / "train.py"), "--disable_tqdm", *args],
+        capture_output=True, text=True, cwd=cwd, env=full_env, timeout=timeout,
+    )  # fmt: skip
+
+
+def over_http(url: str) -> list[str]:
+    """Every DRPO role on the server at `url`."""
+    return [f"--{role}_base_url={url}" for role in ("base", "eval", "metrics", "optimize")]
 
 
 def kill_after_frontiers(

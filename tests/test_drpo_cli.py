@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from run_helpers import kill_after_frontiers, tree_without_meta
+from run_helpers import kill_after_frontiers, over_http, train, tree_without_meta
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared" / "data" / "drpo"
@@ -18,18 +18,6 @@ ARTEFACTS = (
     "algo_output/trace.txt", "best_system_prompt.txt", "usage.json", "summary.json",
     "checkpoint.json",
 )  # fmt: skip
-
-
-def train(*args: str, cwd: Path | None = None, env: dict | None = None, timeout: int = 180):
-    full_env = {**os.environ, "PYTHONPATH": str(REPO), **(env or {})}
-    return subprocess.run(
-        [sys.executable, str(REPO / "train.py"), "--disable_tqdm", *args],
-        capture_output=True, text=True, cwd=cwd, env=full_env, timeout=timeout,
-    )  # fmt: skip
-
-
-def over_http(url: str) -> list[str]:
-    return [f"--{role}_base_url={url}" for role in ("base", "eval", "metrics", "optimize")]
 
 
 def test_the_default_run_writes_every_artefact(tmp_path: Path) -> None:

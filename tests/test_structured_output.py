@@ -6,12 +6,11 @@ from __future__ import annotations
 
 import json
 import logging
-import subprocess
-import sys
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+from run_helpers import over_http, train
 
 from drpo.llm import ChatRequest, LLMError, RoleSettings, UsageTracker, make_llms
 from drpo.llm._loop import run_sync
@@ -22,7 +21,6 @@ from drpo.methods.drpo.aspects import ASPECTS
 from drpo.methods.drpo.schemas import METRICS_SCHEMA, OPTIMIZER_SCHEMA, judge_schema
 from drpo.sim import ServerSettings, SimServer
 
-REPO = Path(__file__).resolve().parents[1]
 SCHEMA = object_schema({"name": {"type": "string", "maxLength": 20},
                         "score": {"type": "integer", "minimum": 1, "maximum": 5}})  # fmt: skip
 
@@ -39,15 +37,6 @@ def recording():
     yield start
     for server in servers:
         server.stop()
-
-
-def train(*args: str, timeout: int = 240) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, str(REPO / "train.py"), "--disable_tqdm", *args],
-                          capture_output=True, text=True, timeout=timeout, cwd=REPO)  # fmt: skip
-
-
-def over(url: str) -> list[str]:
-    return [f"--{role}_base_url={url}" for role in ("base", "eval", "metrics", "optimize")]
 
 
 def formats(server: SimServer) -> list[str | None]:
@@ -73,7 +62,7 @@ def test_the_schemas_say_exactly_what_is_required() -> None:
 
 def test_a_drpo_run_sends_a_schema_with_every_json_request(recording, tmp_path: Path) -> None:
     server = recording()
-    out = train(*over(server.url), "--depth", "2", "--log_dir", str(tmp_path / "run"))
+    out = train(*over_http(server.url), "--depth", "2", "--log_dir", str(tmp_path / "run"))
     assert out.returncode == 0, out.stderr
     bodies = [a.body for a in server.answered()]
     json_requests = [b for b in bodies if "reply with one json object" in
@@ -111,7 +100,9 @@ def test_drpo_against_a_server_that_ignores_n(recording, tmp_path: Path) -> None
     samples asked for once each with their own seed, and every token counted."""
     server = recording(ignore_n=True)
     log_dir = tmp_path / "run"
-    out = train(*over(server.url), "--depth", "2", "--n_actions", "3", "--log_dir", str(log_dir))
+    out = train(
+        *over_http(server.url), "--depth", "2", "--n_actions", "3", "--log_dir", str(log_dir)
+    )
     assert out.returncode == 0, out.stderr
     stats = server.stats()
     usage = json.loads((log_dir / "usage.json").read_text())
