@@ -8,7 +8,7 @@ import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from search.result import SearchResult
 from search.trace_text import render_trace
@@ -69,10 +69,19 @@ def save_artifacts(
     return paths
 
 
+T = TypeVar("T")
+
+
+def load_pickle(path: str | Path, kind: type[T], what: str) -> T:
+    """Unpickle `path`, which must hold a `kind` (`what` names it in the error). Only load
+    files you trust: unpickling runs code."""
+    with open(path, "rb") as handle:
+        value = pickle.load(handle)
+    if not isinstance(value, kind):
+        raise TypeError(f"{path} holds a {type(value).__name__}, not {what}")
+    return value
+
+
 def load_result(path: str | Path) -> SearchResult:
     """Unpickle an output.pkl. Only load files you trust: unpickling runs code."""
-    with open(path, "rb") as handle:
-        result = pickle.load(handle)
-    if not isinstance(result, SearchResult):
-        raise TypeError(f"{path} holds a {type(result).__name__}, not a search result")
-    return result
+    return load_pickle(path, SearchResult, "a search result")

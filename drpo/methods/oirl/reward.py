@@ -271,8 +271,6 @@ class TrainedRewardModel:
     @staticmethod
     def load(path: str | Path) -> TrainedRewardModel:
         """Unpickle a saved model. Only load files you trust: unpickling runs code."""
-        with open(path, "rb") as handle:
-            model = pickle.load(handle)
-        if not isinstance(model, TrainedRewardModel):
-            raise TypeError(f"{path} holds a {type(model).__name__}, not a reward model")
-        return model
+        from search.artifacts import load_pickle
+
+        return load_pickle(path, TrainedRewardModel, "a reward model")
