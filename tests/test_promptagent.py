@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import json
 import os
 import subprocess
@@ -260,3 +261,24 @@ def test_a_search_that_only_found_worse_prompts_reports_the_initial_one(
     assert summary["test_difference"]["n"] == 60 and summary["test_difference"]["mean"] == 0
     if method == "promptagent":  # the rule was needed: greedy search itself answered worse
         assert summary["search_answer"]["eval_accuracy"] < summary["initial_eval_accuracy"]
+
+
+def test_an_option_order_that_gives_the_answer_away_is_shuffled() -> None:
+    # temporal_sequences lists its correct option first in every example.
+    raw = json.loads((BIGBENCH / "temporal_sequences.json").read_text())
+    assert {list(e["target_scores"].values()).index(1) for e in raw["examples"]} == {0}
+    task = load_task("temporal_sequences", data_dir=BIGBENCH, seed=1)
+    golds = collections.Counter(e.answers[0] for e in task.all_examples())
+    assert set(golds) == {"A", "B", "C", "D"} and max(golds.values()) < 0.35 * len(raw["examples"])
+    again = load_task("temporal_sequences", data_dir=BIGBENCH, seed=2)
+    assert {e.question: e.answers for e in again.all_examples()} == {
+        e.question: e.answers for e in task.all_examples()
+    }
+    # A file whose order varies keeps it.
+    penguins = load_task("penguins_in_a_table", data_dir=BIGBENCH, seed=1)
+    raw = json.loads((BIGBENCH / "penguins_in_a_table.json").read_text())
+    first = {e["input"].strip(): list(e["target_scores"]) for e in raw["examples"]}
+    for example in penguins.all_examples():
+        question = example.question.split("\nOptions:")[0]
+        if question in first:
+            assert list(example.options) == first[question]

@@ -158,11 +158,26 @@ def _from_answers(question: str, answers: list[str]) -> Example:
     return Example(question.strip(), tuple(str(a) for a in answers), kind)
 
 
+def _order_gives_answer(examples: list[Any]) -> bool:
+    """Whether a multiple-choice file lists its correct option in the same place every time
+    (BIG-bench's temporal_sequences puts it first in all 1,000 examples): shown in that order,
+    "always (A)" would score 100%, so such options are shuffled."""
+    places = set()
+    for ex in examples:
+        scores = ex.get("target_scores") if isinstance(ex, dict) else None
+        if not isinstance(scores, dict) or len(scores) < 2:
+            return False
+        values = list(scores.values())
+        places.add(values.index(max(values)))
+    return len(places) == 1 and len(examples) > 1
+
+
 def _bigbench(data: dict[str, Any], path: Path) -> tuple[str, str, list[Example]]:
     examples = data.get("examples")
     if not isinstance(examples, list) or not examples:
         raise TaskError(f"{path} has no 'examples' list")
     prefix = data.get("task_prefix") or ""
+    leaky = _order_gives_answer(examples)
     out = []
     for i, ex in enumerate(examples):
         if not isinstance(ex, dict) or not isinstance(ex.get("input"), str):
@@ -171,6 +186,8 @@ def _bigbench(data: dict[str, Any], path: Path) -> tuple[str, str, list[Example]
         scores = ex.get("target_scores")
         if isinstance(scores, dict) and scores:
             options = list(scores)
+            if leaky:  # the same seeded order for every split: a file's property, not a run's
+                random.Random(f"{path.stem}:{i}").shuffle(options)
             best = max(range(len(options)), key=lambda j: scores[options[j]])
             out.append(_choice(question, options, best))
         elif ex.get("target") not in (None, "", []):
