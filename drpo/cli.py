@@ -26,15 +26,15 @@ METHODS = ("drpo", "promptagent", "gpo", "oirl", "toy")
 #: Settings whose default depends on the method (the papers' settings).
 METHOD_DEFAULTS = {
     "drpo": {"search": "beam", "depth": 20, "n_iters": 10, "w_exp": 1.0, "temperature": 0.2,
-             "beam_size": 2, "k": 2},
+             "beam_size": 2, "k": 2, "test_size": 0},
     "promptagent": {"search": "mcts", "depth": 5, "n_iters": 12, "w_exp": 2.5,
-                    "temperature": 0.7, "beam_size": 3},
+                    "temperature": 0.7, "beam_size": 3, "test_size": 60},
     "gpo": {"search": "greedy", "depth": 12, "n_iters": 0, "w_exp": 0.0, "temperature": 1.0,
-            "beam_size": 1, "k": 3},
+            "beam_size": 1, "k": 3, "test_size": 60},
     "oirl": {"search": "best_of_n", "depth": 1, "n_iters": 0, "w_exp": 0.0, "temperature": 0.0,
-             "beam_size": 1, "k": 0},
+             "beam_size": 1, "k": 0, "test_size": 60},
     "toy": {"search": "beam", "depth": 3, "n_iters": 20, "w_exp": 1.0, "temperature": 0.0,
-            "beam_size": 2, "k": 2},
+            "beam_size": 2, "k": 2, "test_size": 60},
 }  # fmt: skip
 FAMILIES = ("sim", "mistral", "llama", "gpt", "other")
 
@@ -129,6 +129,13 @@ def build_parser() -> argparse.ArgumentParser:
     r = p.add_argument_group("run")
     _flag(r, "disable_log", False, "write no log.txt")
     _flag(r, "disable_tqdm", False, "no progress bars")
+    _flag(
+        r,
+        "offline",
+        False,
+        "answer every call from --cache_path, never calling a model "
+        "(re-score a run from its cache); a call not in it is an error",
+    )
     r.add_argument("--logging_level", choices=("DEBUG", "INFO", "WARNING"), default="INFO")
     r.add_argument("--cache_path", default=None, help="default: <log_dir>/llm_cache.sqlite")
     r.add_argument("--budget_usd", type=float, default=None)
@@ -139,7 +146,12 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--initial_prompt", default=None, help="default: the task's description")
     a.add_argument("--train_size", type=int, default=None, help="default: all the rest")
     a.add_argument("--eval_size", type=int, default=30)
-    a.add_argument("--test_size", type=int, default=60)
+    a.add_argument(
+        "--test_size",
+        type=int,
+        default=None,
+        help="held-out test examples (default 60); drpo: held-out queries (0)",
+    )
     a.add_argument("--batch_size", type=int, default=5)
     a.add_argument("--expand_width", type=int, default=3)
     a.add_argument("--num_new_prompts", type=int, default=1)
@@ -236,13 +248,14 @@ def _backend(model: str, backend: str | None, base_url: str | None, family: str 
     return "vllm"
 
 
-def _local_model(text: str, models_dir: str | None) -> str:
-    """--model_path: a GGUF path, or the name of a pinned model fetched before."""
+def _local_model(text: str, models_dir: str | None, offline: bool = False) -> str:
+    """--model_path: a GGUF path, or the name of a pinned model fetched before (offline:
+    its file need not be here, only its answers in the cache)."""
     from drpo.models import MODELS, model_file
 
     if text in MODELS:
         path = model_file(text, models_dir=Path(models_dir) if models_dir else None)
-        if not path.is_file():
+        if not path.is_file() and not offline:
             raise LLMConfigError(
                 f"model {text} is not fetched; run: python -m drpo.models fetch {text}"
             )
@@ -268,7 +281,8 @@ def _roles(args: argparse.Namespace) -> dict[str, RoleSettings]:
         "metrics": args.metrics_model_name,
         "optimize": args.optimize_model_name,
     }
-    local = _local_model(args.model_path, args.models_dir) if args.model_path else None
+    offline = args.offline
+    local = _local_model(args.model_path, args.models_dir, offline) if args.model_path else None
     roles = {}
     for role, model in models.items():
         base_url = getattr(args, f"{role}_base_url")
@@ -277,10 +291,12 @@ def _roles(args: argparse.Namespace) -> dict[str, RoleSettings]:
         if local is not None and backend is None and base_url is None and model == "sim":
             model, backend = local, "llamacpp"  # --model_path: every role not set otherwise
         elif backend == "llamacpp":
-            model = _local_model(model, args.models_dir)
+            model = _local_model(model, args.models_dir, offline)
         backend = _backend(model, backend, base_url, family)
         concurrency = args.concurrency
-        if concurrency is None:
+        if concurrency is None and offline:
+            concurrency = 8
+        elif concurrency is None:
             concurrency = DEFAULT_SLOTS if backend == "llamacpp" else _local_slots(base_url) or 8
         roles[role] = RoleSettings(
             backend=backend,
@@ -296,6 +312,7 @@ def _roles(args: argparse.Namespace) -> dict[str, RoleSettings]:
             num_gpus=args.num_gpus,
             gpu_memory_utilization=args.gpu_memory_utilization,
             seed=args.seed,
+            offline=offline,
         )
     return roles
 
@@ -330,6 +347,7 @@ def _run_drpo(args: argparse.Namespace, log_dir: Path) -> int:
             data_dir=Path(args.data_dir) if args.data_dir else DEMO_DATA_DIR,
             metrics_cache_path=Path(args.metrics_cache_path) if args.metrics_cache_path else None,
             num_training_examples=args.num_training_examples,
+            test_size=args.test_size,
             ret_icl=args.ret_icl,
             k=args.k,
             embedding_backend=args.embedding_backend,
@@ -352,6 +370,8 @@ def _run_drpo(args: argparse.Namespace, log_dir: Path) -> int:
           f"prompt on their query, {summary.errored} not evaluated "
           f"({summary.depth_increase} extra level(s) for queries already handled)")  # fmt: skip
     print(summary.verdict)
+    if summary.held_out:
+        print(summary.held_out)
     _print_ending(summary, "best system prompt", "best_system_prompt.txt", summary.best_prompt)
     return 0
 

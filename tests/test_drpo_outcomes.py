@@ -136,3 +136,26 @@ def test_a_gain_whose_interval_holds_zero_is_not_called_an_improvement() -> None
     clear = Outcome(4.47, 2.28, 29, PairedDifference(30, 2.19, 1.86, 2.5))
     assert clear.verdict(True).startswith("improved: mean reward 4.470")
     assert noisy.verdict(False).startswith("no improvement")
+
+
+def test_held_out_queries_are_never_searched_on_and_both_prompts_are_judged_on_them(
+    tmp_path: Path,
+) -> None:
+    run_drpo(settings(tmp_path / "run", test_size=6, num_training_examples=10))
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    held_out = json.loads((tmp_path / "run" / "held_out.json").read_text())
+    tree = json.loads((tmp_path / "run" / "algo_output" / "output.json").read_text())
+    searched = {n["state"]["query"] for n in tree["nodes"] if n["state"].get("query")}
+    tested = {row["query"] for row in held_out}
+    assert len(tested) == 6 and searched and not tested & searched
+    final = summary["final_test_reward"]
+    assert summary["test_queries"] == summary["test_queries_evaluated"] == 6
+    assert summary["test_difference"]["n"] == 6
+    mean = sum(r["final"]["reward"] - r["initial"]["reward"] for r in held_out) / 6
+    assert summary["test_difference"]["mean"] == pytest.approx(mean)
+    assert final == pytest.approx(sum(r["final"]["reward"] for r in held_out) / 6)
+    assert {r["initial"]["system_prompt"] for r in held_out} == {"You are a helpful assistant."}
+    # Without test queries, the run reports none.
+    run_drpo(settings(tmp_path / "plain", num_training_examples=16))
+    plain = json.loads((tmp_path / "plain" / "summary.json").read_text())
+    assert "test_difference" not in plain and not (tmp_path / "plain" / "held_out.json").exists()

@@ -13,6 +13,7 @@ from drpo.llm.backend import Backend
 from drpo.llm.cache import LLMCache
 from drpo.llm.client import LLM
 from drpo.llm.llamacpp_backend import LOCAL_TIMEOUT_S, LlamaCppBackend, check_gguf
+from drpo.llm.offline_backend import CacheOnlyBackend
 from drpo.llm.openai_backend import OpenAIBackend, check_base_url
 from drpo.llm.sim_backend import SimBackend
 from drpo.llm.types import LLMConfigError
@@ -43,6 +44,7 @@ class RoleSettings:
     gpu_memory_utilization: float = 0.9  # vllm
     seed: int = 0  # sim
     knowledge: Mapping[str, str] = field(default_factory=dict)  # sim: question -> answer
+    offline: bool = False  # answer only from the cache; the model itself is never started
 
     def __post_init__(self) -> None:
         if self.backend not in BACKENDS:
@@ -61,7 +63,7 @@ class RoleSettings:
             raise LLMConfigError(f"max_wait must be >= 0 seconds, got {self.max_wait_s}")
         if self.threads is not None and self.threads < 1:
             raise LLMConfigError(f"threads must be >= 1, got {self.threads}")
-        if self.backend == "llamacpp":
+        if self.backend == "llamacpp" and not self.offline:
             check_gguf(self.model)
         if self.base_url is not None:
             if self.backend != "openai":
@@ -76,6 +78,8 @@ class RoleSettings:
     def backend_key(self) -> tuple[Any, ...]:
         """Roles with the same key share one backend (one connection pool and concurrency
         limit per server, one vLLM engine per model)."""
+        if self.offline:
+            return ("offline", self.backend, self.model_name)
         if self.backend == "openai":
             return ("openai", self.base_url, self.model, self.api_key_env)
         if self.backend == "llamacpp":  # one server per GGUF file
@@ -111,6 +115,8 @@ class BackendPool:
 def make_backend(settings: RoleSettings) -> Backend:
     patience = {"max_retries": settings.max_retries, "backoff_s": settings.retry_backoff_s,
                 "max_wait_s": settings.max_wait_s}  # fmt: skip
+    if settings.offline:
+        return CacheOnlyBackend(settings.model_name, stands_for=settings.backend)
     if settings.backend == "openai":
         return OpenAIBackend(
             settings.model,

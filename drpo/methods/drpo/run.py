@@ -56,6 +56,7 @@ class DRPOSettings(RunSettings):
     data_dir: Path = Path(".")
     metrics_cache_path: Path | None = None
     num_training_examples: int = 180
+    test_size: int = 0  # held-out queries, never searched on: both prompts judged on them
     ret_icl: bool = True
     k: int = 2
     embedding_backend: str = "hash"
@@ -82,6 +83,7 @@ class RunSummary:
     handled: int = 0
     improved: int = 0
     errored: int = 0
+    held_out: str = ""  # the held-out comparison, in words ("" without test queries)
 
 
 # ---- the pieces ------------------------------------------------------------------------
@@ -120,6 +122,7 @@ def _check_settings(settings: DRPOSettings) -> None:
         (settings.beam_size >= 1, f"beam_size must be >= 1, got {settings.beam_size}"),
         (settings.n_actions >= 1, f"n_actions must be >= 1, got {settings.n_actions}"),
         (settings.k >= 1, f"k must be >= 1, got {settings.k}"),
+        (settings.test_size >= 0, f"test_size must be >= 0, got {settings.test_size}"),
         (
             settings.max_depth_increase >= 0,
             f"max_depth_increase must be >= 0, got {settings.max_depth_increase}",
@@ -146,16 +149,22 @@ def validate(settings: DRPOSettings) -> BeamSearch | MCTS:
     return _algorithm(settings)
 
 
-def _load(settings: DRPOSettings) -> tuple[list[str], dict[str, str], dict[str, str], MetricsCache]:
-    """The training queries, the example set, the ICL stage's seed answers and the metrics
-    cache; RunError naming the file for anything unreadable."""
+def _load(
+    settings: DRPOSettings,
+) -> tuple[list[str], list[str], dict[str, str], dict[str, str], MetricsCache]:
+    """The training queries, the held-out test queries, the example set, the ICL stage's
+    seed answers and the metrics cache; RunError naming the file for anything unreadable."""
     from drpo.methods.drpo.data import DataError
 
     data_dir = Path(settings.data_dir)
+    wanted = settings.num_training_examples + settings.test_size
     try:
-        queries = load_training_queries(
-            data_dir, num_examples=settings.num_training_examples, seed=settings.seed
-        )
+        queries = load_training_queries(data_dir, num_examples=wanted, seed=settings.seed)
+        if settings.test_size and len(queries) <= settings.test_size:
+            raise DataError(f"{data_dir} holds {len(queries)} queries: too few for "
+                            f"{settings.test_size} held-out ones and a training set")  # fmt: skip
+        split = len(queries) - settings.test_size
+        queries, test_queries = queries[:split], queries[split:]
         examples = load_examples(data_dir / ICL_EXAMPLES) if settings.ret_icl else fixed_examples()
         seeds = load_examples(data_dir / ICL_SEED_ANSWERS) if settings.optimize_icl else {}
         metrics_cache = MetricsCache(Path(settings.log_dir) / "metrics_cache.json")
@@ -164,15 +173,16 @@ def _load(settings: DRPOSettings) -> tuple[list[str], dict[str, str], dict[str, 
                 metrics_cache.raw.setdefault(query, value)
     except (DataError, ValueError) as exc:
         raise RunError(str(exc)) from None
-    return queries, examples, seeds, metrics_cache
+    return queries, test_queries, examples, seeds, metrics_cache
 
 
 def run_drpo(settings: DRPOSettings) -> RunSummary:
     """Run DRPO; raise RunError (bad settings or data), LLMError, or BudgetExceeded."""
     algorithm = validate(settings)
-    queries, examples, seed_answers, metrics_cache = _load(settings)
+    queries, test_queries, examples, seed_answers, metrics_cache = _load(settings)
     with Session(settings, desc="DRPO depth", total=settings.depth) as session:
-        log.info("loaded %d training queries from %s", len(queries), settings.data_dir)
+        log.info("loaded %d training and %d held-out test queries from %s", len(queries),
+                 len(test_queries), settings.data_dir)  # fmt: skip
         llms = session.llms(settings.roles, max_reasks=settings.max_reasks)
 
         def reward_with(example_set: dict[str, str]) -> DynamicReward:
@@ -213,14 +223,18 @@ def run_drpo(settings: DRPOSettings) -> RunSummary:
             temperature=settings.temperature,
         )
         result = Reasoner(world, config, algorithm)(queries)
-        summary, health = _finish(settings, session, result, reward)
+        summary, health = _finish(settings, session, result, reward, test_queries)
     if health.failed_run:  # the run itself is over and saved (checkpoint "done")
         raise MostlyFailedError(health.message())
     return summary
 
 
 def _finish(
-    settings: DRPOSettings, session: Session, result: SearchResult, reward: DynamicReward
+    settings: DRPOSettings,
+    session: Session,
+    result: SearchResult,
+    reward: DynamicReward,
+    test_queries: Sequence[str],
 ) -> tuple[RunSummary, EvaluationHealth]:
     state: DRPOState = result.terminal_state
     path_steps = state.steps[1:]
@@ -229,7 +243,9 @@ def _finish(
         reward.evaluate([(settings.initial_system_prompt, s.query) for s in path_steps])
     )
     outcome = Outcome.of(path_steps, initial, seed=settings.seed)
+    test = _held_out(settings, reward, state.system_prompt, test_queries)
     every_step = [n.state.last for n in result.nodes() if n.state is not None] + list(initial)
+    every_step += [s for pair in test for s in pair]
     health = EvaluationHealth.of(every_step, settings)
     improved = outcome.path_mean > outcome.initial_mean
     best_prompt = state.system_prompt if improved else settings.initial_system_prompt
@@ -243,6 +259,10 @@ def _finish(
     }
     log_dir = session.log_dir
     save_artifacts(result, log_dir / "algo_output", meta=meta)
+    if test:  # every held-out answer and its scores, for a person to read
+        rows = [{"query": a.query, "initial": a.to_json(), "final": b.to_json()} for a, b in test]
+        text = json.dumps(rows, indent=1, ensure_ascii=False) + "\n"
+        write_atomic(log_dir / "held_out.json", text.encode("utf-8"))
     write_atomic(log_dir / "best_system_prompt.txt", (best_prompt + "\n").encode("utf-8"))
     candidate = log_dir / "candidate_system_prompt.txt"
     if improved:
@@ -260,6 +280,7 @@ def _finish(
         "steps_improved": outcome.improved,
         "steps_errored": sum(s.error is not None for s in path_steps),
         "paired_difference": outcome.difference.to_json(),
+        **_test_summary(test, seed=settings.seed),
         "evaluations": health.to_json(),
         "depth_increase": depth_increase,
         "nodes": len(result.nodes()),
@@ -285,7 +306,49 @@ def _finish(
         handled=summary["steps_handled"],
         improved=outcome.improved,
         errored=summary["steps_errored"],
+        held_out=_held_out_line(summary),
     ), health
+
+
+def _held_out(
+    settings: DRPOSettings, reward: DynamicReward, prompt: str, queries: Sequence[str]
+) -> list[tuple[Step, Step]]:
+    """(initial prompt, the search's final prompt) judged on each held-out query."""
+    if not queries:
+        return []
+    items = [(p, q) for q in queries for p in (settings.initial_system_prompt, prompt)]
+    steps = run_sync(reward.evaluate(items))
+    return list(zip(steps[0::2], steps[1::2]))
+
+
+def _test_summary(test: Sequence[tuple[Step, Step]], *, seed: int) -> dict[str, object]:
+    """The held-out comparison: mean judge reward of each prompt on the queries both got a
+    usable evaluation for, and the paired difference (final - initial) with its 95% CI."""
+    if not test:
+        return {}
+    pairs = [(a.reward, b.reward) for a, b in test if a.error is None and b.error is None]
+    n = max(1, len(pairs))
+    return {
+        "test_queries": len(test),
+        "test_queries_evaluated": len(pairs),
+        "initial_test_reward": sum(a for a, _ in pairs) / n,
+        "final_test_reward": sum(b for _, b in pairs) / n,
+        "test_difference": paired_difference(
+            [a for a, _ in pairs], [b for _, b in pairs], seed=seed
+        ).to_json(),
+    }
+
+
+def _held_out_line(summary: dict[str, object]) -> str:
+    if "test_difference" not in summary:
+        return ""
+    d = summary["test_difference"]
+    assert isinstance(d, dict)
+    interval = f"[95% CI {d['ci_low']:+.3f}, {d['ci_high']:+.3f}]"
+    return (f"held-out test: mean judge reward {summary['initial_test_reward']:.3f} for the "
+            f"initial prompt, {summary['final_test_reward']:.3f} for the search's final prompt "
+            f"on {summary['test_queries_evaluated']} of {summary['test_queries']} queries; "
+            f"difference {d['mean']:+.3f} {interval}")  # fmt: skip
 
 
 @dataclass(frozen=True)
