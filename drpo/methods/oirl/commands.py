@@ -14,11 +14,20 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
 
-from drpo.llm import BackendPool, LLMCache, LLMConfigError, LLMError, RoleSettings, make_llms
+from drpo.llm import (
+    BackendPool,
+    LLMCache,
+    LLMConfigError,
+    LLMError,
+    RoleSettings,
+    UsageTracker,
+    make_llms,
+)
 from drpo.methods.oirl.choose import choose_prompts, embedder_for, read_candidates, read_queries
 from drpo.methods.oirl.collect import collect, read_questions
 from drpo.methods.oirl.embed import CachedEmbedder, Embedder, EmbeddingCache, EmbeddingError
@@ -26,6 +35,7 @@ from drpo.methods.oirl.layout import read_prompts
 from drpo.methods.oirl.logs import LogError
 from drpo.methods.oirl.reward import TrainedRewardModel
 from drpo.run_context import with_knowledge
+from search.artifacts import write_atomic
 
 PROG = "python -m drpo.methods.oirl"
 
@@ -122,8 +132,10 @@ def _collect(args: argparse.Namespace) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     pool = BackendPool()  # closed at the end: a local server stops with the collection
+    usage, started = UsageTracker(), time.perf_counter()
     try:
-        llm = make_llms(roles, cache=LLMCache(out / "llm_cache.sqlite"), pool=pool)["base"]
+        cache = LLMCache(out / "llm_cache.sqlite")
+        llm = make_llms(roles, cache=cache, usage=usage, pool=pool)["base"]
         summary = collect(
             llm,
             questions=Path(args.questions),
@@ -137,6 +149,9 @@ def _collect(args: argparse.Namespace) -> int:
         )
     finally:
         pool.close()
+        # this attempt's calls, tokens and time (a resumed collection counts only its own)
+        report = {**usage.summary(), "elapsed_s": round(time.perf_counter() - started, 4)}
+        write_atomic(out / "usage.json", json.dumps(report, indent=2).encode("utf-8"))
     where = "the simulated LLM (simulated outcomes)" if args.backend == "sim" else args.model
     print(
         f"collected {summary.collected_now} new pairs ({summary.pairs} in all, {summary.rows} "

