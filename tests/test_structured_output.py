@@ -192,7 +192,7 @@ def test_retries_and_their_reasons_are_logged(sim_server, caplog) -> None:
 
 
 def test_a_local_server_sets_the_default_concurrency_to_its_slots(recording) -> None:
-    from drpo.cli import _local_slots
+    from drpo.methods.runner import local_slots as _local_slots
 
     assert _local_slots(recording(slots=3).url) == 3
     assert _local_slots(recording().url) is None  # a server that does not say: the default

@@ -1,0 +1,151 @@
+"""`train.py`'s methods come from the registry: `--method`, `--help` and the defaults a run
+gets, for the registered methods and for one a test registers without touching the CLI."""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from drpo.cli import main
+from drpo.methods.registry import METHODS
+from drpo.methods.runner import start
+from drpo.methods.spec import MethodSpec, Option
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = ("search", "depth", "n_iters", "w_exp", "temperature", "beam_size", "k", "test_size")
+#: The papers' settings each method's run gets when the command line leaves them out (None:
+#: the method sets none).
+EXPECTED = {
+    "drpo": ("beam", 20, 10, 1.0, 0.2, 2, 2, 0),
+    "promptagent": ("mcts", 5, 12, 2.5, 0.7, 3, None, 60),
+    "gpo": ("greedy", 12, 0, 0.0, 1.0, 1, 3, 60),
+    "oirl": ("best_of_n", 1, 0, 0.0, 0.0, 1, 0, 60),
+    "toy": ("beam", 3, 20, 1.0, 0.0, 2, 2, 60),
+}  # fmt: skip
+
+
+class Recorder:
+    """A runner that keeps what it was given, starts the log dir and returns `code`."""
+
+    def __init__(self, code: int = 0) -> None:
+        self.code = code
+        self.calls: list[tuple[argparse.Namespace, Path]] = []
+
+    def __call__(self, args: argparse.Namespace, log_dir: Path) -> int:
+        self.calls.append((args, start(args, log_dir)))
+        return self.code
+
+
+def dummy(runner: Recorder) -> MethodSpec:
+    return MethodSpec(
+        name="dummy",
+        title="the dummy method",
+        summary="a method only this test knows",
+        run=runner,
+        defaults={"search": "greedy", "depth": 7},
+        options=(Option("dummy_rounds", default=2, type=int, help="rounds of the dummy"),),
+    )
+
+
+def help_text(capsys: pytest.CaptureFixture[str], **kwargs: object) -> str:
+    with pytest.raises(SystemExit) as stop:
+        main(["--help"], **kwargs)
+    assert stop.value.code == 0
+    return capsys.readouterr().out
+
+
+def test_help_lists_every_registered_method_with_its_own_options(capsys) -> None:
+    text = help_text(capsys)
+    words = " ".join(text.split())
+    assert "--method {drpo,promptagent,gpo,oirl,toy}" in text
+    for method in METHODS:
+        assert f"{method.name}: {method.summary}" in words
+        assert f"\n{method.title}:\n" in text
+        for option in method.options:
+            assert f"--{option.name}" in text
+    assert "--search {beam,mcts,greedy} default: beam (drpo), mcts (promptagent), greedy" in words
+
+
+def test_a_method_registered_by_a_test_appears_in_help_and_runs_through_main(
+    capsys, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    runner = Recorder(code=5)
+    methods = (*METHODS, dummy(runner))
+    text = help_text(capsys, methods=methods)
+    assert "--method {drpo,promptagent,gpo,oirl,toy,dummy}" in text
+    assert "\nthe dummy method:\n  --dummy_rounds DUMMY_ROUNDS" in text
+    assert "rounds of the dummy" in text and "7 (dummy)" in " ".join(text.split())
+
+    monkeypatch.chdir(tmp_path)
+    assert main(["--method", "dummy", "--dummy_rounds", "4", "--seed", "3"], methods=methods) == 5
+    [(args, log_dir)] = runner.calls
+    assert (args.dummy_rounds, args.seed, args.search, args.depth) == (4, 3, "greedy", 7)
+    assert args.beam_size is None  # a shared setting the method gives no default
+    assert log_dir.parent == Path("logs") and log_dir.name.startswith("dummy-greedy-")
+    recorded = (tmp_path / log_dir / "args.txt").read_text()
+    assert "dummy_rounds: 4" in recorded and "depth: 7" in recorded
+
+
+def test_the_first_registered_method_is_the_default(tmp_path: Path) -> None:
+    runner = Recorder()
+    assert main(["--log_dir", str(tmp_path / "run")], methods=(dummy(runner),)) == 0
+    [(args, log_dir)] = runner.calls
+    assert args.method == "dummy" and log_dir == tmp_path / "run"
+    assert (log_dir / "args.txt").is_file()
+
+
+@pytest.mark.parametrize("name", list(EXPECTED))
+def test_each_method_runs_with_its_papers_defaults(name: str, tmp_path: Path) -> None:
+    runner = Recorder()
+    methods = tuple(replace(m, run=runner) for m in METHODS)
+    assert main(["--method", name, "--log_dir", str(tmp_path / "run")], methods=methods) == 0
+    [(args, _)] = runner.calls
+    assert tuple(getattr(args, setting) for setting in SHARED) == EXPECTED[name]
+
+
+def test_the_command_line_overrides_a_methods_default(tmp_path: Path) -> None:
+    runner = Recorder()
+    methods = tuple(replace(m, run=runner) for m in METHODS)
+    argv = ["--method", "promptagent", "--depth", "9", "--k", "4", "--log_dir", str(tmp_path)]
+    assert main(argv, methods=methods) == 0
+    [(args, _)] = runner.calls
+    assert (args.depth, args.k, args.n_iters) == (9, 4, 12)
+
+
+def test_the_registry_holds_exactly_the_methods_of_the_expected_table() -> None:
+    assert [m.name for m in METHODS] == list(EXPECTED)
+
+
+def test_a_wrong_method_is_one_line_and_exit_2(capsys, tmp_path: Path) -> None:
+    with pytest.raises(SystemExit) as stop:
+        main(["--method", "dummy", "--log_dir", str(tmp_path / "run")])
+    assert stop.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("train.py: error: argument --method: invalid choice: 'dummy'")
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert not (tmp_path / "run").exists()
+
+
+def test_help_and_the_default_run_import_no_optional_heavy_package(tmp_path: Path) -> None:
+    code = (
+        "import atexit, runpy, sys\n"
+        "heavy = ('torch', 'sklearn', 'scipy', 'vllm', 'transformers', 'reasoners')\n"
+        "atexit.register(lambda: print([m for m in heavy if m in sys.modules]))\n"
+        "sys.argv = ['train.py', *sys.argv[1:]]\n"
+        f"runpy.run_path({str(REPO / 'train.py')!r}, run_name='__main__')\n"
+    )
+    for args in (["--help"], ["--disable_tqdm", "--depth", "1", "--log_dir", str(tmp_path)]):
+        out = subprocess.run(
+            [sys.executable, "-c", code, *args],
+            capture_output=True,
+            text=True,
+            cwd=REPO,
+            timeout=120,
+        )
+        assert out.returncode == 0, out.stderr
+        assert out.stdout.strip().splitlines()[-1] == "[]"
