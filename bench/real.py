@@ -75,9 +75,10 @@ def plan(quick: bool) -> tuple[list[Run], Run | None]:
           "--n_iters", "1" if quick else "3")  # fmt: skip
     gpo = ("--n_candidates", "2", "--depth", "1" if quick else "3")
     drpo = ("--data_dir", str(SHARED / "drpo"), "--depth", "1" if quick else "2",
-            "--beam_size", "1", "--n_actions", "2", "--max_tokens", "200", "--k", "1",
-            "--max_depth_increase", "0", "--num_training_examples", "3" if quick else "4",
-            "--test_size", "3" if quick else "6")  # fmt: skip
+            "--beam_size", "1", "--n_actions", "2", "--max_tokens", "120" if quick else "200",
+            "--k", "1", "--max_depth_increase", "0",
+            "--num_training_examples", "2" if quick else "4",
+            "--test_size", "2" if quick else "6")  # fmt: skip
     runs = []
     for task in ("object_counting", "epistemic"):
         runs.append(Run(f"promptagent-{task}", "promptagent", (*_bigbench(task, ev, test), *pa),
@@ -209,7 +210,8 @@ def figures(run: Run, where: Path) -> dict[str, Any]:
             "final": summary[f"{final}_test_accuracy"],
             "initial_eval": summary["initial_eval_accuracy"],
             "final_eval": summary[f"{final}_eval_accuracy"],
-            "initial_prompt": _initial_prompt(summary), "final_prompt": prompt, **row}  # fmt: skip
+            "initial_prompt": _initial_prompt(summary), "final_prompt": prompt,
+            "answer_counts": summary.get("test_answer_counts"), **row}  # fmt: skip
 
 
 def _initial_prompt(summary: dict[str, Any]) -> str:

@@ -36,6 +36,12 @@ def test_every_run_reports_initial_final_and_a_paired_ci_labelled_simulated(quic
         assert d["mean"] == pytest.approx(row["final"] - row["initial"], abs=1e-6)
         assert row["n"] >= 1 and row["final_prompt"]
         assert row["calls"] + row["cache_hits"] > 0 and 0 <= row["cache_share"] <= 1
+        if row["method"] in ("promptagent", "gpo"):  # what each prompt answered, counted
+            counts = row["answer_counts"]
+            for side in ("gold", "initial", "final"):
+                assert sum(counts[side].values()) == row["n"]
+            answers = json.loads((quick_sim / row["run"] / "test_answers.json").read_text())
+            assert len(answers["answers"]) == row["n"]
     timing = report["timing"]
     assert timing["default"]["calls"] > 0 and timing["one_at_a_time"]["calls"] > 0
     assert timing["same_final_prompt"] is True  # the order of the calls changes no answer

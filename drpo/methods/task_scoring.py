@@ -4,12 +4,16 @@ every answer is cached, so the same prompt is never paid twice on the same examp
 
 from __future__ import annotations
 
+import json
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from drpo.llm import LLM, ChatRequest
 from drpo.methods.tasks import Example, Task, extract_answer, is_correct
+from search.artifacts import write_atomic
 from world_model import WorldModel
 
 ANSWER_FORMAT = "Finish with: the answer is <your answer>."
@@ -47,6 +51,29 @@ class Score:
     def correct(self) -> list[float]:
         """1.0 or 0.0 per example, in order (for paired comparisons)."""
         return [1.0 if a.correct else 0.0 for a in self.attempts]
+
+
+def write_test_answers(path: Path, initial: Score, final: Score) -> dict[str, Any]:
+    """Every held-out answer under the initial and the final prompt, side by side, for a person
+    to read (`test_answers.json`); returns how often each gold answer and each prediction
+    occurs, which shows a gain that comes from a shifted answer bias."""
+    rows = [{"question": a.example.question, "gold": a.example.gold,
+             "initial": {k: v for k, v in a.to_json().items() if k not in ("question", "gold")},
+             "final": {k: v for k, v in b.to_json().items() if k not in ("question", "gold")}}
+            for a, b in zip(initial.attempts, final.attempts, strict=True)]  # fmt: skip
+    counts = {
+        "gold": _counts(a.example.gold for a in initial.attempts),
+        "initial": _counts(a.prediction for a in initial.attempts),
+        "final": _counts(a.prediction for a in final.attempts),
+    }
+    text = json.dumps({"counts": counts, "answers": rows}, indent=1, ensure_ascii=False)
+    write_atomic(path, (text + "\n").encode("utf-8"))
+    return counts
+
+
+def _counts(values: Any) -> dict[str, int]:
+    """Occurrences, commonest first; no answer found counts as "(none)"."""
+    return dict(Counter("(none)" if v is None else str(v) for v in values).most_common())
 
 
 class TaskScorer:

@@ -9,7 +9,7 @@ from typing import Any
 
 from drpo.llm._loop import run_sync
 from drpo.methods.gpo.world import GPOConfig, GPOWorld
-from drpo.methods.task_scoring import TaskScorer
+from drpo.methods.task_scoring import TaskScorer, write_test_answers
 from drpo.methods.task_settings import TaskRunSettings
 from drpo.methods.tasks import Task, answer_key
 from drpo.run_context import RunError, Session, with_knowledge
@@ -119,12 +119,20 @@ def run_gpo(settings: GPOSettings) -> GPOSummary:
         log_dir = session.log_dir
         save_artifacts(result, log_dir / "algo_output", meta=meta)
         write_atomic(log_dir / "best_prompt.txt", (best.state.prompt + "\n").encode("utf-8"))
+        counts = write_test_answers(log_dir / "test_answers.json", initial_test, best_test)
         trajectory = [
             {"step": n.depth, "prompt": n.state.prompt, "eval_accuracy": n.reward,
              "budget_words": n.state.budget}
             for n in path
         ]  # fmt: skip
-        session.finish({**meta, "trajectory": trajectory, "settings": settings.public()})
+        session.finish(
+            {
+                **meta,
+                "test_answer_counts": counts,
+                "trajectory": trajectory,
+                "settings": settings.public(),
+            }
+        )
     return GPOSummary(
         log_dir=log_dir,
         task=task.name,

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from drpo.llm._loop import run_sync
 from drpo.methods.promptagent.world import PromptAgentConfig, PromptAgentWorld
-from drpo.methods.task_scoring import TaskScorer
+from drpo.methods.task_scoring import TaskScorer, write_test_answers
 from drpo.methods.task_settings import TaskRunSettings
 from drpo.methods.tasks import answer_key
 from drpo.run_context import RunError, Session, with_knowledge
@@ -136,7 +136,9 @@ def run_promptagent(settings: PromptAgentSettings) -> PromptAgentSummary:
         log_dir = session.log_dir
         save_artifacts(result, log_dir / "algo_output", meta=meta)
         write_atomic(log_dir / "best_prompt.txt", (final + "\n").encode("utf-8"))
-        session.finish({**meta, "initial_prompt": initial, "final_prompt": final,
+        counts = write_test_answers(log_dir / "test_answers.json", initial_test, final_test)
+        session.finish({**meta, "test_answer_counts": counts, "initial_prompt": initial,
+                        "final_prompt": final,
                         "nodes": len(result.nodes()), "settings": settings.public()})  # fmt: skip
         log.info("final prompt (test accuracy %.3f, initial %.3f):\n%s", final_test.accuracy,
                  initial_test.accuracy, final)  # fmt: skip
