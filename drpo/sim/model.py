@@ -11,6 +11,10 @@ prompt asks for and the tagged parts it holds (``<query>``, ``<response>``, ``<a
   evaluation (the weakest at temperature 0, varied by sample index above it);
 - asked for ``improved_answer``: the **example optimiser** adds the weakest aspect's quality
   to an in-context answer;
+- asked for ``induced_instruction``: APE's **inducer** writes the instruction behind a set of
+  demonstrations, with up to two reasoning hints picked at random (none at temperature 0);
+- asked for ``instruction_variation``: APE's **resampler** rewords an instruction, keeping its
+  hints or adding or dropping one, as often either way;
 - a question it was given the answer to (`knowledge`): the **task model** answers it, right
   more often the more reasoning hints the prompt carries;
 - anything else: the **base model** answers the last user message, with the qualities whose
@@ -118,7 +122,7 @@ class SimulatedLLM:
     def role_of(self, messages: Sequence[tuple[str, str]]) -> str:
         """Which part a request asks the model to play, read from what the prompt asks for:
         metrics, judge, optimizer (DRPO), icl, writer (PromptAgent), editor (GPO), feedback
-        (PromptAgent), task (a question it knows) or base."""
+        (PromptAgent), inducer and resampler (APE), task (a question it knows) or base."""
         last = messages[-1][1] if messages else ""
         everything = "\n".join(content for _, content in messages)
         if "selected_aspects" in everything:
@@ -135,6 +139,10 @@ class SimulatedLLM:
             return "editor"
         if "error_feedback" in everything:
             return "feedback"
+        if "induced_instruction" in everything:
+            return "inducer"
+        if "instruction_variation" in everything:
+            return "resampler"
         return "task" if self._known_question(last) is not None else "base"
 
     def _answer(
@@ -157,6 +165,10 @@ class SimulatedLLM:
             return self._edit_prompt(everything, rng, temp)
         if role == "feedback":
             return self._error_feedback(everything, rng, temp)
+        if role == "inducer":
+            return self._induce_instruction(everything, rng, temp)
+        if role == "resampler":
+            return self._vary_instruction(everything, rng, temp)
         if role == "task":
             return self._answer_task(messages, self._known_question(last), draw)
         return self._base_answer(messages, rng, temp)
@@ -344,6 +356,32 @@ class SimulatedLLM:
                 break
         return json.dumps({"new_prompt": new}, indent=1)
 
+    # ---- instruction induction and resampling (APE) ----------------------------------
+    def _induce_instruction(self, text: str, rng: random.Random, temp: float) -> str:
+        """An instruction for the demonstrations, with 0-2 hints (option hints only for
+        multiple choice demonstrations): proposals of varied quality for APE to pick from."""
+        demos = _tag(text, "demonstrations") or ""
+        pool = [h for h in REASONING_HINTS if "(A)" in demos or h not in OPTION_HINTS]
+        hints = rng.sample(pool, min(len(pool), rng.randint(0, 2))) if temp > 0 else []
+        new = " ".join([INSTRUCTION_OPENERS[0], *(HINT_SENTENCES[h] for h in hints)])
+        return json.dumps({"induced_instruction": new}, indent=1)
+
+    def _vary_instruction(self, text: str, rng: random.Random, temp: float) -> str:
+        """The instruction reworded with its hints; above temperature 0, a third of the
+        variations add a missing hint and a third drop one: an unbiased local move, so that
+        what improves is APE's selection, not the resampler."""
+        current = _normalise(_tag(text, "instruction") or "")
+        hints = [h for h in REASONING_HINTS if h in current]
+        missing = [h for h in REASONING_HINTS if h not in hints]
+        move = rng.random() if temp > 0 else 1.0
+        if move < 1 / 3 and missing:
+            hints.append(rng.choice(missing))
+        elif move < 2 / 3 and hints:
+            hints.remove(rng.choice(hints))
+        opener = rng.choice(INSTRUCTION_OPENERS) if temp > 0 else INSTRUCTION_OPENERS[1]
+        new = " ".join([opener, *(HINT_SENTENCES[h] for h in hints)])
+        return json.dumps({"instruction_variation": new}, indent=1)
+
     # ---- task model (classification) ---------------------------------------------------
     def _known_question(self, text: str) -> str | None:
         low = _normalise(text)
@@ -362,6 +400,17 @@ class SimulatedLLM:
         right = random.Random(_stable(self.seed, question, draw)).random() < p_right
         answer = gold if right else _wrong_answer(gold, question)
         return f"{SIMULATED_MARK} Thinking it through, the answer is {answer}."
+
+
+#: How the simulated inducer and resampler open an instruction (no reasoning hint in them).
+INSTRUCTION_OPENERS = (
+    "Answer the question given in the input.",
+    "Give the answer that the input asks for.",
+    "Work out what the input asks and answer it.",
+    "Reply to the input with its answer.",
+)
+#: Hints that only make sense with options to choose from.
+OPTION_HINTS = ("each option", "eliminate")
 
 
 def _sentence(text: str) -> str:

@@ -1,0 +1,85 @@
+"""APE in `train.py --method ape`: its settings and its runner."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from drpo.methods.runner import (
+    common_settings,
+    fail,
+    failure,
+    print_ending,
+    provenance,
+    role_settings,
+    start,
+    task_args,
+)
+from drpo.methods.spec import MethodSpec, Option
+
+
+def run(args: argparse.Namespace, log_dir: Path) -> int:
+    from drpo.methods.ape.run import ApeSettings, prepare, run_ape
+
+    if args.search != "beam":
+        return fail("APE keeps the top --beam_size instructions of each round (--search beam)")
+    try:
+        roles = role_settings(args)
+        settings = ApeSettings(
+            roles={"base": roles["base"], "optimize": roles["optimize"]},
+            **task_args(args),
+            rounds=args.depth,
+            beam_size=args.beam_size,
+            demo_sets=args.demo_sets,
+            n_demos=args.n_demos,
+            proposals_per_set=args.proposals_per_set,
+            n_variations=args.n_variations,
+            score_size=args.score_size,
+            temperature=args.temperature,
+            max_tokens=args.max_tokens,
+            log_dir=log_dir,
+            **common_settings(args),
+        )
+        prepare(settings)
+        log_dir = start(args, log_dir)
+        summary = run_ape(settings)
+    except (Exception, KeyboardInterrupt) as exc:  # one line and an exit code; bugs re-raised
+        return failure(exc)
+    where, resumed = provenance(summary)
+    print(f"APE on task {summary.task} ran on {where}{resumed}")
+    print(
+        f"eval accuracy: initial prompt {summary.initial_eval:.3f}, final {summary.final_eval:.3f}"
+    )
+    print(
+        f"test accuracy: initial prompt {summary.initial_test:.3f}, final {summary.final_test:.3f}"
+        f"; difference {summary.test_difference}"
+    )
+    print_ending(summary, "final prompt", "best_prompt.txt", summary.final_prompt)
+    return 0
+
+
+METHOD = MethodSpec(
+    name="ape",
+    title="APE (rounds: --depth, the first of them forward generation; kept: --beam_size)",
+    summary="APE, instructions induced from demonstrations, kept by score and resampled "
+    "(Zhou et al., 2023)",
+    run=run,
+    defaults={
+        "search": "beam",
+        "depth": 3,
+        "temperature": 0.9,
+        "beam_size": 3,
+        "test_size": 60,
+    },
+    options=(
+        Option("demo_sets", default=3, type=int,
+               help="demonstration sets shown for forward generation (paper's code: 3-5)"),
+        Option("n_demos", default=5, type=int, help="input/output pairs in a set (paper: 5)"),
+        Option("proposals_per_set", default=4, type=int,
+               help="instructions sampled per set (paper's code: 30-50; sized down)"),
+        Option("n_variations", default=4, type=int,
+               help="variations sampled per kept instruction in each resampling round"),
+        Option("score_size", default=20, type=int,
+               help="training examples a round scores each candidate on (paper's code: 20-50)"),
+    ),
+)  # fmt: skip

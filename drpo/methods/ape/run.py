@@ -1,0 +1,150 @@
+"""An APE run: induce instructions, keep and resample the best by beam search, choose on
+eval, score the initial and the chosen prompt on test, write the artefacts. Resumable like
+every run (cache + checkpoint)."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from drpo.llm._loop import run_sync
+from drpo.methods.ape.choice import choose
+from drpo.methods.ape.world import ApeConfig, ApeWorld
+from drpo.methods.task_scoring import TaskScorer, write_test_answers
+from drpo.methods.task_settings import TaskRunSettings
+from drpo.methods.tasks import Task, answer_key
+from drpo.run_context import RunError, Session, with_knowledge
+from drpo.stats import PairedDifference, paired_difference
+from search import BeamSearch, save_artifacts
+from search.artifacts import write_atomic
+from world_model import Reasoner
+
+log = logging.getLogger("drpo")
+ROLES = ("base", "optimize")
+
+
+@dataclass(frozen=True, kw_only=True)
+class ApeSettings(TaskRunSettings):
+    rounds: int = 3  # the proposal round, then resampling rounds
+    beam_size: int = 3
+    demo_sets: int = 3
+    n_demos: int = 5
+    proposals_per_set: int = 4
+    n_variations: int = 4
+    score_size: int = 20
+    temperature: float = 0.9
+    max_tokens: int = 512
+
+
+@dataclass(frozen=True)
+class ApeSummary:
+    log_dir: Path
+    task: str
+    initial_prompt: str
+    final_prompt: str
+    initial_eval: float
+    final_eval: float
+    initial_test: float
+    final_test: float
+    simulated: bool
+    usage_table: str
+    resumed_from: int
+    test_difference: PairedDifference | None = None
+
+
+def _config(settings: ApeSettings, task: Task, scorer: Any, optimizer: Any) -> ApeConfig:
+    return ApeConfig(
+        task,
+        scorer,
+        optimizer,
+        demo_sets=settings.demo_sets,
+        n_demos=settings.n_demos,
+        proposals_per_set=settings.proposals_per_set,
+        n_variations=settings.n_variations,
+        temperature=settings.temperature,
+        seed=settings.seed,
+    )
+
+
+def prepare(settings: ApeSettings) -> tuple[Task, BeamSearch]:
+    """Load the task and check the settings, before anything is written."""
+    checks = [
+        (settings.rounds >= 1, f"depth (rounds) must be >= 1, got {settings.rounds}"),
+        (settings.score_size >= 1, f"score_size must be >= 1, got {settings.score_size}"),
+        (set(settings.roles) == set(ROLES), f"roles must be {', '.join(ROLES)}"),
+    ]
+    for ok, message in checks:
+        if not ok:
+            raise RunError(message)
+    task = settings.load_task()
+    try:
+        _config(settings, task, None, None)
+        search = BeamSearch(beam_size=settings.beam_size, max_depth=settings.rounds,
+                            action_dedup=lambda c: c.prompt, seed=settings.seed)  # fmt: skip
+    except ValueError as exc:
+        raise RunError(str(exc)) from None
+    return task, search
+
+
+def run_ape(settings: ApeSettings) -> ApeSummary:
+    task, search = prepare(settings)
+    with Session(settings, desc="APE rounds", total=settings.rounds) as session:
+        log.info("task %s: %d train, %d eval, %d test examples", task.name, len(task.train),
+                 len(task.eval), len(task.test))  # fmt: skip
+        llms = session.llms(with_knowledge(settings.roles, answer_key(task)))
+        scorer = TaskScorer(llms["base"], max_tokens=settings.max_tokens)
+        initial = settings.start_prompt(task)
+        world = ApeWorld(task, scorer, initial_prompt=initial, score_size=settings.score_size,
+                         seed=settings.seed, on_frontier=session.on_frontier)  # fmt: skip
+        config = _config(settings, task, scorer, llms["optimize"])
+        result = Reasoner(world, config, search)(task.name)
+        initial_eval = result.tree.reward
+        choice = choose(result, scorer, task.eval, initial_prompt=initial,
+                        initial_eval=initial_eval)  # fmt: skip
+        if choice.is_initial:
+            log.info("no kept instruction beats the initial prompt on eval (%.3f): keeping it",
+                     initial_eval)  # fmt: skip
+        final = choice.prompt
+        initial_test, final_test = run_sync(
+            scorer.score_many([(initial, task.test), (final, task.test)])
+        )
+        difference = paired_difference(initial_test.correct, final_test.correct,
+                                       seed=settings.seed)  # fmt: skip
+        meta = {
+            "method": "ape",
+            "simulated": settings.simulated,
+            "task": task.name,
+            "search": "beam",
+            "initial_eval_accuracy": initial_eval,
+            "final_eval_accuracy": choice.eval_accuracy,
+            "initial_test_accuracy": initial_test.accuracy,
+            "final_test_accuracy": final_test.accuracy,
+            "test_difference": difference.to_json(),
+            "best_prompt_is_initial": choice.is_initial,
+        }
+        log_dir = session.log_dir
+        save_artifacts(result, log_dir / "algo_output", meta=meta)
+        write_atomic(log_dir / "best_prompt.txt", (final + "\n").encode("utf-8"))
+        counts = write_test_answers(log_dir / "test_answers.json", initial_test, final_test)
+        session.finish({**meta, "test_answer_counts": counts, "initial_prompt": initial,
+                        "final_prompt": final,
+                        "finalists": [f.to_json() for f in choice.finalists],
+                        "nodes": len(result.nodes()), "settings": settings.public()})  # fmt: skip
+        log.info("final prompt (test accuracy %.3f, initial %.3f):\n%s", final_test.accuracy,
+                 initial_test.accuracy, final)  # fmt: skip
+    return ApeSummary(
+        log_dir=log_dir,
+        task=task.name,
+        initial_prompt=initial,
+        final_prompt=final,
+        initial_eval=initial_eval,
+        final_eval=choice.eval_accuracy,
+        initial_test=initial_test.accuracy,
+        final_test=final_test.accuracy,
+        test_difference=difference,
+        simulated=settings.simulated,
+        usage_table=session.usage.table(),
+        resumed_from=session.checkpoint.resumed_from,
+    )
