@@ -24,8 +24,12 @@ class Finalist:
     eval_accuracy: float
 
     def to_json(self) -> dict[str, Any]:
-        return {"prompt": self.prompt, "round": self.round,
-                "subset_accuracy": self.subset_accuracy, "eval_accuracy": self.eval_accuracy}  # fmt: skip
+        return {
+            "prompt": self.prompt,
+            "round": self.round,
+            "subset_accuracy": self.subset_accuracy,
+            "eval_accuracy": self.eval_accuracy,
+        }
 
 
 @dataclass(frozen=True)

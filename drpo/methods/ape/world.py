@@ -84,7 +84,9 @@ def scoring_subset(train: Sequence[Example], *, size: int, round: int, seed: int
     return rng.sample(list(train), min(size, len(train)))
 
 
-def sample_demo_sets(train: Sequence[Example], *, count: int, size: int, seed: int) -> list[list[Example]]:
+def sample_demo_sets(
+    train: Sequence[Example], *, count: int, size: int, seed: int
+) -> list[list[Example]]:
     """`count` random sets of `size` training examples, each the demonstrations of one
     forward-generation query."""
     rng = random.Random(f"{seed}:ape-demos")
@@ -202,8 +204,9 @@ class ApeConfig(SearchConfig):
                                               self.n_variations))  # fmt: skip
                 # A variation is meant to be close to its instruction: only the meta-prompt
                 # counts as a text it must not copy.
-                parsers.append(_parser(VARY_KEY,
-                                       {"the instructions you were given": _template("vary")}))
+                parsers.append(
+                    _parser(VARY_KEY, {"the instructions you were given": _template("vary")})
+                )
                 owners.append((i, "variation", None))
         answers = self.optimizer.generate_json(requests, parse=parsers)
         out: list[list[Candidate]] = [[] for _ in states]
