@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -102,7 +102,8 @@ class ApeWorld(TaskPromptWorld):
     one batch)."""
 
     def __init__(self, task: Task, scorer: TaskScorer, *, initial_prompt: str,
-                 score_size: int = 20, seed: int = 0, on_frontier: Any = None) -> None:  # fmt: skip
+                 score_size: int = 20, seed: int = 0,
+                 on_frontier: Callable[[int], None] | None = None) -> None:  # fmt: skip
         super().__init__(task, scorer, initial_prompt=initial_prompt, on_frontier=on_frontier)
         if score_size < 1:
             raise ValueError(f"score_size must be >= 1, got {score_size}")
