@@ -11,6 +11,8 @@ prompt asks for and the tagged parts it holds (``<query>``, ``<response>``, ``<a
   evaluation (the weakest at temperature 0, varied by sample index above it);
 - asked for ``improved_answer``: the **example optimiser** adds the weakest aspect's quality
   to an in-context answer;
+- asked for ``higher_scoring_instruction``: **OPRO's optimiser** adds a reasoning hint to the
+  best-scoring instruction of the ``<history>`` it is shown;
 - a question it was given the answer to (`knowledge`): the **task model** answers it, right
   more often the more reasoning hints the prompt carries;
 - anything else: the **base model** answers the last user message, with the qualities whose
@@ -118,7 +120,7 @@ class SimulatedLLM:
     def role_of(self, messages: Sequence[tuple[str, str]]) -> str:
         """Which part a request asks the model to play, read from what the prompt asks for:
         metrics, judge, optimizer (DRPO), icl, writer (PromptAgent), editor (GPO), feedback
-        (PromptAgent), task (a question it knows) or base."""
+        (PromptAgent), opro (OPRO), task (a question it knows) or base."""
         last = messages[-1][1] if messages else ""
         everything = "\n".join(content for _, content in messages)
         if "selected_aspects" in everything:
@@ -129,6 +131,8 @@ class SimulatedLLM:
             return "optimizer"
         if "improved_answer" in everything:
             return "icl"
+        if "higher_scoring_instruction" in everything:
+            return "opro"
         if "new_prompts" in everything:
             return "writer"
         if "new_prompt" in everything and "<budget>" in everything:
@@ -157,6 +161,8 @@ class SimulatedLLM:
             return self._edit_prompt(everything, rng, temp)
         if role == "feedback":
             return self._error_feedback(everything, rng, temp)
+        if role == "opro":
+            return self._opro_instruction(everything, rng, temp)
         if role == "task":
             return self._answer_task(messages, self._known_question(last), draw)
         return self._base_answer(messages, rng, temp)
@@ -343,6 +349,19 @@ class SimulatedLLM:
                 new = fitting[0]
                 break
         return json.dumps({"new_prompt": new}, indent=1)
+
+    def _opro_instruction(self, text: str, rng: random.Random, temp: float) -> str:
+        """OPRO's optimiser: the best-scoring instruction shown (the last of equals, as the
+        list runs from worst to best) with one more hint (a random one above temperature 0)."""
+        shown = re.findall(r"Instruction: (.*?)\nScore: (\d+)", _tag(text, "history") or "",
+                           re.DOTALL)  # fmt: skip
+        best = max(reversed(shown), key=lambda x: int(x[1]))[0] if shown else ""
+        missing = self._missing_hints(best)
+        new = best
+        if missing:
+            hint = missing[0] if temp == 0 else rng.choice(missing)
+            new = f"{_sentence(best)} {HINT_SENTENCES[hint]}".strip()
+        return json.dumps({"higher_scoring_instruction": new}, indent=1)
 
     # ---- task model (classification) ---------------------------------------------------
     def _known_question(self, text: str) -> str | None:
