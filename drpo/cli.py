@@ -140,11 +140,31 @@ def build_parser(*, methods: Sequence[MethodSpec] = METHODS) -> argparse.Argumen
     r.add_argument("--budget_usd", type=float, default=None)
     r.add_argument("--prices", default=None, help="JSON of model -> USD per 1M tokens")
 
+    declared: dict[str, list[tuple[MethodSpec, Option]]] = {}
+    for method in methods:
+        for option in method.options:
+            declared.setdefault(option.name, []).append((method, option))
     for method in methods:
         group = p.add_argument_group(method.title)
         for option in method.options:
-            _add(group, option)
+            owners = declared[option.name]
+            if len(owners) == 1:
+                _add(group, option)
+            elif owners[0][0] is method:  # declared by several methods: once, in the first
+                _add(group, _shared_option(owners))
     return p
+
+
+def _shared_option(owners: Sequence[tuple[MethodSpec, Option]]) -> Option:
+    """A flag that several methods declare (each with its own default): one flag, default
+    None (each method fills in its own when it runs), its help listing every default."""
+    first = owners[0][1]
+    for method, option in owners[1:]:
+        if (option.type, option.choices) != (first.type, first.choices):
+            raise TypeError(f"--{first.name}: {method.name} declares another type or choices")
+    defaults = ", ".join(f"{o.default} ({m.name})" for m, o in owners)
+    text = "; ".join(t for t in (first.help, f"default: {defaults}") if t)
+    return Option(first.name, type=first.type, choices=first.choices, help=text)
 
 
 def _interrupt(signum: int, frame: Any) -> None:
@@ -168,6 +188,9 @@ def _main(argv: Sequence[str] | None, methods: Sequence[MethodSpec]) -> int:
     for name, value in method.defaults.items():
         if getattr(args, name) is None:
             setattr(args, name, value)
+    for option in method.options:  # a flag other methods declare too has default None
+        if getattr(args, option.name) is None:
+            setattr(args, option.name, option.default)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     log_dir = Path(args.log_dir or f"logs/{args.method}-{args.search}-{stamp}")
     return method.run(args, log_dir)

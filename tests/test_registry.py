@@ -25,6 +25,7 @@ EXPECTED = {
     "promptagent": ("mcts", 5, 12, 2.5, 0.7, 3, None, 60),
     "gpo": ("greedy", 12, 0, 0.0, 1.0, 1, 3, 60),
     "ape": ("beam", 3, None, None, 0.9, 3, None, 60),
+    "opro": ("greedy", 8, 0, 0.0, 1.0, 1, None, 60),
     "oirl": ("best_of_n", 1, 0, 0.0, 0.0, 1, 0, 60),
     "toy": ("beam", 3, 20, 1.0, 0.0, 2, 2, 60),
 }  # fmt: skip
@@ -62,10 +63,10 @@ def help_text(capsys: pytest.CaptureFixture[str], **kwargs: object) -> str:
 
 def test_help_lists_every_registered_method_with_its_own_options(capsys) -> None:
     text = help_text(capsys)
-    words = " ".join(text.split())
-    assert "--method {drpo,promptagent,gpo,ape,oirl,toy}" in text
+    words = " ".join(text.split()).replace("- ", "-")  # argparse may wrap after a hyphen
+    assert "--method {drpo,promptagent,gpo,ape,opro,oirl,toy}" in text
     for method in METHODS:
-        assert f"{method.name}: {method.summary}" in words
+        assert f"{method.name}: {method.summary}".replace("- ", "-") in words
         assert f"\n{method.title}:\n" in text
         for option in method.options:
             assert f"--{option.name}" in text
@@ -78,7 +79,7 @@ def test_a_method_registered_by_a_test_appears_in_help_and_runs_through_main(
     runner = Recorder(code=5)
     methods = (*METHODS, dummy(runner))
     text = help_text(capsys, methods=methods)
-    assert "--method {drpo,promptagent,gpo,ape,oirl,toy,dummy}" in text
+    assert "--method {drpo,promptagent,gpo,ape,opro,oirl,toy,dummy}" in text
     assert "\nthe dummy method:\n  --dummy_rounds DUMMY_ROUNDS" in text
     assert "rounds of the dummy" in text and "7 (dummy)" in " ".join(text.split())
 
@@ -107,6 +108,20 @@ def test_each_method_runs_with_its_papers_defaults(name: str, tmp_path: Path) ->
     assert main(["--method", name, "--log_dir", str(tmp_path / "run")], methods=methods) == 0
     [(args, _)] = runner.calls
     assert tuple(getattr(args, setting) for setting in SHARED) == EXPECTED[name]
+
+
+def test_a_flag_two_methods_declare_takes_each_methods_own_default(tmp_path: Path) -> None:
+    runner = Recorder()
+    methods = tuple(replace(m, run=runner) for m in METHODS)
+    for n, (argv, expected) in enumerate(
+        [
+            (["--method", "ape"], 20),
+            (["--method", "opro"], 50),
+            (["--method", "opro", "--score_size", "7"], 7),
+        ]
+    ):
+        assert main([*argv, "--log_dir", str(tmp_path / str(n))], methods=methods) == 0
+        assert runner.calls[-1][0].score_size == expected
 
 
 def test_the_command_line_overrides_a_methods_default(tmp_path: Path) -> None:

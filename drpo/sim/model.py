@@ -15,6 +15,8 @@ prompt asks for and the tagged parts it holds (``<query>``, ``<response>``, ``<a
   demonstrations, with up to two reasoning hints picked at random (none at temperature 0);
 - asked for ``instruction_variation``: APE's **resampler** rewords an instruction, keeping its
   hints or adding or dropping one, as often either way;
+- asked for ``higher_scoring_instruction``: **OPRO's optimiser** adds a reasoning hint to the
+  best-scoring instruction of the ``<history>`` it is shown;
 - a question it was given the answer to (`knowledge`): the **task model** answers it, right
   more often the more reasoning hints the prompt carries;
 - anything else: the **base model** answers the last user message, with the qualities whose
@@ -122,7 +124,8 @@ class SimulatedLLM:
     def role_of(self, messages: Sequence[tuple[str, str]]) -> str:
         """Which part a request asks the model to play, read from what the prompt asks for:
         metrics, judge, optimizer (DRPO), icl, writer (PromptAgent), editor (GPO), feedback
-        (PromptAgent), inducer and resampler (APE), task (a question it knows) or base."""
+        (PromptAgent), inducer and resampler (APE), opro (OPRO), task (a question it knows)
+        or base."""
         last = messages[-1][1] if messages else ""
         everything = "\n".join(content for _, content in messages)
         if "selected_aspects" in everything:
@@ -133,6 +136,8 @@ class SimulatedLLM:
             return "optimizer"
         if "improved_answer" in everything:
             return "icl"
+        if "higher_scoring_instruction" in everything:
+            return "opro"
         if "new_prompts" in everything:
             return "writer"
         if "new_prompt" in everything and "<budget>" in everything:
@@ -169,6 +174,8 @@ class SimulatedLLM:
             return self._induce_instruction(everything, rng, temp)
         if role == "resampler":
             return self._vary_instruction(everything, rng, temp)
+        if role == "opro":
+            return self._opro_instruction(everything, rng, temp)
         if role == "task":
             return self._answer_task(messages, self._known_question(last), draw)
         return self._base_answer(messages, rng, temp)
@@ -381,6 +388,19 @@ class SimulatedLLM:
         opener = rng.choice(INSTRUCTION_OPENERS) if temp > 0 else INSTRUCTION_OPENERS[1]
         new = " ".join([opener, *(HINT_SENTENCES[h] for h in hints)])
         return json.dumps({"instruction_variation": new}, indent=1)
+
+    def _opro_instruction(self, text: str, rng: random.Random, temp: float) -> str:
+        """OPRO's optimiser: the best-scoring instruction shown (the last of equals, as the
+        list runs from worst to best) with one more hint (a random one above temperature 0)."""
+        shown = re.findall(r"Instruction: (.*?)\nScore: (\d+)", _tag(text, "history") or "",
+                           re.DOTALL)  # fmt: skip
+        best = max(reversed(shown), key=lambda x: int(x[1]))[0] if shown else ""
+        missing = self._missing_hints(best)
+        new = best
+        if missing:
+            hint = missing[0] if temp == 0 else rng.choice(missing)
+            new = f"{_sentence(best)} {HINT_SENTENCES[hint]}".strip()
+        return json.dumps({"higher_scoring_instruction": new}, indent=1)
 
     # ---- task model (classification) ---------------------------------------------------
     def _known_question(self, text: str) -> str | None:

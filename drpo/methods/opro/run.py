@@ -1,0 +1,162 @@
+"""An OPRO run: a chain of optimisation steps, then the best instruction of the history
+(by training accuracy) scored on eval and, with the initial one, on test."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from drpo.llm._loop import run_sync
+from drpo.methods.opro.world import OPROConfig, OPROWorld, scoring_set
+from drpo.methods.task_scoring import TaskScorer, write_test_answers
+from drpo.methods.task_settings import TaskRunSettings
+from drpo.methods.tasks import Task, answer_key
+from drpo.run_context import RunError, Session, with_knowledge
+from drpo.stats import PairedDifference, paired_difference
+from search import Greedy, save_artifacts
+from search.artifacts import write_atomic
+from world_model import Reasoner
+
+log = logging.getLogger("drpo")
+
+
+@dataclass(frozen=True, kw_only=True)
+class OPROSettings(TaskRunSettings):
+    steps: int = 8
+    instructions_per_step: int = 8
+    exemplars_per_step: int = 3
+    max_history: int = 20
+    history_threshold: float = 0.0
+    score_size: int = 50
+    temperature: float = 1.0
+    max_tokens: int = 512
+
+
+@dataclass(frozen=True)
+class OPROSummary:
+    log_dir: Path
+    task: str
+    initial_prompt: str
+    final_prompt: str
+    initial_train: float
+    final_train: float
+    initial_eval: float
+    final_eval: float
+    initial_test: float
+    final_test: float
+    simulated: bool
+    usage_table: str
+    resumed_from: int
+    test_difference: PairedDifference | None = None
+
+
+def prepare(settings: OPROSettings) -> Task:
+    """Load the task and check the settings, before anything is written."""
+    if settings.steps < 1:
+        raise RunError(f"steps (--depth) must be >= 1, got {settings.steps}")
+    if settings.score_size < 1:
+        raise RunError(f"score_size must be >= 1, got {settings.score_size}")
+    task = settings.load_task()
+    if not task.train:
+        raise RunError(f"task {task.name} has no training examples left to score instructions on")
+    try:
+        _config(settings, task, None)
+    except ValueError as exc:
+        raise RunError(str(exc)) from None
+    return task
+
+
+def _config(settings: OPROSettings, task: Task, optimizer: Any) -> OPROConfig:
+    return OPROConfig(
+        task,
+        optimizer,
+        scoring=scoring_set(task, settings.score_size),
+        per_step=settings.instructions_per_step,
+        n_exemplars=settings.exemplars_per_step,
+        max_shown=settings.max_history,
+        threshold=settings.history_threshold,
+        temperature=settings.temperature,
+        seed=settings.seed,
+    )
+
+
+def run_opro(settings: OPROSettings) -> OPROSummary:
+    task = prepare(settings)
+    with Session(settings, desc="OPRO steps", total=settings.steps) as session:
+        scoring = scoring_set(task, settings.score_size)
+        log.info("task %s: instructions scored on %d training examples; %d eval, %d test",
+                 task.name, len(scoring), len(task.eval), len(task.test))  # fmt: skip
+        llms = session.llms(with_knowledge(settings.roles, answer_key(task)))
+        scorer = TaskScorer(llms["base"], max_tokens=settings.max_tokens)
+        initial = settings.start_prompt(task)
+        world = OPROWorld(task, scorer, initial_prompt=initial, scoring=scoring,
+                          on_frontier=session.on_frontier)  # fmt: skip
+        config = _config(settings, task, llms["optimize"])
+        result = Reasoner(world, config, Greedy(max_depth=settings.steps))(task.name)
+        history = result.terminal_state.history
+        best = result.terminal_state.best
+        initial_eval, best_eval = run_sync(
+            scorer.score_many([(initial, task.eval), (best.instruction, task.eval)])
+        )
+        # Never a final instruction that does worse on eval than the one the run started from.
+        keep_initial = best_eval.accuracy < initial_eval.accuracy
+        final = initial if keep_initial else best.instruction
+        final_eval = initial_eval if keep_initial else best_eval
+        final_train = history[0].score if keep_initial else best.score
+        initial_test, final_test = run_sync(
+            scorer.score_many([(initial, task.test), (final, task.test)])
+        )
+        difference = paired_difference(initial_test.correct, final_test.correct,
+                                       seed=settings.seed)  # fmt: skip
+        meta = {
+            "method": "opro",
+            "simulated": settings.simulated,
+            "task": task.name,
+            "initial_train_accuracy": history[0].score,
+            "final_train_accuracy": final_train,
+            "initial_eval_accuracy": initial_eval.accuracy,
+            "final_eval_accuracy": final_eval.accuracy,
+            "initial_test_accuracy": initial_test.accuracy,
+            "final_test_accuracy": final_test.accuracy,
+            "test_difference": difference.to_json(),
+            "best_prompt_is_initial": final == initial,
+            "search_answer": {"prompt": best.instruction, "train_accuracy": best.score,
+                              "eval_accuracy": best_eval.accuracy, "step": best.step},
+            "instructions_scored": len(history),
+        }  # fmt: skip
+        if keep_initial:
+            log.info("the best instruction scores %.3f on eval, below the initial one's %.3f: "
+                     "keeping the initial instruction", best_eval.accuracy,
+                     initial_eval.accuracy)  # fmt: skip
+        log_dir = session.log_dir
+        save_artifacts(result, log_dir / "algo_output", meta=meta)
+        write_atomic(log_dir / "best_prompt.txt", (final + "\n").encode("utf-8"))
+        counts = write_test_answers(log_dir / "test_answers.json", initial_test, final_test)
+        session.finish(
+            {
+                **meta,
+                "test_answer_counts": counts,
+                "initial_prompt": initial,
+                "final_prompt": final,
+                "history": [s.to_json() for s in history],
+                "settings": settings.public(),
+            }
+        )
+    return OPROSummary(
+        log_dir=log_dir,
+        task=task.name,
+        initial_prompt=initial,
+        final_prompt=final,
+        initial_train=history[0].score,
+        final_train=final_train,
+        initial_eval=initial_eval.accuracy,
+        final_eval=final_eval.accuracy,
+        initial_test=initial_test.accuracy,
+        final_test=final_test.accuracy,
+        test_difference=difference,
+        simulated=settings.simulated,
+        usage_table=session.usage.table(),
+        resumed_from=session.checkpoint.resumed_from,
+    )
