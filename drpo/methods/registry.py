@@ -23,6 +23,7 @@ METHODS: tuple[MethodSpec, ...] = (
     _method("drpo.methods.drpo.method"),
     _method("drpo.methods.promptagent.method"),
     _method("drpo.methods.gpo.method"),
+    _method("drpo.methods.protegi.method"),
     _method("drpo.methods.oirl.method"),
     _method("drpo.methods.toy.method"),
 )
