@@ -26,6 +26,7 @@ from drpo.methods.spec import MethodSpec, Option
 
 
 def run(args: argparse.Namespace, log_dir: Path) -> int:
+    from drpo.methods.bandit_scoring import selection_args
     from drpo.methods.protegi.run import ProTeGiSettings, prepare, run_protegi
 
     if args.search != "beam":
@@ -44,11 +45,7 @@ def run(args: argparse.Namespace, log_dir: Path) -> int:
             steps_per_gradient=args.steps_per_gradient,
             mc_samples_per_step=args.mc_samples_per_step,
             max_expansion_factor=args.max_expansion_factor,
-            selection=args.selection,
-            bandit_rounds=args.bandit_rounds,
-            bandit_arms=args.bandit_arms,
-            bandit_samples=args.bandit_samples,
-            ucb_c=args.ucb_c,
+            **selection_args(args),
             temperature=args.temperature,
             max_tokens=args.max_tokens,
             log_dir=log_dir,

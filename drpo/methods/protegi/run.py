@@ -10,7 +10,7 @@ from pathlib import Path
 
 from drpo.llm import LLM
 from drpo.llm._loop import run_sync
-from drpo.methods.bandit_scoring import BanditSettings
+from drpo.methods.bandit_scoring import BanditSettings, SelectionSettings
 from drpo.methods.protegi.world import ProTeGiConfig, ProTeGiWorld
 from drpo.methods.task_scoring import TaskScorer, write_test_answers
 from drpo.methods.task_settings import TaskRunSettings
@@ -26,7 +26,7 @@ ROLES = ("base", "optimize")
 
 
 @dataclass(frozen=True, kw_only=True)
-class ProTeGiSettings(TaskRunSettings):
+class ProTeGiSettings(TaskRunSettings, SelectionSettings):
     rounds: int = 3
     beam_size: int = 4
     minibatch_size: int = 32
@@ -37,17 +37,14 @@ class ProTeGiSettings(TaskRunSettings):
     mc_samples_per_step: int = 2
     max_expansion_factor: int = 8
     selection: str = "ucb"
-    bandit_rounds: int = 8
-    bandit_arms: int = 8
-    bandit_samples: int = 5
-    ucb_c: float = 1.0
     temperature: float = 0.7
     max_tokens: int = 512
 
     def bandit(self) -> BanditSettings:
-        return BanditSettings(strategy=self.selection, rounds=self.bandit_rounds,
-                              arms_per_round=self.bandit_arms, samples=self.bandit_samples,
-                              c=self.ucb_c)  # fmt: skip
+        settings = super().bandit()
+        if settings is None:
+            raise ValueError("ProTeGi selects its beam with a bandit: --selection ucb or sr")
+        return settings
 
 
 @dataclass(frozen=True)
@@ -72,9 +69,6 @@ def prepare(settings: ProTeGiSettings) -> Task:
         raise RunError(f"depth (ProTeGi's rounds) must be >= 1, got {settings.rounds}")
     if set(settings.roles) != set(ROLES):
         raise RunError(f"roles must be {', '.join(ROLES)}")
-    if settings.selection not in ("ucb", "sr"):
-        raise RunError(f"ProTeGi selects its beam with a bandit: --selection ucb or sr, "
-                       f"not {settings.selection!r}")  # fmt: skip
     most = settings.beam_size * (settings.max_expansion_factor + 1)
     if settings.selection == "sr" and settings.bandit_rounds * settings.bandit_arms < most:
         raise RunError(f"successive rejects needs a pull per candidate: bandit_rounds * "
@@ -83,7 +77,7 @@ def prepare(settings: ProTeGiSettings) -> Task:
     task = settings.load_task()
     try:
         _config(settings, task, None, None)
-        settings.bandit().check()
+        settings.bandit()
         BeamSearch(beam_size=settings.beam_size, max_depth=settings.rounds)
     except ValueError as exc:
         raise RunError(str(exc)) from None

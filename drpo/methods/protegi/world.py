@@ -128,15 +128,14 @@ class ProTeGiWorld(TaskPromptWorld):
     def step_many(
         self, pairs: Sequence[tuple[ProTeGiState, Successor]]
     ) -> list[tuple[ProTeGiState, dict[str, Any]]]:
-        result = bandit_scores(self.scorer, [a.prompt for _, a in pairs], self.task.eval,
-                               keep=self.beam_size, settings=self.bandit,
-                               seed=self.seed)  # fmt: skip
-        chosen = set(result.chosen)
-        log.info("bandit (%s): %d candidates, %d pulls of %d eval examples, keeps %s",
-                 result.strategy, len(pairs), result.pulls, self.bandit.samples,
-                 sorted(chosen))  # fmt: skip
+        selection = bandit_scores(self.scorer, [a.prompt for _, a in pairs], self.task.eval,
+                                  keep=self.beam_size, settings=self.bandit,
+                                  seed=self.seed)  # fmt: skip
+        result = selection.result
+        log.info("bandit (%s): %d candidates, %d pulls of %d eval examples",
+                 result.strategy, len(result.arms), result.pulls, self.bandit.samples)  # fmt: skip
         out = []
-        for i, ((state, action), arm) in enumerate(zip(pairs, result.arms)):
+        for (state, action), arm, kept in zip(pairs, selection.arms, selection.kept):
             new = ProTeGiState(
                 action.prompt,
                 (*state.ancestors, state.prompt),
@@ -146,7 +145,7 @@ class ProTeGiWorld(TaskPromptWorld):
                 arm.mean,
                 arm.pulls,
             )
-            out.append((new, {SELECTION_KEY: (arm, i in chosen)}))
+            out.append((new, {SELECTION_KEY: (arm, kept)}))
         if self.on_frontier is not None:
             self.on_frontier(max(len(s.ancestors) for s, _ in out))
         return out
