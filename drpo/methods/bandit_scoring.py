@@ -42,9 +42,11 @@ class BanditSettings:
             raise ValueError(
                 f"unknown bandit {self.strategy!r}; choose from {', '.join(STRATEGIES)}"
             )
-        for name in ("rounds", "arms_per_round", "samples"):
+        flags = {"rounds": "bandit_rounds", "arms_per_round": "bandit_arms",
+                 "samples": "bandit_samples"}  # fmt: skip
+        for name, flag in flags.items():
             if getattr(self, name) < 1:
-                raise ValueError(f"bandit_{name} must be >= 1, got {getattr(self, name)}")
+                raise ValueError(f"{flag} must be >= 1, got {getattr(self, name)}")
         if self.c < 0:
             raise ValueError(f"ucb_c must be >= 0, got {self.c}")
 
