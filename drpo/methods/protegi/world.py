@@ -16,7 +16,13 @@ Selection (`step_many`, the whole frontier at once: the beam and all their succe
 bandit (UCB or successive rejects, search.bandit) over minibatches of the eval split picks
 the best `beam_size`, without scoring every candidate on the whole split. The reward of a
 candidate is the bandit's estimate (ArmStats.value), so that the beam search, which keeps
-the `beam_size` best rewards, keeps exactly the bandit's choice.
+the `beam_size` best rewards, keeps exactly the bandit's choice. The bandit runs in
+`step_many` (as PromptAgent scores its children there), so that the `on_frontier` hook (the
+checkpoint) follows it; `reward` reads its verdict from the step's aux.
+
+Where the paper's reference code draws the bandit's minibatches from its training data, here
+they come from the eval split, which PromptAgent and GPO score on too; the training split
+feeds the gradients. Its UCB pulls never-pulled prompts first (the code starts at random).
 """
 
 from __future__ import annotations
