@@ -26,6 +26,7 @@ EXPECTED = {
     "gpo": ("greedy", 12, 0, 0.0, 1.0, 1, 3, 60),
     "ape": ("beam", 3, None, None, 0.9, 3, None, 60),
     "opro": ("greedy", 8, 0, 0.0, 1.0, 1, None, 60),
+    "protegi": ("beam", 3, 0, 0.0, 0.7, 4, None, 60),
     "oirl": ("best_of_n", 1, 0, 0.0, 0.0, 1, 0, 60),
     "toy": ("beam", 3, 20, 1.0, 0.0, 2, 2, 60),
 }  # fmt: skip
@@ -64,7 +65,7 @@ def help_text(capsys: pytest.CaptureFixture[str], **kwargs: object) -> str:
 def test_help_lists_every_registered_method_with_its_own_options(capsys) -> None:
     text = help_text(capsys)
     words = " ".join(text.split()).replace("- ", "-")  # argparse may wrap after a hyphen
-    assert "--method {drpo,promptagent,gpo,ape,opro,oirl,toy}" in text
+    assert "--method {drpo,promptagent,gpo,ape,opro,protegi,oirl,toy}" in text
     for method in METHODS:
         assert f"{method.name}: {method.summary}".replace("- ", "-") in words
         assert f"\n{method.title}:\n" in text
@@ -79,7 +80,7 @@ def test_a_method_registered_by_a_test_appears_in_help_and_runs_through_main(
     runner = Recorder(code=5)
     methods = (*METHODS, dummy(runner))
     text = help_text(capsys, methods=methods)
-    assert "--method {drpo,promptagent,gpo,ape,opro,oirl,toy,dummy}" in text
+    assert "--method {drpo,promptagent,gpo,ape,opro,protegi,oirl,toy,dummy}" in text
     assert "\nthe dummy method:\n  --dummy_rounds DUMMY_ROUNDS" in text
     assert "rounds of the dummy" in text and "7 (dummy)" in " ".join(text.split())
 

@@ -25,6 +25,7 @@ METHODS: tuple[MethodSpec, ...] = (
     _method("drpo.methods.gpo.method"),
     _method("drpo.methods.ape.method"),
     _method("drpo.methods.opro.method"),
+    _method("drpo.methods.protegi.method"),
     _method("drpo.methods.oirl.method"),
     _method("drpo.methods.toy.method"),
 )

@@ -17,6 +17,9 @@ prompt asks for and the tagged parts it holds (``<query>``, ``<response>``, ``<a
   hints or adding or dropping one, as often either way;
 - asked for ``higher_scoring_instruction``: **OPRO's optimiser** adds a reasoning hint to the
   best-scoring instruction of the ``<history>`` it is shown;
+- asked for ``failure_reasons``, ``improved_prompts`` or ``paraphrased_prompt``: ProTeGi's
+  optimiser names reasoning hints a task prompt lacks, adds the one a reason names, or
+  rewords a prompt (its sentences in another order), keeping its hints;
 - a question it was given the answer to (`knowledge`): the **task model** answers it, right
   more often the more reasoning hints the prompt carries;
 - anything else: the **base model** answers the last user message, with the qualities whose
@@ -124,8 +127,8 @@ class SimulatedLLM:
     def role_of(self, messages: Sequence[tuple[str, str]]) -> str:
         """Which part a request asks the model to play, read from what the prompt asks for:
         metrics, judge, optimizer (DRPO), icl, writer (PromptAgent), editor (GPO), feedback
-        (PromptAgent), inducer and resampler (APE), opro (OPRO), task (a question it knows)
-        or base."""
+        (PromptAgent), inducer and resampler (APE), opro (OPRO), gradient, reviser and
+        paraphraser (ProTeGi), task (a question it knows) or base."""
         last = messages[-1][1] if messages else ""
         everything = "\n".join(content for _, content in messages)
         if "selected_aspects" in everything:
@@ -138,6 +141,12 @@ class SimulatedLLM:
             return "icl"
         if "higher_scoring_instruction" in everything:
             return "opro"
+        if "failure_reasons" in everything:
+            return "gradient"
+        if "improved_prompts" in everything:
+            return "reviser"
+        if "paraphrased_prompt" in everything:
+            return "paraphraser"
         if "new_prompts" in everything:
             return "writer"
         if "new_prompt" in everything and "<budget>" in everything:
@@ -176,6 +185,12 @@ class SimulatedLLM:
             return self._vary_instruction(everything, rng, temp)
         if role == "opro":
             return self._opro_instruction(everything, rng, temp)
+        if role == "gradient":
+            return self._failure_reasons(everything, rng, temp)
+        if role == "reviser":
+            return self._revise_prompt(everything, rng, temp)
+        if role == "paraphraser":
+            return self._paraphrase(everything, rng)
         if role == "task":
             return self._answer_task(messages, self._known_question(last), draw)
         return self._base_answer(messages, rng, temp)
@@ -402,6 +417,44 @@ class SimulatedLLM:
             new = f"{_sentence(best)} {HINT_SENTENCES[hint]}".strip()
         return json.dumps({"higher_scoring_instruction": new}, indent=1)
 
+    # ---- ProTeGi's optimiser -------------------------------------------------------------
+    def _failure_reasons(self, text: str, rng: random.Random, temp: float) -> str:
+        """Textual gradients: each names a reasoning hint the prompt lacks."""
+        missing = self._missing_hints(_tag(text, "prompt") or "")
+        if temp > 0:
+            rng.shuffle(missing)
+        reasons = [f"(simulated) The prompt never says: {HINT_SENTENCES[h].rstrip('.').lower()}."
+                   for h in missing]  # fmt: skip
+        reasons += ["(simulated) The errors look like noise; the prompt seems fine."] * _count(text)
+        return json.dumps({"failure_reasons": reasons[: _count(text)]}, indent=1)
+
+    def _revise_prompt(self, text: str, rng: random.Random, temp: float) -> str:
+        """Edits along a gradient: add the hint the reason names (else any missing one)."""
+        current = _tag(text, "prompt") or ""
+        reason = _normalise(_tag(text, "reason") or "")
+        missing = self._missing_hints(current)
+        named = [h for h in missing if h in reason] or missing
+        if temp > 0:
+            rng.shuffle(named)
+        prompts = [f"{_sentence(current)} {HINT_SENTENCES[named[j % len(named)]]}" if named
+                   else current for j in range(_count(text))]  # fmt: skip
+        return json.dumps({"improved_prompts": prompts}, indent=1)
+
+    def _paraphrase(self, text: str, rng: random.Random) -> str:
+        """The same sentences in another order (another opening for a single sentence)."""
+        current = (_tag(text, "prompt") or "").strip()
+        for opening in OPENINGS:
+            current = current.removeprefix(opening)
+        sentences = re.split(r"(?<=[.!?])\s+", current)
+        for _ in range(4):
+            rng.shuffle(sentences)
+            if len(sentences) < 2 or " ".join(sentences) != current:
+                break
+        new = " ".join(sentences)
+        if new == current:
+            new = f"{rng.choice(OPENINGS)}{current}"
+        return json.dumps({"paraphrased_prompt": new}, indent=1)
+
     # ---- task model (classification) ---------------------------------------------------
     def _known_question(self, text: str) -> str | None:
         low = _normalise(text)
@@ -431,6 +484,14 @@ INSTRUCTION_OPENERS = (
 )
 #: Hints that only make sense with options to choose from.
 OPTION_HINTS = ("each option", "eliminate")
+#: Openings the paraphraser puts before a prompt it cannot reorder.
+OPENINGS = ("Your task: ", "In short: ", "Instructions: ")
+
+
+def _count(text: str) -> int:
+    """How many items a request asks for (its ``<count>`` tag; 1 without one)."""
+    found = (_tag(text, "count") or "1").strip()
+    return max(1, int(found)) if found.isdigit() else 1
 
 
 def _sentence(text: str) -> str:

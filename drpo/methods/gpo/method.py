@@ -19,6 +19,7 @@ from drpo.methods.spec import MethodSpec, Option, parse_bool
 
 
 def run(args: argparse.Namespace, log_dir: Path) -> int:
+    from drpo.methods.bandit_scoring import selection_args
     from drpo.methods.gpo.run import GPOSettings, prepare, run_gpo
 
     if args.search != "greedy":
@@ -40,6 +41,7 @@ def run(args: argparse.Namespace, log_dir: Path) -> int:
             feedback=args.feedback,
             n_examples=args.n_examples,
             temperature=args.temperature,
+            **selection_args(args),
             log_dir=log_dir,
             **common_settings(args),
         )
@@ -71,6 +73,11 @@ METHOD = MethodSpec(
         "beam_size": 1,
         "k": 3,
         "test_size": 60,
+        "selection": "full",
+        "bandit_rounds": 8,
+        "bandit_arms": 4,
+        "bandit_samples": 5,
+        "ucb_c": 1.0,
     },
     options=(
         Option("n_candidates", default=8, type=int),

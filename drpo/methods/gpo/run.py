@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from drpo.llm._loop import run_sync
+from drpo.methods.bandit_scoring import SelectionSettings
 from drpo.methods.gpo.world import GPOConfig, GPOWorld
 from drpo.methods.task_scoring import TaskScorer, write_test_answers
 from drpo.methods.task_settings import TaskRunSettings
@@ -22,7 +23,7 @@ log = logging.getLogger("drpo")
 
 
 @dataclass(frozen=True, kw_only=True)
-class GPOSettings(TaskRunSettings):
+class GPOSettings(TaskRunSettings, SelectionSettings):
     steps: int = 12
     n_candidates: int = 8
     retrieval: str = "relevance"
@@ -61,6 +62,7 @@ def prepare(settings: GPOSettings) -> Task:
     task = settings.load_task()
     try:
         _config(settings, task, None, None)
+        settings.bandit()
     except ValueError as exc:
         raise RunError(str(exc)) from None
     return task
@@ -93,12 +95,19 @@ def run_gpo(settings: GPOSettings) -> GPOSummary:
         llms = session.llms(with_knowledge(settings.roles, answer_key(task)))
         scorer = TaskScorer(llms["base"], max_tokens=settings.max_tokens)
         initial = settings.start_prompt(task)
-        world = GPOWorld(task, scorer, initial_prompt=initial, on_frontier=session.on_frontier)
+        world = GPOWorld(task, scorer, initial_prompt=initial, on_frontier=session.on_frontier,
+                         selection=settings.bandit(), seed=settings.seed)  # fmt: skip
         config = _config(settings, task, scorer, llms["optimize"])
         search = Greedy(max_depth=settings.steps, action_dedup=lambda c: c.prompt)
         result = Reasoner(world, config, search)(task.name)
         path = result.trace_of_nodes
         best = max(path, key=lambda n: n.reward)  # the best prompt on eval along the trajectory
+        best_eval = best.reward
+        if settings.bandit() is not None and best.depth > 0:  # an estimate: score it in full
+            (score,) = run_sync(scorer.score_many([(best.state.prompt, task.eval)]))
+            best_eval = score.accuracy
+            if best_eval < result.tree.reward:  # never worse on eval than the initial prompt
+                best, best_eval = path[0], result.tree.reward
         initial_test, best_test = run_sync(
             scorer.score_many([(initial, task.test), (best.state.prompt, task.test)])
         )
@@ -109,7 +118,7 @@ def run_gpo(settings: GPOSettings) -> GPOSummary:
             "simulated": settings.simulated,
             "task": task.name,
             "initial_eval_accuracy": result.tree.reward,
-            "best_eval_accuracy": best.reward,
+            "best_eval_accuracy": best_eval,
             "best_step": best.depth,
             "initial_test_accuracy": initial_test.accuracy,
             "best_test_accuracy": best_test.accuracy,
@@ -139,7 +148,7 @@ def run_gpo(settings: GPOSettings) -> GPOSummary:
         initial_prompt=initial,
         best_prompt=best.state.prompt,
         initial_eval=result.tree.reward,
-        best_eval=best.reward,
+        best_eval=best_eval,
         initial_test=initial_test.accuracy,
         best_test=best_test.accuracy,
         test_difference=difference,

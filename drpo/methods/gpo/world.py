@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import math
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -23,6 +23,7 @@ import numpy as np
 from drpo.llm import LLM, ChatRequest
 from drpo.llm._loop import run_sync
 from drpo.llm.json_schema import object_schema, text_schema, tokens_for
+from drpo.methods.bandit_scoring import BanditSettings, bandit_scores
 from drpo.methods.prompt_checks import WRITING_PENALTY, check_prompt
 from drpo.methods.task_scoring import Score, TaskPromptWorld, TaskScorer
 from drpo.methods.tasks import Task
@@ -36,6 +37,7 @@ RETRIEVALS = ("recency", "importance", "relevance")
 UPDATES = ("generation", "edit")
 SCHEDULES = ("fixed", "linear", "cosine")
 SCORE_KEY = "gpo_score"
+PULLS_KEY = "gpo_pulls"
 
 
 def step_size(
@@ -116,6 +118,22 @@ def retrieve(
 
 
 class GPOWorld(TaskPromptWorld):
+    """Stepping scores every candidate on the eval split, or, with a `selection` bandit,
+    estimates their accuracy from eval minibatches."""
+
+    def __init__(
+        self,
+        task: Task,
+        scorer: TaskScorer,
+        *,
+        initial_prompt: str,
+        on_frontier: Callable[[int], None] | None = None,
+        selection: BanditSettings | None = None,
+        seed: int = 0,
+    ) -> None:
+        super().__init__(task, scorer, initial_prompt=initial_prompt, on_frontier=on_frontier)
+        self.selection, self.seed = selection, seed
+
     def init_state(self) -> GPOState:
         (score,) = run_sync(self.scorer.score_many([(self.initial_prompt, self.task.eval)]))
         log.info("initial prompt: eval accuracy %.3f", score.accuracy)
@@ -129,21 +147,29 @@ class GPOWorld(TaskPromptWorld):
     def step_many(
         self, pairs: Sequence[tuple[GPOState, Candidate]]
     ) -> list[tuple[GPOState, dict[str, Any]]]:
-        scores = run_sync(self.scorer.score_many([(c.prompt, self.task.eval) for _, c in pairs]))
+        prompts = [c.prompt for _, c in pairs]
+        pulls: list[int | None] = [None] * len(pairs)
+        if self.selection is None:
+            scores = run_sync(self.scorer.score_many([(p, self.task.eval) for p in prompts]))
+            accuracies = [score.accuracy for score in scores]
+        else:  # a bandit's estimates, from eval minibatches
+            arms = bandit_scores(self.scorer, prompts, self.task.eval, keep=1,
+                                 settings=self.selection, seed=self.seed).arms  # fmt: skip
+            accuracies, pulls = [a.value for a in arms], [a.pulls for a in arms]
         siblings: dict[int, list[tuple[str, float]]] = {}
-        for (state, candidate), score in zip(pairs, scores):
-            siblings.setdefault(id(state), []).append((candidate.prompt, score.accuracy))
+        for (state, candidate), accuracy in zip(pairs, accuracies):
+            siblings.setdefault(id(state), []).append((candidate.prompt, accuracy))
         out = []
-        for (state, candidate), score in zip(pairs, scores):
+        for (state, candidate), accuracy, n in zip(pairs, accuracies, pulls):
             new = GPOState(
                 candidate.prompt,
-                score.accuracy,
-                (*state.trajectory, (candidate.prompt, score.accuracy)),
+                accuracy,
+                (*state.trajectory, (candidate.prompt, accuracy)),
                 candidate.budget,
                 candidate.retrieved,
                 tuple(siblings[id(state)]),
             )
-            out.append((new, {SCORE_KEY: score}))
+            out.append((new, {SCORE_KEY: accuracy, PULLS_KEY: n}))
         if self.on_frontier is not None:
             self.on_frontier(max(len(s.trajectory) - 1 for s, _ in out))
         return out
@@ -288,8 +314,9 @@ class GPOConfig(SearchConfig):
     def reward(
         self, state: GPOState, action: Candidate, **kwargs: Any
     ) -> tuple[float, dict[str, Any]]:
-        score: Score = kwargs[SCORE_KEY]
-        return score.accuracy, {"eval_accuracy": score.accuracy}
+        accuracy, pulls = kwargs[SCORE_KEY], kwargs.get(PULLS_KEY)
+        details = {"eval_accuracy": accuracy}
+        return accuracy, details if pulls is None else {**details, "bandit_pulls": pulls}
 
 
 @cache

@@ -18,6 +18,7 @@ from drpo.methods.spec import MethodSpec, Option
 
 
 def run(args: argparse.Namespace, log_dir: Path) -> int:
+    from drpo.methods.bandit_scoring import selection_args
     from drpo.methods.promptagent.run import PromptAgentSettings, algorithm, run_promptagent
 
     try:
@@ -35,6 +36,7 @@ def run(args: argparse.Namespace, log_dir: Path) -> int:
             min_depth=args.min_depth,
             w_exp=args.w_exp,
             beam_size=args.beam_size,
+            **selection_args(args),
             log_dir=log_dir,
             **common_settings(args),
         )
@@ -70,6 +72,11 @@ METHOD = MethodSpec(
         "temperature": 0.7,
         "beam_size": 3,
         "test_size": 60,
+        "selection": "full",
+        "bandit_rounds": 4,
+        "bandit_arms": 2,
+        "bandit_samples": 5,
+        "ucb_c": 1.0,
     },
     options=(
         Option("batch_size", default=5, type=int),

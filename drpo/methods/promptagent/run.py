@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from drpo.llm._loop import run_sync
+from drpo.methods.bandit_scoring import SelectionSettings
 from drpo.methods.promptagent.world import PromptAgentConfig, PromptAgentWorld
 from drpo.methods.task_scoring import TaskScorer, write_test_answers
 from drpo.methods.task_settings import TaskRunSettings
@@ -23,7 +24,7 @@ ROLES = ("base", "optimize")
 
 
 @dataclass(frozen=True, kw_only=True)
-class PromptAgentSettings(TaskRunSettings):
+class PromptAgentSettings(TaskRunSettings, SelectionSettings):
     batch_size: int = 5
     expand_width: int = 3
     num_new_prompts: int = 1
@@ -65,6 +66,7 @@ def algorithm(settings: PromptAgentSettings) -> SearchAlgorithm:
         if not ok:
             raise RunError(message)
     try:
+        settings.bandit()
         if settings.search == "mcts":
             return MCTS.for_promptagent(
                 n_iters=settings.n_iters,
@@ -92,9 +94,9 @@ def run_promptagent(settings: PromptAgentSettings) -> PromptAgentSummary:
         llms = session.llms(with_knowledge(settings.roles, answer_key(task)))
         scorer = TaskScorer(llms["base"], max_tokens=settings.max_tokens)
         initial = settings.start_prompt(task)
-        world = PromptAgentWorld(
-            task, scorer, initial_prompt=initial, on_frontier=session.on_frontier
-        )
+        world = PromptAgentWorld(task, scorer, initial_prompt=initial,
+                                 on_frontier=session.on_frontier, selection=settings.bandit(),
+                                 seed=settings.seed)  # fmt: skip
         config = PromptAgentConfig(
             task,
             scorer,
@@ -107,10 +109,14 @@ def run_promptagent(settings: PromptAgentSettings) -> PromptAgentSummary:
         )
         result = Reasoner(world, config, search)(task.name)
         candidate = result.terminal_state.prompt
+        answer_eval = result.terminal_node.reward
+        if settings.bandit() is not None:  # a bandit's estimate: the answer scored in full
+            (score,) = run_sync(scorer.score_many([(candidate, task.eval)]))
+            answer_eval = score.accuracy
         # Never a "best" prompt that does worse on eval than the one the run started from.
-        keep_initial = result.terminal_node.reward < result.tree.reward
+        keep_initial = answer_eval < result.tree.reward
         final = initial if keep_initial else candidate
-        final_eval = result.tree.reward if keep_initial else result.terminal_node.reward
+        final_eval = result.tree.reward if keep_initial else answer_eval
         initial_test, final_test = run_sync(
             scorer.score_many([(initial, task.test), (final, task.test)])
         )
@@ -127,11 +133,11 @@ def run_promptagent(settings: PromptAgentSettings) -> PromptAgentSummary:
             "final_test_accuracy": final_test.accuracy,
             "test_difference": difference.to_json(),
             "best_prompt_is_initial": final == initial,
-            "search_answer": {"prompt": candidate, "eval_accuracy": result.terminal_node.reward},
+            "search_answer": {"prompt": candidate, "eval_accuracy": answer_eval},
         }
         if keep_initial:
             log.info("the search's answer scores %.3f on eval, below the initial prompt's %.3f: "
-                     "keeping the initial prompt", result.terminal_node.reward,
+                     "keeping the initial prompt", answer_eval,
                      result.tree.reward)  # fmt: skip
         log_dir = session.log_dir
         save_artifacts(result, log_dir / "algo_output", meta=meta)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -18,6 +18,7 @@ from typing import Any
 from drpo.llm import LLM, ChatRequest
 from drpo.llm._loop import run_sync
 from drpo.llm.json_schema import object_schema, text_schema, tokens_for
+from drpo.methods.bandit_scoring import BanditSettings, bandit_scores
 from drpo.methods.prompt_checks import WRITING_PENALTY, check_prompt
 from drpo.methods.task_scoring import Attempt, Score, TaskPromptWorld, TaskScorer
 from drpo.methods.tasks import Example, Task
@@ -27,6 +28,7 @@ log = logging.getLogger("drpo")
 
 PROMPTS_DIR = Path(__file__).with_name("prompts")
 EVAL_KEY = "promptagent_eval"
+PULLS_KEY = "promptagent_pulls"
 
 
 @cache
@@ -111,7 +113,21 @@ class BatchLoader:
 
 
 class PromptAgentWorld(TaskPromptWorld):
-    """Stepping to a proposal scores its prompt on the eval split (all children at once)."""
+    """Stepping to a proposal scores its prompt on the eval split (all children at once), or,
+    with a `selection` bandit, estimates the children's accuracy from eval minibatches."""
+
+    def __init__(
+        self,
+        task: Task,
+        scorer: TaskScorer,
+        *,
+        initial_prompt: str,
+        on_frontier: Callable[[int], None] | None = None,
+        selection: BanditSettings | None = None,
+        seed: int = 0,
+    ) -> None:
+        super().__init__(task, scorer, initial_prompt=initial_prompt, on_frontier=on_frontier)
+        self.selection, self.seed = selection, seed
 
     def init_state(self) -> PromptState:
         return PromptState(self.initial_prompt)
@@ -122,21 +138,27 @@ class PromptAgentWorld(TaskPromptWorld):
     def step_many(
         self, pairs: Sequence[tuple[PromptState, Proposal]]
     ) -> list[tuple[PromptState, dict[str, Any]]]:
-        scores = run_sync(
-            self.scorer.score_many([(action.prompt, self.task.eval) for _, action in pairs])
-        )
+        prompts = [action.prompt for _, action in pairs]
+        pulls: list[int | None] = [None] * len(pairs)
+        if self.selection is None:
+            scores = run_sync(self.scorer.score_many([(p, self.task.eval) for p in prompts]))
+            accuracies = [score.accuracy for score in scores]
+        else:  # a bandit's estimates, from eval minibatches
+            arms = bandit_scores(self.scorer, prompts, self.task.eval, keep=1,
+                                 settings=self.selection, seed=self.seed).arms  # fmt: skip
+            accuracies, pulls = [a.value for a in arms], [a.pulls for a in arms]
         out = []
-        for (state, action), score in zip(pairs, scores):
+        for (state, action), accuracy, n in zip(pairs, accuracies, pulls):
             new = PromptState(
                 action.prompt,
                 (*state.ancestors, state.prompt),
                 action.feedback,
                 action.batch_accuracy,
                 action.errors,
-                score.accuracy,
+                accuracy,
             )
-            log.info("eval accuracy %.3f for prompt:\n%s", score.accuracy, action.prompt)
-            out.append((new, {EVAL_KEY: score}))
+            log.info("eval accuracy %.3f for prompt:\n%s", accuracy, action.prompt)
+            out.append((new, {EVAL_KEY: accuracy, PULLS_KEY: n}))
         if self.on_frontier is not None:
             self.on_frontier(max(len(s.ancestors) for s, _ in out))
         return out
@@ -267,9 +289,9 @@ class PromptAgentConfig(SearchConfig):
         return 0.0, {}
 
     def reward(self, state: PromptState, action: Proposal, **kwargs: Any) -> tuple[float, dict]:
-        score: Score = kwargs[EVAL_KEY]
-        return score.accuracy, {"eval_accuracy": score.accuracy,
-                                "batch_accuracy": action.batch_accuracy}  # fmt: skip
+        accuracy, pulls = kwargs[EVAL_KEY], kwargs.get(PULLS_KEY)
+        details = {"eval_accuracy": accuracy, "batch_accuracy": action.batch_accuracy}
+        return accuracy, details if pulls is None else {**details, "bandit_pulls": pulls}
 
 
 #: The longest error feedback, and the longest prompt the writer may propose.

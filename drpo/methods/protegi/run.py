@@ -1,0 +1,177 @@
+"""A ProTeGi run: load the task, beam search with bandit selection, score the initial and the
+final prompt on the eval and test splits, write the artefacts. Resumable like every run
+(cache + checkpoint)."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from drpo.llm import LLM
+from drpo.llm._loop import run_sync
+from drpo.methods.bandit_scoring import BanditSettings, SelectionSettings
+from drpo.methods.protegi.world import ProTeGiConfig, ProTeGiWorld
+from drpo.methods.task_scoring import TaskScorer, write_test_answers
+from drpo.methods.task_settings import TaskRunSettings
+from drpo.methods.tasks import Task, answer_key
+from drpo.run_context import RunError, Session, with_knowledge
+from drpo.stats import PairedDifference, paired_difference
+from search import BeamSearch, save_artifacts
+from search.artifacts import write_atomic
+from world_model import Reasoner
+
+log = logging.getLogger("drpo")
+ROLES = ("base", "optimize")
+
+
+@dataclass(frozen=True, kw_only=True)
+class ProTeGiSettings(TaskRunSettings, SelectionSettings):
+    rounds: int = 3
+    beam_size: int = 4
+    minibatch_size: int = 32
+    n_gradients: int = 4
+    errors_per_gradient: int = 4
+    gradients_per_error: int = 1
+    steps_per_gradient: int = 1
+    mc_samples_per_step: int = 2
+    max_expansion_factor: int = 8
+    selection: str = "ucb"
+    temperature: float = 0.7
+    max_tokens: int = 512
+
+    def bandit(self) -> BanditSettings:
+        settings = super().bandit()
+        if settings is None:
+            raise ValueError("ProTeGi selects its beam with a bandit: --selection ucb or sr")
+        return settings
+
+
+@dataclass(frozen=True)
+class ProTeGiSummary:
+    log_dir: Path
+    task: str
+    initial_prompt: str
+    final_prompt: str
+    initial_eval: float
+    final_eval: float
+    initial_test: float
+    final_test: float
+    simulated: bool
+    usage_table: str
+    resumed_from: int
+    test_difference: PairedDifference | None = None
+
+
+def prepare(settings: ProTeGiSettings) -> Task:
+    """Load the task and check the settings, before anything is written."""
+    if settings.rounds < 1:
+        raise RunError(f"depth (ProTeGi's rounds) must be >= 1, got {settings.rounds}")
+    if set(settings.roles) != set(ROLES):
+        raise RunError(f"roles must be {', '.join(ROLES)}")
+    most = settings.beam_size * (settings.max_expansion_factor + 1)
+    if settings.selection == "sr" and settings.bandit_rounds * settings.bandit_arms < most:
+        raise RunError(f"successive rejects needs a pull per candidate: bandit_rounds * "
+                       f"bandit_arms must be >= beam_size * (max_expansion_factor + 1) = "
+                       f"{most}")  # fmt: skip
+    task = settings.load_task()
+    try:
+        _config(settings, task, None, None)
+        settings.bandit()
+        BeamSearch(beam_size=settings.beam_size, max_depth=settings.rounds)
+    except ValueError as exc:
+        raise RunError(str(exc)) from None
+    return task
+
+
+def _config(
+    settings: ProTeGiSettings, task: Task, scorer: TaskScorer | None, optimizer: LLM | None
+) -> ProTeGiConfig:
+    return ProTeGiConfig(
+        task,
+        scorer,
+        optimizer,
+        minibatch_size=settings.minibatch_size,
+        n_gradients=settings.n_gradients,
+        errors_per_gradient=settings.errors_per_gradient,
+        gradients_per_error=settings.gradients_per_error,
+        steps_per_gradient=settings.steps_per_gradient,
+        mc_samples_per_step=settings.mc_samples_per_step,
+        max_expansion_factor=settings.max_expansion_factor,
+        temperature=settings.temperature,
+        seed=settings.seed,
+    )
+
+
+def run_protegi(settings: ProTeGiSettings) -> ProTeGiSummary:
+    task = prepare(settings)
+    with Session(settings, desc="ProTeGi rounds", total=settings.rounds) as session:
+        log.info("task %s: %d train, %d eval, %d test examples", task.name, len(task.train),
+                 len(task.eval), len(task.test))  # fmt: skip
+        llms = session.llms(with_knowledge(settings.roles, answer_key(task)))
+        scorer = TaskScorer(llms["base"], max_tokens=settings.max_tokens)
+        initial = settings.start_prompt(task)
+        world = ProTeGiWorld(task, scorer, initial_prompt=initial, beam_size=settings.beam_size,
+                             bandit=settings.bandit(), seed=settings.seed,
+                             on_frontier=session.on_frontier)  # fmt: skip
+        config = _config(settings, task, scorer, llms["optimize"])
+        search = BeamSearch(beam_size=settings.beam_size, max_depth=settings.rounds,
+                            action_dedup=lambda s: s.prompt, seed=settings.seed)  # fmt: skip
+        result = Reasoner(world, config, search)(task.name)
+        candidate = result.terminal_state.prompt
+        # The bandit only estimated the beam's accuracy: the search's answer is scored on the
+        # whole eval split, and never reported if it does worse there than the initial prompt.
+        initial_eval = result.tree.reward
+        (answer_eval,) = run_sync(scorer.score_many([(candidate, task.eval)]))
+        keep_initial = answer_eval.accuracy < initial_eval
+        final = initial if keep_initial else candidate
+        final_eval = initial_eval if keep_initial else answer_eval.accuracy
+        initial_test, final_test = run_sync(
+            scorer.score_many([(initial, task.test), (final, task.test)])
+        )
+        difference = paired_difference(initial_test.correct, final_test.correct,
+                                       seed=settings.seed)  # fmt: skip
+        beam = [{"prompt": n.state.prompt, "estimated_accuracy": n.state.estimate,
+                 "pulls": n.state.pulls, "kind": n.state.kind}
+                for n in result.beam if n.depth == result.terminal_node.depth]  # fmt: skip
+        meta = {
+            "method": "protegi",
+            "simulated": settings.simulated,
+            "task": task.name,
+            "selection": settings.selection,
+            "initial_eval_accuracy": initial_eval,
+            "final_eval_accuracy": final_eval,
+            "initial_test_accuracy": initial_test.accuracy,
+            "final_test_accuracy": final_test.accuracy,
+            "test_difference": difference.to_json(),
+            "best_prompt_is_initial": final == initial,
+            "search_answer": {"prompt": candidate, "eval_accuracy": answer_eval.accuracy,
+                              "estimated_accuracy": result.terminal_state.estimate},
+            "final_beam": beam,
+        }  # fmt: skip
+        if keep_initial:
+            log.info("the search's answer scores %.3f on eval, below the initial prompt's %.3f: "
+                     "keeping the initial prompt", answer_eval.accuracy, initial_eval)  # fmt: skip
+        log_dir = session.log_dir
+        save_artifacts(result, log_dir / "algo_output", meta=meta)
+        write_atomic(log_dir / "best_prompt.txt", (final + "\n").encode("utf-8"))
+        counts = write_test_answers(log_dir / "test_answers.json", initial_test, final_test)
+        session.finish({**meta, "test_answer_counts": counts, "initial_prompt": initial,
+                        "final_prompt": final, "nodes": len(result.nodes()),
+                        "settings": settings.public()})  # fmt: skip
+        log.info("final prompt (test accuracy %.3f, initial %.3f):\n%s", final_test.accuracy,
+                 initial_test.accuracy, final)  # fmt: skip
+    return ProTeGiSummary(
+        log_dir=log_dir,
+        task=task.name,
+        initial_prompt=initial,
+        final_prompt=final,
+        initial_eval=initial_eval,
+        final_eval=final_eval,
+        initial_test=initial_test.accuracy,
+        final_test=final_test.accuracy,
+        test_difference=difference,
+        simulated=settings.simulated,
+        usage_table=session.usage.table(),
+        resumed_from=session.checkpoint.resumed_from,
+    )
