@@ -206,12 +206,22 @@ def figures(run: Run, where: Path) -> dict[str, Any]:
                 "outcome": summary.get("outcome"), **row}  # fmt: skip
     final = "final" if run.method == "promptagent" else "best"
     prompt = (where / FINAL_PROMPT[run.method]).read_text(encoding="utf-8")
+    counts = summary.get("test_answer_counts")
     return {"metric": f"test accuracy ({run.task})", "initial": summary["initial_test_accuracy"],
             "final": summary[f"{final}_test_accuracy"],
             "initial_eval": summary["initial_eval_accuracy"],
             "final_eval": summary[f"{final}_eval_accuracy"],
             "initial_prompt": _initial_prompt(summary), "final_prompt": prompt,
-            "answer_counts": summary.get("test_answer_counts"), **row}  # fmt: skip
+            "answer_counts": counts,
+            "majority_answer": majority_answer(counts["gold"]) if counts else None,
+            **row}  # fmt: skip
+
+
+def majority_answer(gold: dict[str, int]) -> dict[str, Any]:
+    """The baseline that always gives the commonest gold answer of the test split: a gain
+    that only moves a model's answers toward it is a shifted bias, not better reasoning."""
+    answer, count = max(gold.items(), key=lambda item: item[1])
+    return {"answer": answer, "accuracy": round(count / sum(gold.values()), 4)}
 
 
 def _initial_prompt(summary: dict[str, Any]) -> str:
@@ -418,6 +428,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"time {t['one_at_a_time']['run_s']:.0f} s: ratio "
             f"{t['default_over_one_at_a_time']}; same final prompt: {t['same_final_prompt']}"
         )
+    for r in bench.rows:
+        if r.get("majority_answer"):
+            m = r["majority_answer"]
+            print(f"{r['run']}: always answering the commonest test answer {m['answer']!r} "
+                  f"would score {m['accuracy']:.3f}")  # fmt: skip
     print(f"{report['total_s']:.0f} s in all; results in {_short(str(out))}")
     for p in problems:
         print(f"bench.real: re-scoring differs: {p}", file=sys.stderr)

@@ -42,6 +42,8 @@ def test_every_run_reports_initial_final_and_a_paired_ci_labelled_simulated(quic
                 assert sum(counts[side].values()) == row["n"]
             answers = json.loads((quick_sim / row["run"] / "test_answers.json").read_text())
             assert len(answers["answers"]) == row["n"]
+            majority = row["majority_answer"]
+            assert majority["accuracy"] == max(counts["gold"].values()) / row["n"]
     timing = report["timing"]
     assert timing["default"]["calls"] > 0 and timing["one_at_a_time"]["calls"] > 0
     assert timing["same_final_prompt"] is True  # the order of the calls changes no answer
