@@ -5,6 +5,7 @@ closing lines, or one line on stderr and an exit code)."""
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -34,7 +35,27 @@ def print_ending(summary: Any, label: str, file: str, prompt: str) -> None:
     print(f"{label} ({summary.log_dir / file}):")
     print(prompt)
     print(summary.usage_table)
+    line = budget_line(Path(summary.log_dir))
+    if line:
+        print(line)
     print(f"artefacts: {summary.log_dir}")
+
+
+def budget_line(log_dir: Path) -> str | None:
+    """What the search spent against its budget (summary.json), when it had one."""
+    try:
+        report = json.loads((log_dir / "summary.json").read_text(encoding="utf-8"))
+        report = report["search_budget"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    limits = {k: v for k, v in report["limits"].items() if v is not None}
+    if not limits:
+        return None
+    spent = ", ".join(f"{report['search'][k]:g} {k} of {v:g}" for k, v in limits.items())
+    how = "stopped on its budget" if report["stopped_on_budget"] else "ended within its budget"
+    test = report["test"]
+    return (f"the search {how}: {spent}; the test scoring after it {test['calls']} calls, "
+            f"{test['tokens']} tokens, apart")  # fmt: skip
 
 
 def failure(exc: Exception) -> int:
@@ -153,6 +174,9 @@ def common_settings(args: argparse.Namespace) -> dict[str, Any]:
         "logging_level": args.logging_level,
         "cache_path": Path(args.cache_path) if args.cache_path else None,
         "budget_usd": args.budget_usd,
+        "budget_calls": args.budget_calls,
+        "budget_tokens": args.budget_tokens,
+        "budget_search_usd": args.budget_search_usd,
         "prices": Path(args.prices) if args.prices else None,
         "seed": args.seed,
         "resume": args.resume,

@@ -106,6 +106,7 @@ def run_promptagent(settings: PromptAgentSettings) -> PromptAgentSummary:
             seed=settings.seed,
         )
         result = Reasoner(world, config, search)(task.name)
+        session.search_finished()  # what follows (test scoring) is counted apart
         candidate = result.terminal_state.prompt
         # Never a "best" prompt that does worse on eval than the one the run started from.
         keep_initial = result.terminal_node.reward < result.tree.reward
