@@ -254,19 +254,22 @@ def write_outputs(out: Path, spec: grid.Grid, records: Sequence[collect.RunRecor
         f"Arena: {len(spec.methods)} methods x {len(spec.tasks)} task(s) x "
         f"{len(spec.seeds)} seeds, search budget {budget} per run"
     )
-    curves = plots.curves_by_task(records, methods=spec.methods, tasks=spec.tasks)
+    # The anytime curves in the unit of the budget (the first one given).
+    flag, limit = next(iter(spec.budget.items()))
+    unit = {"budget_calls": "calls", "budget_tokens": "tokens"}.get(flag, "usd")
+    curves = plots.curves_by_task(records, methods=spec.methods, tasks=spec.tasks, unit=unit)
     bars = plots.bars_by_task(table)
-    budget_calls = spec.budget.get("budget_calls")
     figures: dict[str, list[str]] = {}
     files = []
     for task in spec.tasks:
         name = grid.task_label(task)
         drawn = [
             svg.anytime_svg(
-                f"Anytime: best eval accuracy vs calls ({name})",
+                f"Anytime: best eval accuracy vs {unit} ({name})",
                 curves[task],
                 label=label,
-                budget=budget_calls,
+                budget=float(limit),
+                unit=unit,
             ),
             svg.bars_svg(f"Test accuracy with 95% CI ({name})", bars.get(task, []), label=label),
         ]

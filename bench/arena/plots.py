@@ -1,6 +1,7 @@
 """The arena's pictures as data, computed apart from drawing them: anytime curves (best eval
-accuracy so far against search calls spent, mean over seeds, from the runs' progress.jsonl)
-and bars of test accuracy with their CIs."""
+accuracy so far against what the search spent, in the budget's unit: calls, tokens or
+dollars; mean over seeds, from the runs' progress.jsonl) and bars of test accuracy with
+their CIs."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from bench.arena.results import MethodResult
 
 @dataclass(frozen=True)
 class Curve:
-    """One method's anytime curve on one task: (search calls, mean best eval accuracy)."""
+    """One method's anytime curve on one task: (spent, mean best eval accuracy)."""
 
     method: str
     points: tuple[tuple[float, float], ...]
@@ -33,27 +34,27 @@ class Bar:
     ci_high: float
 
 
-def value_at(trace: Sequence[tuple[int, float]], calls: float) -> float | None:
-    """A run's best eval accuracy once it had spent `calls` (its last figure after it
+def value_at(trace: Sequence[tuple[float, float]], spent: float) -> float | None:
+    """A run's best eval accuracy once it had spent `spent` (its last figure after it
     stopped; None before its first frontier)."""
     value = None
-    for spent, best in trace:
-        if spent > calls:
+    for cost, best in trace:
+        if cost > spent:
             break
         value = best
     return value
 
 
-def anytime_curve(method: str, records: Sequence[RunRecord]) -> Curve:
-    """The mean over the runs of their best eval accuracy so far, at every call count where
-    one of them finished a frontier and all of them have a figure."""
+def anytime_curve(method: str, records: Sequence[RunRecord], *, unit: str = "calls") -> Curve:
+    """The mean over the runs of their best eval accuracy so far, at every spend (`unit`:
+    calls, tokens or usd) where one of them finished a frontier and all have a figure."""
     traces = [
-        [(p.calls, p.best_eval) for p in r.trace if p.best_eval is not None]
+        [(getattr(p, unit), p.best_eval) for p in r.trace if p.best_eval is not None]
         for r in records
         if r.ok
     ]
     traces = [t for t in traces if t]
-    xs = sorted({calls for t in traces for calls, _ in t})
+    xs = sorted({cost for t in traces for cost, _ in t})
     points = []
     for x in xs:
         values = [value_at(t, x) for t in traces]
@@ -63,15 +64,16 @@ def anytime_curve(method: str, records: Sequence[RunRecord]) -> Curve:
 
 
 def curves_by_task(
-    records: Sequence[RunRecord], *, methods: Sequence[str], tasks: Sequence[str]
+    records: Sequence[RunRecord],
+    *,
+    methods: Sequence[str],
+    tasks: Sequence[str],
+    unit: str = "calls",
 ) -> dict[str, list[Curve]]:
-    return {
-        task: [
-            anytime_curve(m, [r for r in records if r.cell.task == task and r.cell.method == m])
-            for m in methods
-        ]
-        for task in tasks
-    }
+    def runs(task: str, method: str) -> list[RunRecord]:
+        return [r for r in records if r.cell.task == task and r.cell.method == method]
+
+    return {task: [anytime_curve(m, runs(task, m), unit=unit) for m in methods] for task in tasks}
 
 
 def bars_by_task(results: Sequence[MethodResult]) -> dict[str, list[Bar]]:

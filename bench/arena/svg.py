@@ -11,6 +11,7 @@ from bench.arena.plots import Bar, Curve
 from drpo.visualize.charts import PALETTE
 
 WIDTH, HEIGHT = 720, 360
+UNITS = {"calls": "calls", "tokens": "tokens", "usd": "US dollars"}
 LEFT, RIGHT, TOP, BOTTOM = 64, 170, 48, 56
 
 
@@ -75,10 +76,15 @@ def _legend(names: Sequence[str]) -> list[str]:
 
 
 def anytime_svg(
-    title: str, curves: Sequence[Curve], *, label: str, budget: float | None = None
+    title: str,
+    curves: Sequence[Curve],
+    *,
+    label: str,
+    budget: float | None = None,
+    unit: str = "calls",
 ) -> str:
-    """Lines of best eval accuracy so far against search calls, one per method; a dashed
-    vertical line marks the budget."""
+    """Lines of best eval accuracy so far against the search's spend in `unit`, one per
+    method; a dashed vertical line marks the budget."""
     points = [p for c in curves for p in c.points]
     parts = _open(title, label)
     if not points:
@@ -96,8 +102,9 @@ def anytime_svg(
     def sy(y: float) -> float:
         return HEIGHT - BOTTOM - (y - y_low) / (y_high - y_low or 1) * (HEIGHT - BOTTOM - TOP)
 
-    parts += _axes("search calls spent", "best eval accuracy so far (mean over seeds)",
-                   y_ticks, sy, [(sx(v), f"{v:g}") for v in x_ticks_values])  # fmt: skip
+    x_label = f"search {UNITS.get(unit, unit)} spent"
+    parts += _axes(x_label, "best eval accuracy so far (mean over seeds)", y_ticks, sy,
+                   [(sx(v), f"{v:g}") for v in x_ticks_values])  # fmt: skip
     if budget:
         parts.append(f'<line x1="{sx(budget):.1f}" y1="{TOP}" x2="{sx(budget):.1f}" '
                      f'y2="{HEIGHT - BOTTOM}" stroke="#555" stroke-dasharray="5,4"/>')  # fmt: skip
