@@ -178,3 +178,36 @@ def test_the_report_escapes_llm_text(tmp_path: Path) -> None:
                   out=tmp_path)  # fmt: skip
     assert "<script" not in page and "<img" not in page and "<i>" not in page
     assert "&lt;script&gt;" in page and "m&lt;i&gt;" in page
+
+
+def test_over_http_the_budget_counts_the_calls_the_server_answered(
+    sim_server, tmp_path: Path
+) -> None:
+    from drpo.methods.tasks import DEMO_TASK, answer_key, load_task
+
+    server = sim_server(knowledge=answer_key(load_task(DEMO_TASK)))
+    out = tmp_path / "grid"
+    code, text = _main(["--out", str(out), "--methods", "promptagent", "gpo", "--seeds", "0",
+                        "--budget_calls", "150", "--test_size", "10", "--eval_size", "10",
+                        "--base_url", server.url])  # fmt: skip
+    assert code == 0, text
+    data = json.loads((out / "arena_results.json").read_text())
+    runs = data["runs"]
+    assert all(r["ok"] and r["search"]["calls"] >= 150 for r in runs)
+    paid = sum(r["search"]["calls"] + r["test_calls"] for r in runs)
+    assert paid == server.stats()["requests"]
+    assert data["label"] == "SIMULATED LLM"  # a simulated model, even over HTTP
+
+
+def test_a_failed_run_is_reported_not_dropped(tmp_path: Path) -> None:
+    out = tmp_path / "grid"
+    proc = _cli("--out", str(out), "--methods", "gpo", "--seeds", "0", "--job_retries", "0",
+                "--base_url", "http://127.0.0.1:9/v1", "--max_retries", "0",
+                "--api_key_env", "ARENA_TEST_NO_KEY")  # fmt: skip
+    assert proc.returncode == 1 and "failed: gpo__demo__s0" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    data = json.loads((out / "arena_results.json").read_text())
+    (run,) = data["runs"]
+    assert run["ok"] is False and "Connection" in run["error"]
+    assert data["results"][0]["failed"] == 1
+    assert "failed:" in (out / "report.html").read_text()
