@@ -72,7 +72,7 @@ class JobResult:
 
 
 @dataclass(frozen=True)
-class _Attempt:
+class Attempt:
     """One run of a job's command, wherever it ran."""
 
     returncode: int | None
@@ -118,9 +118,9 @@ def run_jobs(
         if ray_address is None:
             run: _Runner = _LocalPool(todo, root, workers=workers, timeout_s=timeout_s)
         else:
-            from bench.jobs_ray import run_on_ray  # Ray only on this path
+            from bench.jobs_ray import RayPool  # Ray only on this path
 
-            run = run_on_ray(todo, root, address=ray_address, timeout_s=timeout_s)
+            run = RayPool(todo, root, address=ray_address, timeout_s=timeout_s)
         try:
             for result in _with_retries(run, max_retries=max_retries):
                 _write_marker(root / result.name, result, _job(jobs, result.name))
@@ -182,7 +182,7 @@ class _Runner(Protocol):
     def pending(self) -> int:
         """How many started attempts have not been returned by next_done."""
 
-    def next_done(self) -> tuple[Job, _Attempt]:
+    def next_done(self) -> tuple[Job, Attempt]:
         """Wait for any started attempt to end (its folder in place under root)."""
 
     def stop(self) -> None:
@@ -300,7 +300,7 @@ class _LocalPool(_Runner):
         self.root = root
         self.timeout_s = timeout_s
         self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="job")
-        self.futures: dict[Future[_Attempt], Job] = {}
+        self.futures: dict[Future[Attempt], Job] = {}
         self.children: set[subprocess.Popen[bytes]] = set()
         self.lock = threading.Lock()
         self.stopping = False
@@ -313,19 +313,19 @@ class _LocalPool(_Runner):
     def pending(self) -> int:
         return len(self.futures)
 
-    def next_done(self) -> tuple[Job, _Attempt]:
+    def next_done(self) -> tuple[Job, Attempt]:
         done, _ = wait(self.futures, return_when=FIRST_COMPLETED)
         future = min(done, key=lambda f: list(self.futures).index(f))  # the oldest first
         job = self.futures.pop(future)
         return job, future.result()
 
-    def _attempt(self, job: Job) -> _Attempt:
+    def _attempt(self, job: Job) -> Attempt:
         if self.stopping:
             raise _CancelledError(job.name)
         code, wall, error = run_command(
             job, self.root / job.name, cwd=ROOT, timeout_s=self.timeout_s, started=self._started
         )
-        return _Attempt(code, wall, error, "local")
+        return Attempt(code, wall, error, "local")
 
     def _started(self, proc: subprocess.Popen[bytes]) -> None:
         with self.lock:
