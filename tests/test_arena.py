@@ -117,6 +117,7 @@ def _cli(*args: str) -> subprocess.CompletedProcess:
         (["--workers", "0"], "--workers must be >= 1"),
         (["--seeds", "1", "1"], "the same value twice"),
         (["--no_such_flag"], "unrecognized arguments"),
+        (["--ray", "127.0.0.1:1", "--seeds", "0"], "Ray"),  # unreachable, or not installed
     ],
 )
 def test_bad_flags_get_one_line_and_exit_2(tmp_path: Path, args: list[str], message: str) -> None:

@@ -174,9 +174,10 @@ def check(args: argparse.Namespace) -> grid.Grid:
     )
 
 
-def claim(out: Path, spec: grid.Grid) -> None:
+def claim(out: Path, spec: grid.Grid) -> bool:
     """Record the grid's shared settings in `out`; a folder holding a grid with other ones
-    is refused (its finished runs would be reused under another budget)."""
+    is refused (its finished runs would be reused under another budget). Returns whether
+    the folder is new."""
     path = out / SETTINGS
     settings = spec.settings()
     if path.exists():
@@ -188,9 +189,11 @@ def claim(out: Path, spec: grid.Grid) -> None:
             raise ValueError(
                 f"{out} holds a grid with other settings (see its {SETTINGS}); use another --out"
             )
-        return
+        return False
+    new = not out.exists()
     out.mkdir(parents=True, exist_ok=True)
     write_atomic(path, (json.dumps(settings, indent=2) + "\n").encode("utf-8"))
+    return new
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -198,7 +201,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     out = Path(args.out)
     try:
         spec = check(args)
-        claim(out, spec)
+        new = claim(out, spec)
     except (ValueError, OSError) as exc:
         print(f"python -m bench.arena: error: {exc}", file=sys.stderr)
         return 2
@@ -225,7 +228,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             timeout_s=args.run_timeout,
             on_result=progress,
         )
-    except GridError as exc:
+    except GridError as exc:  # before any run started: a new folder is left as it was
+        if new and [p.name for p in out.iterdir()] == [SETTINGS]:
+            (out / SETTINGS).unlink()
+            out.rmdir()
         print(f"python -m bench.arena: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
