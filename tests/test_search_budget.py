@@ -70,6 +70,8 @@ def test_a_token_budget_stops_gpo(tmp_path: Path) -> None:
     )
     check_stopped(small["search_budget"], trace, "tokens", budget)
     assert len(trace) == 2
+    # A count of tokens is no secret: args.txt keeps it (an API token would be redacted).
+    assert f"budget_tokens: {budget}\n" in (tmp_path / "small" / "args.txt").read_text()
 
 
 def test_resuming_a_budget_run_ends_the_same(tmp_path: Path) -> None:
