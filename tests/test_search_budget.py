@@ -106,3 +106,44 @@ def test_the_budget_arithmetic() -> None:
     assert not SearchBudget().limited and not SearchBudget().spent_by(Spend(10**9, 10**9, 1e9))
     with pytest.raises(ValueError, match="calls must be > 0"):
         SearchBudget(calls=0)
+
+
+def test_a_budget_run_killed_and_resumed_stops_on_the_same_frontier(
+    sim_server, tmp_path: Path
+) -> None:
+    import os
+    import subprocess
+    import sys
+
+    from run_helpers import REPO, kill_after_frontiers, tree_without_meta
+
+    from drpo.methods.tasks import DEMO_TASK, answer_key, load_task
+
+    # A budget half way through the fifth frontier (measured in process: the same calls).
+    _, full = run(tmp_path, "in_process", "--method", "promptagent")
+    budget = (full[3]["calls"] + full[4]["calls"]) // 2
+    knowledge = answer_key(load_task(DEMO_TASK))
+    servers = [sim_server(latency_ms=20, knowledge=knowledge) for _ in range(2)]
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+
+    def args(url: str, log_dir: Path) -> list[str]:
+        return [sys.executable, str(REPO / "train.py"), "--method", "promptagent",
+                "--budget_calls", str(budget), "--base_base_url", url, "--optimize_base_url", url,
+                "--disable_tqdm", "--log_dir", str(log_dir)]  # fmt: skip
+
+    crashed, clean = tmp_path / "crashed", tmp_path / "clean"
+    proc = subprocess.Popen(args(servers[0].url, crashed), env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    kill_after_frontiers(proc, crashed, 2, timeout_s=120)
+    for log_dir, extra, server in ((crashed, ["--resume"], servers[0]), (clean, [], servers[1])):
+        done = subprocess.run([*args(server.url, log_dir), *extra], env=env,
+                              capture_output=True, text=True, timeout=300)  # fmt: skip
+        assert done.returncode == 0, done.stderr
+    # Answers that reach the killed run after its last checkpoint are in its cache, but not
+    # in the spend it recorded: resumed, it counts them as free (fewer than the margin here).
+    assert tree_without_meta(crashed) == tree_without_meta(clean)
+    reports = [json.loads((d / "summary.json").read_text())["search_budget"]
+               for d in (crashed, clean)]  # fmt: skip
+    assert reports[0]["frontiers"] == reports[1]["frontiers"] == 5
+    assert reports[0]["stopped_on_budget"] and reports[1]["stopped_on_budget"]
+    assert reports[0]["search"]["calls"] <= reports[1]["search"]["calls"] == full[4]["calls"]
