@@ -122,7 +122,7 @@ def anytime_svg(
                          f'points="{" ".join(path)}"/>')  # fmt: skip
         for x, y in curve.points:
             parts.append(f'<circle cx="{sx(x):.1f}" cy="{sy(y):.1f}" r="3" fill="{color}"/>')
-    parts += _legend([c.method for c in curves])
+    parts += _legend([c.method if c.points else f"{c.method} (no eval figure)" for c in curves])
     parts.append("</svg>")
     return "\n".join(parts)
 
