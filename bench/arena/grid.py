@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 import sys
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from bench.jobs import LOG_DIR, Job
@@ -25,7 +25,6 @@ class Grid:
     budget: Mapping[str, float | int]  # train.py flag (budget_calls, ...) -> limit
     train_args: tuple[str, ...] = ()
     cpus: float = 1.0
-    env: Mapping[str, str] = field(default_factory=dict)
 
     def settings(self) -> dict[str, object]:
         """What every run shares: a grid resumed in the same folder must have the same."""
@@ -66,10 +65,7 @@ def argv(grid: Grid, cell: Cell) -> tuple[str, ...]:
 
 
 def jobs(grid: Grid) -> list[Job]:
-    return [
-        Job(name=c.name, argv=argv(grid, c), cpus=grid.cpus, env=dict(grid.env))
-        for c in cells(grid)
-    ]
+    return [Job(name=c.name, argv=argv(grid, c), cpus=grid.cpus) for c in cells(grid)]
 
 
 def unique_labels(tasks: Sequence[str]) -> bool:
