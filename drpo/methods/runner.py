@@ -12,6 +12,7 @@ from typing import Any
 
 from drpo.llm import BudgetExceeded, LLMConfigError, LLMError, RoleSettings
 from drpo.llm.llamacpp_backend import DEFAULT_SLOTS, server_props
+from drpo.llm.openai_backend import parse_base_urls
 from drpo.run_context import CHECKPOINT
 from drpo.run_dir import RunDirError, prepare_log_dir, write_args
 
@@ -113,13 +114,21 @@ def _local_model(text: str, models_dir: str | None, offline: bool = False) -> st
 
 def local_slots(base_url: str | None) -> int | None:
     """The slots of a server on this machine that says how many it has (llama.cpp's
-    /props): more requests at once would only queue there, against the timeout."""
+    /props), summed over a role's replicas: more requests at once would only queue there,
+    against the timeout. None unless every replica is local and says."""
     from urllib.parse import urlparse
 
-    if base_url is None or urlparse(base_url).hostname not in ("127.0.0.1", "localhost", "::1"):
+    if base_url is None:
         return None
-    slots = server_props(base_url).get("total_slots")
-    return slots if isinstance(slots, int) and slots >= 1 else None
+    total = 0
+    for url in parse_base_urls(base_url):
+        if urlparse(url).hostname not in ("127.0.0.1", "localhost", "::1"):
+            return None
+        slots = server_props(url).get("total_slots")
+        if not isinstance(slots, int) or slots < 1:
+            return None
+        total += slots
+    return total
 
 
 def role_settings(args: argparse.Namespace) -> dict[str, RoleSettings]:
