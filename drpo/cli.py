@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import argparse
 import signal
+import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -36,6 +37,20 @@ def _add(parser: argparse._ActionsContainer, option: Option) -> None:
     if option.choices is not None:
         extra["choices"] = option.choices
     parser.add_argument(f"--{option.name}", default=option.default, help=option.help, **extra)
+
+
+def _positive(kind: Callable[[str], Any]) -> Callable[[str], Any]:
+    def parse(text: str) -> Any:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+        if not value > 0:
+            raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
+        return value
+
+    parse.__name__ = kind.__name__
+    return parse
 
 
 def _flag(parser: argparse._ActionsContainer, name: str, default: bool, text: str) -> None:
@@ -153,7 +168,25 @@ def build_parser(*, methods: Sequence[MethodSpec] = METHODS) -> argparse.Argumen
     )
     r.add_argument("--logging_level", choices=("DEBUG", "INFO", "WARNING"), default="INFO")
     r.add_argument("--cache_path", default=None, help="default: <log_dir>/llm_cache.sqlite")
-    r.add_argument("--budget_usd", type=float, default=None)
+    r.add_argument("--budget_usd", type=float, default=None,
+                   help="a hard ceiling in US dollars: the run stops before a batch could pass "
+                   "it (exit 3)")  # fmt: skip
+    r.add_argument("--budget_calls", type=_positive(int), default=None,
+                   help="the search budget in LLM calls: the search stops at the frontier that "
+                   "spends it and keeps its best prompt so far; test scoring is counted apart "
+                   "(task-prompt methods)")  # fmt: skip
+    r.add_argument(
+        "--budget_tokens",
+        type=_positive(int),
+        default=None,
+        help="the search budget in tokens (likewise)",
+    )
+    r.add_argument(
+        "--budget_search_usd",
+        type=_positive(float),
+        default=None,
+        help="the search budget in US dollars (likewise)",
+    )
     r.add_argument("--prices", default=None, help="JSON of model -> USD per 1M tokens")
 
     declared: dict[str, list[tuple[MethodSpec, Option]]] = {}
@@ -201,6 +234,12 @@ def main(argv: Sequence[str] | None = None, *, methods: Sequence[MethodSpec] = M
 def _main(argv: Sequence[str] | None, methods: Sequence[MethodSpec]) -> int:
     args = build_parser(methods=methods).parse_args(argv)
     method = next(m for m in methods if m.name == args.method)
+    search_budget = (args.budget_calls, args.budget_tokens, args.budget_search_usd)
+    if not method.task_prompt and any(v is not None for v in search_budget):
+        print(f"train.py: error: --method {method.name} takes no search budget "
+              "(--budget_calls, --budget_tokens, --budget_search_usd); the task-prompt "
+              "methods do", file=sys.stderr)  # fmt: skip
+        return 2
     for name, value in method.defaults.items():
         if getattr(args, name) is None:
             setattr(args, name, value)

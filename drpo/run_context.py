@@ -23,6 +23,8 @@ from drpo.llm import (
     LLMError,
     PriceTable,
     RoleSettings,
+    SearchBudget,
+    Spend,
     UsageTracker,
     make_llms,
 )
@@ -31,6 +33,7 @@ from search.artifacts import write_atomic
 log = logging.getLogger("drpo")
 
 CHECKPOINT = "checkpoint.json"
+PROGRESS = "progress.jsonl"
 CHECKPOINT_VERSION = 1
 
 
@@ -54,16 +57,27 @@ class RunSettings:
     logging_level: str = "INFO"
     cache_path: Path | None = None
     budget_usd: float | None = None
+    budget_calls: int | None = None  # the search budget: its search ends at the frontier
+    budget_tokens: int | None = None  # that spends it (task-prompt methods)
+    budget_search_usd: float | None = None
     prices: Path | None = None
     seed: int = 0
     resume: bool = False
 
     #: Settings that may change between the attempts of one run: where the models run,
-    #: logging, the budget. Everything else must match for --resume.
+    #: logging, the budgets. Everything else must match for --resume.
     VOLATILE: ClassVar[tuple[str, ...]] = (
         "roles", "log_dir", "disable_log", "disable_tqdm", "logging_level", "cache_path",
-        "budget_usd", "prices", "resume",
+        "budget_usd", "budget_calls", "budget_tokens", "budget_search_usd", "prices", "resume",
     )  # fmt: skip
+
+    def search_budget(self) -> SearchBudget:
+        """The search budget; RunError when a limit is not positive."""
+        try:
+            return SearchBudget(calls=self.budget_calls, tokens=self.budget_tokens,
+                                usd=self.budget_search_usd)  # fmt: skip
+        except ValueError as exc:
+            raise RunError(str(exc)) from None
 
     def fingerprint(self) -> str:
         data = {k: v for k, v in asdict(self).items() if k not in self.VOLATILE}
@@ -153,14 +167,22 @@ class Checkpoint:
 
 
 def usage_and_cache(
-    log_dir: Path, *, prices: Path | None, budget_usd: float | None, cache_path: Path | None
+    log_dir: Path,
+    *,
+    prices: Path | None,
+    budget_usd: float | None,
+    cache_path: Path | None,
+    search_budget: SearchBudget | None = None,
+    carried: Spend | None = None,
 ) -> tuple[UsageTracker, LLMCache]:
-    """The run's usage tally (with its price table and budget) and its answer cache."""
+    """The run's usage tally (with its price table, budget, search budget and what earlier
+    attempts spent) and its answer cache."""
     try:
         table = PriceTable.from_file(prices) if prices else PriceTable()
     except ValueError as exc:
         raise RunError(str(exc)) from None
-    usage = UsageTracker(prices=table, budget_usd=budget_usd)
+    usage = UsageTracker(prices=table, budget_usd=budget_usd, search_budget=search_budget,
+                         carried=carried)  # fmt: skip
     return usage, LLMCache(cache_path or Path(log_dir) / "llm_cache.sqlite")
 
 
@@ -172,14 +194,17 @@ def write_reports(
     *,
     elapsed_s: float,
     servers: Mapping[str, Any] | None = None,
+    budget: Mapping[str, Any] | None = None,
 ) -> None:
-    """usage.json (with this attempt's time, what was learnt of each server, and earlier
-    attempts of a resumed run) and summary.json."""
+    """usage.json (with this attempt's time, what was learnt of each server, earlier
+    attempts of a resumed run, and the search's spend beside the test scoring's) and
+    summary.json."""
     report = {
         **usage.summary(),
         "servers": dict(servers or {}),
         "elapsed_s": round(elapsed_s, 4),
         "earlier_attempts": checkpoint.earlier_usage(),
+        **({"search_budget": dict(budget)} if budget is not None else {}),
     }
     write_atomic(Path(log_dir) / "usage.json", json.dumps(report, indent=2).encode("utf-8"))
     text = json.dumps(summary, indent=2, default=str, ensure_ascii=False)
@@ -196,6 +221,41 @@ def with_knowledge(
     }
 
 
+class ProgressTrace:
+    """progress.jsonl: one line per evaluated frontier with what the run had spent by then
+    (calls, tokens, dollars; earlier attempts included) and the best eval accuracy seen so far
+    (the anytime trace). A resumed run keeps the lines of the frontiers its checkpoint
+    counts and replays them without writing them again."""
+
+    def __init__(self, path: Path, *, keep: int) -> None:
+        self.path = path
+        lines = []
+        if keep and path.exists():
+            for line in path.read_text(encoding="utf-8").splitlines()[:keep]:
+                try:
+                    lines.append(json.loads(line))
+                except json.JSONDecodeError:
+                    break
+        self.kept = lines
+        if path.parent.is_dir():  # the trace restarts with the frontiers kept
+            write_atomic(path, "".join(json.dumps(x) + "\n" for x in lines).encode("utf-8"))
+
+    def recorded(self, frontier: int) -> Spend | None:
+        """The spend an earlier attempt recorded at `frontier` (1-based), if it did."""
+        if frontier > len(self.kept):
+            return None
+        row = self.kept[frontier - 1]
+        return Spend(int(row["calls"]), int(row["tokens"]), float(row["usd"]))
+
+    def append(
+        self, frontier: int, depth: int, spend: Spend, best_eval: float | None, elapsed_s: float
+    ) -> None:
+        row = {"frontier": frontier, "depth": depth, **spend.to_json(),
+               "best_eval_accuracy": best_eval, "elapsed_s": round(elapsed_s, 3)}  # fmt: skip
+        with self.path.open("a", encoding="utf-8") as out:
+            out.write(json.dumps(row) + "\n")
+
+
 class Session:
     """One attempt at a run, as a context manager: it checks the log_dir's checkpoint
     (refusing a used log_dir without --resume, or other settings with it), opens log.txt,
@@ -205,15 +265,24 @@ class Session:
     def __init__(self, settings: RunSettings, *, desc: str, total: int | None = None) -> None:
         self.settings = settings
         self.log_dir = Path(settings.log_dir)
+        budget = settings.search_budget()
         self.checkpoint = Checkpoint(self.log_dir, settings.fingerprint())
         self.checkpoint.load_for(settings.resume)
+        carried = sum((Spend.of_summary(u) for u in self.checkpoint.earlier_usage()), Spend())
         self.usage, self.cache = usage_and_cache(
             self.log_dir,
             prices=settings.prices,
             budget_usd=settings.budget_usd,
             cache_path=settings.cache_path,
+            search_budget=budget,
+            carried=carried,
         )
         self.frontiers = 0
+        self.progress = ProgressTrace(self.log_dir / PROGRESS, keep=self.checkpoint.resumed_from)
+        self.stopped_on_budget = False
+        self._search_spend: Spend | None = None  # set when the search ends
+        self._frontier_spend = Spend()  # the run's spend at the last evaluated frontier
+        self._replayed = False  # that frontier was replayed from an earlier attempt's trace
         self.pool = BackendPool()  # closed on exit: local servers stop with the run
         self._desc, self._total = desc, total
         self._started = time.perf_counter()
@@ -247,7 +316,11 @@ class Session:
             refresh_unusable=self.settings.resume,
         )  # fmt: skip
 
-    def on_frontier(self, depth: int) -> None:
+    def on_frontier(self, depth: int, *, best_eval: float | None = None) -> bool:
+        """After each evaluated frontier: the progress bar, a line of the anytime trace
+        (progress.jsonl: the spend so far and `best_eval`, the best eval accuracy the search
+        has seen), the checkpoint. Returns whether the search budget is spent: the search is
+        then to stop (task-prompt worlds become terminal)."""
         self.frontiers += 1
         if self._total is None:
             self._progress.update(1)
@@ -255,14 +328,57 @@ class Session:
             if depth > self._progress.total:
                 self._progress.total = depth
             self._progress.update(max(0, depth - self._progress.n))
+        recorded = self.progress.recorded(self.frontiers)
+        self._replayed = recorded is not None
+        if recorded is not None:  # a resumed run replaying a frontier of an earlier attempt
+            spend = recorded
+        else:
+            spend = self.usage.run_spend()
+            elapsed = time.perf_counter() - self._started
+            self.progress.append(self.frontiers, depth, spend, best_eval, elapsed)
+        self._frontier_spend = spend
         self.checkpoint.write("running", self.frontiers, self.usage)
+        budget = self.usage.search_budget
+        if budget.limited and budget.spent_by(spend):
+            if not self.stopped_on_budget:
+                log.info("the search budget (%s) is spent after frontier %d (%s): the "
+                         "search stops here", budget.limits(), self.frontiers,
+                         spend.to_json())  # fmt: skip
+            self.stopped_on_budget = True
+        return self.stopped_on_budget
+
+    def search_finished(self) -> None:
+        """The search is over: what the run spent so far is the search's; what follows
+        (scoring on the test split) is counted apart. Without this call, the spend at the
+        last evaluated frontier is taken as the search's."""
+        # A search that ended on a frontier an earlier attempt recorded spent what it recorded
+        # (the rest of what that attempt paid went to the test scoring).
+        self._search_spend = self._frontier_spend if self._replayed else self.usage.run_spend()
+
+    def budget_report(self) -> dict[str, Any]:
+        """What the search spent, what the rest (test scoring) spent, the search budget, by
+        how much the last frontier went past it, and whether the search stopped on it."""
+        total = self.usage.run_spend()
+        search = self._search_spend if self._search_spend is not None else self._frontier_spend
+        budget = self.usage.search_budget
+        return {
+            "limits": budget.limits(),
+            "stopped_on_budget": self.stopped_on_budget,
+            "search": search.to_json(),
+            "test": (total - search).to_json(),
+            "total": total.to_json(),
+            "over_budget": budget.overshoot(search),
+            "frontiers": self.frontiers,
+        }
 
     def finish(self, summary: Mapping[str, Any]) -> None:
-        """Write usage.json and summary.json, and mark the checkpoint done."""
+        """Write usage.json and summary.json (both with the budget report), and mark the
+        checkpoint done."""
         elapsed = time.perf_counter() - self._started
+        budget = self.budget_report()
         write_reports(
-            self.log_dir, self.usage, self.checkpoint, summary, elapsed_s=elapsed,
-            servers=self.pool.notes(),
+            self.log_dir, self.usage, self.checkpoint, {**summary, "search_budget": budget},
+            elapsed_s=elapsed, servers=self.pool.notes(), budget=budget,
         )  # fmt: skip
         self.checkpoint.write("done", self.frontiers, self.usage)
 

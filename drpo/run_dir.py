@@ -11,7 +11,8 @@ from typing import Any
 
 from search.artifacts import write_atomic
 
-_SECRET_NAME = re.compile(r"(api_?key|token|secret|password|authorization)", re.IGNORECASE)
+#: Names that look secret ("token", but not counts of tokens: max_tokens, budget_tokens).
+_SECRET_NAME = re.compile(r"(api_?key|token(?!s)|secret|password|authorization)", re.IGNORECASE)
 REDACTED = "<redacted>"
 
 

@@ -222,6 +222,10 @@ class _MCTSRun:
             return
         if node.children:
             return
+        # Asked again before new work: a world may end every path once a budget is spent.
+        if frontier.is_terminal(self.world, node.state):
+            node.is_terminal = True
+            return
         (actions,) = frontier.get_actions_many(self.config, [node.state])
         if not actions:
             node.is_terminal = True  # a dead end: never ask for its actions again

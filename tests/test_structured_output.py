@@ -149,7 +149,7 @@ def _response(*texts: str, prompt: int = 10, completion: int = 7):
 def _scripted_backend(*script, **options) -> OpenAIBackend:
     backend = OpenAIBackend("m", base_url="http://127.0.0.1:9/v1", backoff_s=0.0, **options)
     backend._ensure_client()
-    backend._clients = [_Scripted(script)]
+    backend._replicas[0].clients = [_Scripted(script)]
     return backend
 
 

@@ -17,7 +17,7 @@ from drpo.llm.types import (
     LLMConfigError,
     LLMError,
 )
-from drpo.llm.usage import DEFAULT_PRICES, Price, PriceTable, UsageTracker
+from drpo.llm.usage import DEFAULT_PRICES, Price, PriceTable, SearchBudget, Spend, UsageTracker
 
 __all__ = [
     "BACKENDS",
@@ -38,6 +38,8 @@ __all__ = [
     "Price",
     "PriceTable",
     "RoleSettings",
+    "SearchBudget",
+    "Spend",
     "TruncatedJSONError",
     "UsageTracker",
     "extract_json",

@@ -5,6 +5,13 @@ Requests run concurrently up to a per-backend limit. Transient failures (408, 40
 timeouts, dropped connections, unreadable bodies) are retried with exponential backoff and
 jitter, honouring Retry-After; anything else, or a failure that outlasts the retries, raises
 `LLMError` naming the model and the server. A failed call never turns into an answer.
+
+A base URL may list several replicas of one model's server, comma-separated (say, several
+`vllm serve` instances). Each request goes to the replica with the fewest requests in flight
+(ties in turn), skipping for a few seconds one that has just failed; a transient failure is
+retried at once on a replica that this request has not tried yet, and only when every replica
+has failed does it count as a retry, with its backoff. The concurrency limit counts every
+replica together; the cache key names the model, not the replica.
 """
 
 from __future__ import annotations
@@ -28,6 +35,8 @@ OPENAI_URL = "https://api.openai.com/v1"
 RETRYABLE_STATUS = frozenset({408, 409, 429}) | frozenset(range(500, 600))
 #: Calls at once per openai client (and so per connection pool); more calls get more clients.
 CONNECTIONS_PER_CLIENT = 16
+#: How long a replica that just failed gets no new requests while another one is healthy.
+REPLICA_COOLDOWN_S = 5.0
 
 
 def check_base_url(base_url: str) -> str:
@@ -35,6 +44,39 @@ def check_base_url(base_url: str) -> str:
     if parsed.scheme not in ("http", "https") or not parsed.netloc or " " in base_url:
         raise LLMConfigError(f"malformed base URL {base_url!r}: expected http(s)://host[:port]/v1")
     return base_url.rstrip("/")
+
+
+def parse_base_urls(text: str) -> tuple[str, ...]:
+    """A base URL, or the replicas of one model's server as a comma-separated list."""
+    if "," not in text:
+        return (check_base_url(text),)
+    parts = [part.strip() for part in text.split(",")]
+    if not all(parts):
+        raise LLMConfigError(
+            f"malformed base URL list {text!r}: an empty entry; expected "
+            "http(s)://host[:port]/v1,http(s)://host[:port]/v1,..."
+        )
+    urls = tuple(check_base_url(part) for part in parts)
+    twice = sorted({url for url in urls if urls.count(url) > 1})
+    if twice:
+        raise LLMConfigError(f"malformed base URL list {text!r}: {twice[0]} is listed twice")
+    return urls
+
+
+class _Replica:
+    """One server of a role's model: its clients, and how busy and healthy it looks."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.clients: list[Any] = []
+        self.turn = 0
+        self.in_flight = 0
+        self.resting_until = 0.0  # the loop's clock; after a failure
+        self.answers = 0
+
+    def client(self) -> Any:
+        self.turn = (self.turn + 1) % len(self.clients)
+        return self.clients[self.turn]
 
 
 def _retry_after(exc: Exception) -> float | None:
@@ -83,8 +125,9 @@ class OpenAIBackend(Backend):
             raise LLMConfigError(f"timeout must be > 0 seconds, got {timeout_s}")
         if max_retries < 0:
             raise LLMConfigError(f"max_retries must be >= 0, got {max_retries}")
-        self.base_url = check_base_url(base_url or OPENAI_URL)
-        self.official = urlparse(self.base_url).netloc.endswith("api.openai.com")
+        urls = parse_base_urls(base_url or OPENAI_URL)
+        self.base_url = ",".join(urls)
+        self.official = any(urlparse(url).netloc.endswith("api.openai.com") for url in urls)
         key = os.environ.get(api_key_env, "")
         if not key and self.official:
             raise LLMConfigError(
@@ -98,8 +141,8 @@ class OpenAIBackend(Backend):
         self.max_backoff_s = max_backoff_s
         self.max_wait_s = max_wait_s
         self._format_mode = "json_schema"  # stepped down when the server refuses it
-        self._clients: list[Any] = []
-        self._turn = 0
+        self._replicas = [_Replica(url) for url in urls]
+        self._turn = 0  # the replica that wins the next tie
         self._semaphore: asyncio.Semaphore | None = None
         self._jitter = random.Random()
 
@@ -107,28 +150,39 @@ class OpenAIBackend(Backend):
         return f"model {self.model!r} at {self.base_url}"
 
     def _ensure_client(self) -> None:
-        """The clients, made on first use: one per `CONNECTIONS_PER_CLIENT` calls at once,
-        because a connection pool's work per request grows with its number of connections."""
-        if not self._clients:
+        """The clients, made on first use: per replica, one per `CONNECTIONS_PER_CLIENT`
+        calls at once, because a connection pool's work per request grows with its number of
+        connections."""
+        if self._semaphore is None:
             import openai
 
             shards = -(-self.concurrency // CONNECTIONS_PER_CLIENT)
-            plain = self.base_url.startswith("http://")  # no TLS: no certificates to load
-            self._clients = [
-                openai.AsyncOpenAI(
-                    api_key=self._api_key,
-                    base_url=self.base_url,
-                    timeout=self.timeout_s,
-                    max_retries=0,  # ours, below: with Retry-After, jitter and a clear error
-                    http_client=openai.DefaultAsyncHttpxClient(verify=False) if plain else None,
-                )
-                for _ in range(shards)
-            ]
+            for replica in self._replicas:
+                plain = replica.url.startswith("http://")  # no TLS: no certificates to load
+                replica.clients = [
+                    openai.AsyncOpenAI(
+                        api_key=self._api_key,
+                        base_url=replica.url,
+                        timeout=self.timeout_s,
+                        max_retries=0,  # ours, below: with Retry-After, jitter and a clear error
+                        http_client=openai.DefaultAsyncHttpxClient(verify=False) if plain else None,
+                    )
+                    for _ in range(shards)
+                ]
             self._semaphore = asyncio.Semaphore(self.concurrency)
 
-    def _next_client(self) -> Any:
-        self._turn = (self._turn + 1) % len(self._clients)
-        return self._clients[self._turn]
+    def _pick(self, tried: set[int]) -> int:
+        """The replica for the next attempt: the fewest in flight among those this request
+        has not tried, resting ones only when no other is left; ties in turn."""
+        count = len(self._replicas)
+        if count == 1:
+            return 0
+        now = asyncio.get_running_loop().time()
+        fresh = [i for i in range(count) if i not in tried]
+        awake = [i for i in fresh if self._replicas[i].resting_until <= now] or fresh
+        chosen = min(awake, key=lambda i: (self._replicas[i].in_flight, (i - self._turn) % count))
+        self._turn = (chosen + 1) % count
+        return chosen
 
     async def agenerate(
         self, calls: Sequence[BackendCall], on_result: OnResult | None = None
@@ -214,15 +268,23 @@ class OpenAIBackend(Backend):
         import openai
 
         failures = 0
+        tried: set[int] = set()  # the replicas this request failed on since its last backoff
         while True:
             params = self._params(request, n, sample)
             spent.attempts += 1
+            at = 0
             try:
                 async with self._semaphore:
-                    client = self._next_client()
-                    response = await client.chat.completions.create(**params)
+                    at = self._pick(tried)
+                    replica = self._replicas[at]
+                    replica.in_flight += 1
+                    try:
+                        response = await replica.client().chat.completions.create(**params)
+                    finally:
+                        replica.in_flight -= 1
                 spent.add(getattr(response, "usage", None))
                 answer = self._result(response, n)
+                self._answered(at)
                 if request.json_mode:  # the mode that served it, for usage.json
                     used = params.get("response_format", {"type": "text"})["type"]
                     self.notes["structured_output"] = used
@@ -250,6 +312,8 @@ class OpenAIBackend(Backend):
                 spent.unmetered += 1
             except MalformedResponseError as exc:
                 error, reason = exc, f"malformed response ({exc})"
+            if self._fail_over(at, tried, reason):
+                continue  # at once, on a replica this request has not tried
             failures += 1
             if failures > self.max_retries:
                 raise LLMCallError(
@@ -270,6 +334,29 @@ class OpenAIBackend(Backend):
                      self.describe(), failures, reason, delay, failures,
                      self.max_retries)  # fmt: skip
             await asyncio.sleep(delay)
+
+    def _answered(self, at: int) -> None:
+        replica = self._replicas[at]
+        replica.resting_until = 0.0
+        if len(self._replicas) > 1:
+            replica.answers += 1
+            self.notes["answers_per_replica"] = {r.url: r.answers for r in self._replicas}
+
+    def _fail_over(self, at: int, tried: set[int], reason: str) -> bool:
+        """After a transient failure on replica `at`: rest it, and say whether another
+        replica is left to try at once (if not, the request backs off and retries)."""
+        if len(self._replicas) == 1:
+            return False
+        loop_time = asyncio.get_running_loop().time()
+        self._replicas[at].resting_until = loop_time + REPLICA_COOLDOWN_S
+        tried.add(at)
+        if len(tried) < len(self._replicas):
+            self._count("failovers")
+            log.info("%s: %s at %s; asking another replica", self.describe(), reason,
+                     self._replicas[at].url)  # fmt: skip
+            return True
+        tried.clear()
+        return False
 
     def _refused_format(self, exc: Exception, params: dict[str, Any]) -> bool:
         """A 400/422 about the response format: step down to the next mode (json_schema,
@@ -313,14 +400,16 @@ class OpenAIBackend(Backend):
         # they run on. Left to the garbage collector of another thread, their sockets would
         # be closed behind the loop's back, and a new socket reusing the number could then
         # never be read (a call that hangs until its timeout).
-        for client in getattr(self, "_clients", []):
-            submit(client.close())
-        self._clients = []
+        for replica in getattr(self, "_replicas", []):
+            clients, replica.clients = replica.clients, []
+            for client in clients:
+                submit(client.close())
 
     async def aclose(self) -> None:
-        clients, self._clients = self._clients, []
-        for client in clients:
-            await client.close()
+        for replica in self._replicas:
+            clients, replica.clients = replica.clients, []
+            for client in clients:
+                await client.close()
 
 
 class MalformedResponseError(Exception):

@@ -14,7 +14,7 @@ from drpo.llm.cache import LLMCache
 from drpo.llm.client import LLM
 from drpo.llm.llamacpp_backend import LOCAL_TIMEOUT_S, LlamaCppBackend, check_gguf
 from drpo.llm.offline_backend import CacheOnlyBackend
-from drpo.llm.openai_backend import OpenAIBackend, check_base_url
+from drpo.llm.openai_backend import OpenAIBackend, parse_base_urls
 from drpo.llm.sim_backend import SimBackend
 from drpo.llm.types import LLMConfigError
 from drpo.llm.usage import UsageTracker
@@ -31,7 +31,7 @@ class RoleSettings:
 
     backend: str = "sim"
     model: str = "sim"  # llamacpp: the GGUF file's path
-    base_url: str | None = None  # openai: the server; None is OpenAI itself
+    base_url: str | None = None  # openai: the server (or replicas: a,b); None: OpenAI
     api_key_env: str = "OPENAI_API_KEY"  # the variable that holds the key (never the key)
     concurrency: int = 8  # requests at once (llamacpp: the server's slots)
     timeout_s: float | None = None  # seconds per request; None: 120 (llamacpp: 600)
@@ -68,7 +68,7 @@ class RoleSettings:
         if self.base_url is not None:
             if self.backend != "openai":
                 raise LLMConfigError(f"a base URL needs the openai backend, not {self.backend!r}")
-            check_base_url(self.base_url)
+            parse_base_urls(self.base_url)
 
     @property
     def model_name(self) -> str:

@@ -1,4 +1,5 @@
-"""Tokens and money, per role and model, and the budget that stops a run before it overspends."""
+"""Tokens and money, per role and model; the budget that stops a run before it overspends, and
+the search budget (calls, tokens or dollars) that ends a search at a frontier's boundary."""
 
 from __future__ import annotations
 
@@ -68,6 +69,66 @@ class PriceTable:
         return self.prices[max(matches, key=len)] if matches else None
 
 
+@dataclass(frozen=True)
+class Spend:
+    """What was paid for: calls answered by a backend, tokens (prompt, output, and the
+    worst case of attempts never reported) and US dollars."""
+
+    calls: int = 0
+    tokens: int = 0
+    usd: float = 0.0
+
+    def __add__(self, other: Spend) -> Spend:
+        return Spend(self.calls + other.calls, self.tokens + other.tokens, self.usd + other.usd)
+
+    def __sub__(self, other: Spend) -> Spend:
+        return Spend(self.calls - other.calls, self.tokens - other.tokens, self.usd - other.usd)
+
+    def to_json(self) -> dict[str, float | int]:
+        return {"calls": self.calls, "tokens": self.tokens, "usd": self.usd}
+
+    @classmethod
+    def of_summary(cls, summary: Mapping[str, Any]) -> Spend:
+        """The spend in a `UsageTracker.summary()` (as in usage.json or a checkpoint)."""
+        total = summary.get("total", {})
+        tokens = sum(int(total.get(k, 0)) for k in
+                     ("prompt_tokens", "completion_tokens", "estimated_tokens"))  # fmt: skip
+        return cls(int(total.get("requests", 0)), tokens, float(total.get("cost_usd", 0.0)))
+
+
+@dataclass(frozen=True, kw_only=True)
+class SearchBudget:
+    """A search's budget in calls, tokens or dollars (any of them; None: no limit). It is
+    checked at a frontier's boundary, so a search ends within it plus one frontier."""
+
+    calls: int | None = None
+    tokens: int | None = None
+    usd: float | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("calls", "tokens", "usd"):
+            value = getattr(self, name)
+            if value is not None and not value > 0:
+                raise ValueError(f"the search budget in {name} must be > 0, got {value}")
+
+    @property
+    def limited(self) -> bool:
+        return any(v is not None for v in (self.calls, self.tokens, self.usd))
+
+    def spent_by(self, spend: Spend) -> bool:
+        """Whether `spend` has used up any of the limits."""
+        return any(limit is not None and getattr(spend, name) >= limit
+                   for name, limit in self.limits().items())  # fmt: skip
+
+    def limits(self) -> dict[str, float | int | None]:
+        return {"calls": self.calls, "tokens": self.tokens, "usd": self.usd}
+
+    def overshoot(self, spend: Spend) -> dict[str, float | int]:
+        """By how much `spend` went past each limit set (0 where it stayed within)."""
+        return {name: max(0, getattr(spend, name) - limit)
+                for name, limit in self.limits().items() if limit is not None}  # fmt: skip
+
+
 @dataclass
 class RoleUsage:
     role: str
@@ -104,12 +165,20 @@ class UsageTracker:
     """
 
     def __init__(
-        self, *, prices: PriceTable | None = None, budget_usd: float | None = None
+        self,
+        *,
+        prices: PriceTable | None = None,
+        budget_usd: float | None = None,
+        search_budget: SearchBudget | None = None,
+        carried: Spend | None = None,
     ) -> None:
         if budget_usd is not None and budget_usd < 0:
             raise ValueError(f"budget_usd must be >= 0, got {budget_usd}")
         self.prices = prices or PriceTable()
         self.budget_usd = budget_usd
+        #: The search budget, and what earlier attempts of a resumed run spent (counted in it).
+        self.search_budget = search_budget or SearchBudget()
+        self.carried = carried or Spend()
         self._lock = threading.Lock()
         self._rows: dict[tuple[str, str], RoleUsage] = {}
         self._reserved = 0.0
@@ -156,6 +225,21 @@ class UsageTracker:
     def spent_usd(self) -> float:
         with self._lock:
             return sum(row.cost_usd for row in self._rows.values())
+
+    def spend(self) -> Spend:
+        """What this attempt has paid for so far."""
+        with self._lock:
+            rows = list(self._rows.values())
+        tokens = sum(r.prompt_tokens + r.completion_tokens + r.estimated_tokens for r in rows)
+        return Spend(sum(r.requests for r in rows), tokens, sum(r.cost_usd for r in rows))
+
+    def run_spend(self) -> Spend:
+        """What the run has paid for, earlier attempts included."""
+        return self.carried + self.spend()
+
+    def search_budget_spent(self) -> bool:
+        """Whether the run has used up its search budget (never, without one)."""
+        return self.search_budget.limited and self.search_budget.spent_by(self.run_spend())
 
     def reserve(self, role: str, model: str, estimate_usd: float) -> None:
         with self._lock:

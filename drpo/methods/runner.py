@@ -5,12 +5,14 @@ closing lines, or one line on stderr and an exit code)."""
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 from typing import Any
 
 from drpo.llm import BudgetExceeded, LLMConfigError, LLMError, RoleSettings
 from drpo.llm.llamacpp_backend import DEFAULT_SLOTS, server_props
+from drpo.llm.openai_backend import parse_base_urls
 from drpo.run_context import CHECKPOINT
 from drpo.run_dir import RunDirError, prepare_log_dir, write_args
 
@@ -34,7 +36,27 @@ def print_ending(summary: Any, label: str, file: str, prompt: str) -> None:
     print(f"{label} ({summary.log_dir / file}):")
     print(prompt)
     print(summary.usage_table)
+    line = budget_line(Path(summary.log_dir))
+    if line:
+        print(line)
     print(f"artefacts: {summary.log_dir}")
+
+
+def budget_line(log_dir: Path) -> str | None:
+    """What the search spent against its budget (summary.json), when it had one."""
+    try:
+        report = json.loads((log_dir / "summary.json").read_text(encoding="utf-8"))
+        report = report["search_budget"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    limits = {k: v for k, v in report["limits"].items() if v is not None}
+    if not limits:
+        return None
+    spent = ", ".join(f"{report['search'][k]:g} {k} of {v:g}" for k, v in limits.items())
+    how = "stopped on its budget" if report["stopped_on_budget"] else "ended within its budget"
+    test = report["test"]
+    return (f"the search {how}: {spent}; the test scoring after it {test['calls']} calls, "
+            f"{test['tokens']} tokens, apart")  # fmt: skip
 
 
 def failure(exc: Exception) -> int:
@@ -92,13 +114,21 @@ def _local_model(text: str, models_dir: str | None, offline: bool = False) -> st
 
 def local_slots(base_url: str | None) -> int | None:
     """The slots of a server on this machine that says how many it has (llama.cpp's
-    /props): more requests at once would only queue there, against the timeout."""
+    /props), summed over a role's replicas: more requests at once would only queue there,
+    against the timeout. None unless every replica is local and says."""
     from urllib.parse import urlparse
 
-    if base_url is None or urlparse(base_url).hostname not in ("127.0.0.1", "localhost", "::1"):
+    if base_url is None:
         return None
-    slots = server_props(base_url).get("total_slots")
-    return slots if isinstance(slots, int) and slots >= 1 else None
+    total = 0
+    for url in parse_base_urls(base_url):
+        if urlparse(url).hostname not in ("127.0.0.1", "localhost", "::1"):
+            return None
+        slots = server_props(url).get("total_slots")
+        if not isinstance(slots, int) or slots < 1:
+            return None
+        total += slots
+    return total
 
 
 def role_settings(args: argparse.Namespace) -> dict[str, RoleSettings]:
@@ -153,6 +183,9 @@ def common_settings(args: argparse.Namespace) -> dict[str, Any]:
         "logging_level": args.logging_level,
         "cache_path": Path(args.cache_path) if args.cache_path else None,
         "budget_usd": args.budget_usd,
+        "budget_calls": args.budget_calls,
+        "budget_tokens": args.budget_tokens,
+        "budget_search_usd": args.budget_search_usd,
         "prices": Path(args.prices) if args.prices else None,
         "seed": args.seed,
         "resume": args.resume,

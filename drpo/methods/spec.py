@@ -46,7 +46,9 @@ class MethodSpec:
 
     `title` heads the group of its own `options` in `--help`; `summary` describes it in the
     help of `--method`; `defaults` are its values for the shared settings whose default
-    depends on the method (`--search`, `--depth`, ...: those it leaves out stay None)."""
+    depends on the method (`--search`, `--depth`, ...: those it leaves out stay None).
+    `task_prompt`: it optimises a task prompt on a task's splits (a `TaskPromptWorld`), so it
+    takes a search budget (`--budget_calls`, ...) and `python -m bench.arena` compares it."""
 
     name: str
     title: str
@@ -54,3 +56,4 @@ class MethodSpec:
     run: Runner
     defaults: Mapping[str, Any] = field(default_factory=dict)
     options: tuple[Option, ...] = ()
+    task_prompt: bool = False

@@ -82,6 +82,11 @@ class TaskScorer:
     def __init__(self, llm: LLM, *, max_tokens: int = 512) -> None:
         self.llm = llm
         self.max_tokens = max_tokens
+        self._best: dict[tuple[Example, ...], float] = {}  # best accuracy per example set
+
+    def best_on(self, examples: Sequence[Example]) -> float | None:
+        """The best accuracy any prompt scored so far on exactly these examples."""
+        return self._best.get(tuple(examples))
 
     def request(self, prompt: str, example: Example) -> ChatRequest:
         text = f"{prompt.strip()}\n\n{example.question}\n\n{ANSWER_FORMAT}"
@@ -101,13 +106,23 @@ class TaskScorer:
                                         is_correct(text, example)))  # fmt: skip
             accuracy = sum(a.correct for a in attempts) / max(1, len(attempts))
             scores.append(Score(accuracy, tuple(attempts)))
+            key = tuple(examples)
+            self._best[key] = max(accuracy, self._best.get(key, accuracy))
         return scores
 
 
+#: The run's hook after each evaluated frontier: the depth reached and the best eval accuracy
+#: seen so far; it returns whether the search budget is spent (`Session.on_frontier`).
+FrontierHook = Callable[..., "bool | None"]
+
+
 class TaskPromptWorld(WorldModel):
-    """The shared part of the task-prompt worlds (PromptAgent, GPO): a task, a scorer, the
-    initial prompt, and a hook called after each evaluated frontier. Paths end at the
-    search's depth limit, never in the world."""
+    """The shared part of the task-prompt worlds (PromptAgent, GPO, ...): a task, a scorer,
+    the initial prompt, and `on_frontier`, which a subclass calls with the depth reached
+    after each evaluated frontier. It passes the run's hook the best eval accuracy so far
+    (for the anytime trace) and learns whether the search budget is spent: from then on every
+    state is terminal, so the search stops expanding at that frontier's boundary. Otherwise
+    paths end at the search's depth limit, never in the world."""
 
     def __init__(
         self,
@@ -115,7 +130,7 @@ class TaskPromptWorld(WorldModel):
         scorer: TaskScorer,
         *,
         initial_prompt: str,
-        on_frontier: Callable[[int], None] | None = None,
+        on_frontier: FrontierHook | None = None,
     ) -> None:
         super().__init__()
         if not initial_prompt.strip():
@@ -123,7 +138,19 @@ class TaskPromptWorld(WorldModel):
         self.task = task
         self.scorer = scorer
         self.initial_prompt = initial_prompt
-        self.on_frontier = on_frontier
+        self.budget_spent = False
+        self._hook = on_frontier
+
+    def on_frontier(self, depth: int) -> None:
+        """Called by the subclass after each evaluated frontier."""
+        if self._hook is not None:
+            spent = self._hook(depth, best_eval=self.best_eval())
+            self.budget_spent = self.budget_spent or bool(spent)
+
+    def best_eval(self) -> float | None:
+        """The search's own figure of its best prompt so far, for the anytime trace: by
+        default the best accuracy any prompt scored on the eval split (None before any)."""
+        return self.scorer.best_on(self.task.eval)
 
     def is_terminal(self, state: Any) -> bool:
-        return False
+        return self.budget_spent

@@ -64,6 +64,7 @@ METHOD = MethodSpec(
     title="GPO (steps: --depth; --k: prompts retrieved)",
     summary="GPO, a task prompt by greedy steps within a decaying edit budget (Tang et al., 2024)",
     run=run,
+    task_prompt=True,
     defaults={
         "search": "greedy",
         "depth": 12,

@@ -64,6 +64,7 @@ METHOD = MethodSpec(
     title="PromptAgent",
     summary="PromptAgent, a task prompt by MCTS on error feedback (Wang et al., 2024)",
     run=run,
+    task_prompt=True,
     defaults={
         "search": "mcts",
         "depth": 5,

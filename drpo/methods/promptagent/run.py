@@ -108,6 +108,7 @@ def run_promptagent(settings: PromptAgentSettings) -> PromptAgentSummary:
             seed=settings.seed,
         )
         result = Reasoner(world, config, search)(task.name)
+        session.search_finished()  # what follows (test scoring) is counted apart
         candidate = result.terminal_state.prompt
         answer_eval = result.terminal_node.reward
         if settings.bandit() is not None:  # a bandit's estimate: the answer scored in full

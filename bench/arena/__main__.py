@@ -1,0 +1,3 @@
+from bench.arena.cli import main
+
+raise SystemExit(main())
