@@ -147,3 +147,16 @@ def test_a_budget_run_killed_and_resumed_stops_on_the_same_frontier(
     assert reports[0]["frontiers"] == reports[1]["frontiers"] == 5
     assert reports[0]["stopped_on_budget"] and reports[1]["stopped_on_budget"]
     assert reports[0]["search"]["calls"] <= reports[1]["search"]["calls"] == full[4]["calls"]
+
+
+@pytest.mark.parametrize("method", ["ape", "opro", "protegi"])
+def test_the_other_task_methods_stop_on_a_budget_and_trace_their_own_figure(
+    tmp_path: Path, method: str
+) -> None:
+    _, full_trace = run(tmp_path, "full", "--method", method)
+    budget = full_trace[0]["calls"] + 1  # spent during the second frontier
+    small, trace = run(tmp_path, "small", "--method", method, "--budget_calls", str(budget))
+    check_stopped(small["search_budget"], trace, "calls", budget)
+    assert len(trace) == 2 < len(full_trace)
+    # Each method's own estimate of its best prompt so far: a fraction, never missing.
+    assert all(0.0 <= row["best_eval_accuracy"] <= 1.0 for row in full_trace)

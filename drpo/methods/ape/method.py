@@ -59,6 +59,7 @@ def run(args: argparse.Namespace, log_dir: Path) -> int:
 
 
 METHOD = MethodSpec(
+    task_prompt=True,
     name="ape",
     title="APE (rounds: --depth, the first of them forward generation; kept: --beam_size)",
     summary="APE, instructions induced from demonstrations, kept by score and resampled "

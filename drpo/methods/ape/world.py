@@ -111,6 +111,12 @@ class ApeWorld(TaskPromptWorld):
             raise ValueError("the training split is empty")
         self.score_size = score_size
         self.seed = seed
+        self._round_best: float | None = None
+
+    def best_eval(self) -> float | None:
+        """APE's own figure for the anytime trace: the best accuracy of the last scored round
+        on that round's training subset (APE scores on the eval split only at the end)."""
+        return self._round_best
 
     def subset(self, round: int) -> list[Example]:
         return scoring_subset(self.task.train, size=self.score_size, round=round, seed=self.seed)
@@ -134,6 +140,8 @@ class ApeWorld(TaskPromptWorld):
             log.info("round %d, %s instruction, subset accuracy %.3f:\n%s", new.round,
                      action.origin, score.accuracy, action.prompt)  # fmt: skip
             out.append((new, {SCORE_KEY: score}))
+        if out:
+            self._round_best = max(s.subset_accuracy or 0.0 for s, _ in out)
         if self.on_frontier is not None and out:
             self.on_frontier(max(s.round for s, _ in out))
         return out

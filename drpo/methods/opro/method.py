@@ -57,6 +57,7 @@ def run(args: argparse.Namespace, log_dir: Path) -> int:
 
 
 METHOD = MethodSpec(
+    task_prompt=True,
     name="opro",
     title="OPRO (steps: --depth; the paper ran up to 200)",
     summary="OPRO, a task instruction from a meta-prompt of scored instructions "

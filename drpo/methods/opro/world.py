@@ -129,6 +129,11 @@ class OPROWorld(TaskPromptWorld):
             raise ValueError("the training split is empty: OPRO scores instructions on it")
         self.scoring = tuple(scoring)
 
+    def best_eval(self) -> float | None:
+        """OPRO's own figure for the anytime trace: the best accuracy on the scoring set
+        (training examples; OPRO does not score on the eval split while it searches)."""
+        return self.scorer.best_on(self.scoring)
+
     def init_state(self) -> OPROState:
         (score,) = run_sync(self.scorer.score_many([(self.initial_prompt, self.scoring)]))
         log.info("initial instruction: training accuracy %.3f", score.accuracy)

@@ -70,6 +70,7 @@ def run(args: argparse.Namespace, log_dir: Path) -> int:
 
 
 METHOD = MethodSpec(
+    task_prompt=True,
     name="protegi",
     title="ProTeGi (rounds: --depth; bandit: --selection and --bandit_*)",
     summary="ProTeGi, a task prompt by textual gradients and beam search with bandit "

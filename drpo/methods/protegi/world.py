@@ -124,6 +124,12 @@ class ProTeGiWorld(TaskPromptWorld):
         super().__init__(task, scorer, initial_prompt=initial_prompt, on_frontier=on_frontier)
         bandit.check()
         self.beam_size, self.bandit, self.seed = beam_size, bandit, seed
+        self._beam_best: float | None = None
+
+    def best_eval(self) -> float | None:
+        """ProTeGi's own figure for the anytime trace: the bandit's estimate of the best prompt
+        it kept (its mean over the eval minibatches it was pulled on)."""
+        return self._beam_best
 
     def init_state(self) -> ProTeGiState:
         return ProTeGiState(self.initial_prompt)
@@ -152,6 +158,8 @@ class ProTeGiWorld(TaskPromptWorld):
                 arm.pulls,
             )
             out.append((new, {SELECTION_KEY: (arm, kept)}))
+        means = [arm.mean for arm, kept in zip(selection.arms, selection.kept) if kept]
+        self._beam_best = max(means) if means else None
         if self.on_frontier is not None:
             self.on_frontier(max(len(s.ancestors) for s, _ in out))
         return out
