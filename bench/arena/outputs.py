@@ -39,7 +39,7 @@ def write_outputs(out: Path, spec: grid.Grid, records: Sequence[collect.RunRecor
         name = grid.task_label(task)
         drawn = [
             svg.anytime_svg(
-                f"Anytime: best eval accuracy vs {unit} ({name})",
+                f"Anytime: best accuracy so far vs {unit} ({name})",
                 curves[task],
                 label=label,
                 budget=float(limit),

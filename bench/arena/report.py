@@ -27,6 +27,15 @@ pre { white-space: pre-wrap; word-break: break-word; margin: 0; max-width: 520px
 """
 
 
+#: What the anytime curves measure: each search's own figure, not comparable across methods.
+ANYTIME_NOTE = (
+    "Anytime curves: each method's own estimate of its best prompt so far, on the examples "
+    "it selects on (the eval split, a training subset or a bandit's eval minibatches: see "
+    "the method's section of the README), so their levels differ in meaning; their shapes "
+    "show when a search stops gaining. Compare methods on the test accuracy, measured alike."
+)
+
+
 def _label(simulated: bool) -> str:
     if simulated:
         return ('<span class="label simulated">SIMULATED: every figure here comes from the '
@@ -95,7 +104,10 @@ def render(
     """The page. `figures`: per task, its SVG texts."""
     sections = []
     for task, svgs in figures.items():
-        sections.append(f'<h2>{escape(task)}</h2><div class="figures">{"".join(svgs)}</div>')
+        sections.append(
+            f'<h2>{escape(task)}</h2><div class="figures">{"".join(svgs)}</div>'
+            f'<p class="meta">{ANYTIME_NOTE}</p>'
+        )
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'">

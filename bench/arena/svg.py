@@ -103,7 +103,7 @@ def anytime_svg(
         return HEIGHT - BOTTOM - (y - y_low) / (y_high - y_low or 1) * (HEIGHT - BOTTOM - TOP)
 
     x_label = f"search {UNITS.get(unit, unit)} spent"
-    parts += _axes(x_label, "best eval accuracy so far (mean over seeds)", y_ticks, sy,
+    parts += _axes(x_label, "best accuracy so far, own estimate (mean over seeds)", y_ticks, sy,
                    [(sx(v), f"{v:g}") for v in x_ticks_values])  # fmt: skip
     if budget:
         parts.append(f'<line x1="{sx(budget):.1f}" y1="{TOP}" x2="{sx(budget):.1f}" '
