@@ -16,8 +16,11 @@ to the driver as a tar archive, unpacked into root/<name>. The command's working
 the node is the driver's checkout path (ROOT): every node of a real cluster must hold the same
 checkout, with the same Python environment, at the same path (no runtime_env working_dir: the
 commands also need the virtualenv and the data beside the checkout, which a working_dir upload
-would not carry). Ray itself retries a task whose worker or node dies (`ray_task_retries`
-times); our own retries then cover failed exits and tasks Ray gave up on.
+would not carry). The command's environment there is the node's plus job.env (the driver's
+variables do not travel), and "{log_dir}" is the node's temporary folder. Ray itself retries a
+task whose worker or node dies (bench.jobs_ray.RAY_TASK_RETRIES times); our own retries then
+cover failed exits and tasks Ray gave up on. Ctrl-C on the driver cancels the tasks, which
+kill their commands' process groups.
 """
 
 from __future__ import annotations
@@ -46,6 +49,8 @@ MARKER = "job.json"
 STDOUT = "job_stdout.txt"
 STDERR = "job_stderr.txt"
 LOG_DIR = "{log_dir}"
+#: How often a waiting attempt looks up from its wait.
+WAIT_STEP_S = 0.5
 
 
 class GridError(ValueError):
@@ -261,18 +266,29 @@ def run_command(
             return 127, time.perf_counter() - start, f"cannot start {argv[0]}: {exc}"
         started(proc)
         try:
-            code: int | None = proc.wait(timeout=timeout_s)
-        except subprocess.TimeoutExpired:
-            kill_group(proc)
-            code = None
-        finally:
-            kill_group(proc)  # whatever the command left behind in its group
+            code = _wait(proc, timeout_s)
+        finally:  # also on KeyboardInterrupt (Ctrl-C, or a cancelled Ray task)
+            kill_group(proc)  # the command, or whatever it left behind in its group
     wall = time.perf_counter() - start
     if code == 0:
         return 0, wall, None
     if code is None:
         return None, wall, f"timed out after {timeout_s:g} s"
     return code, wall, _error_line(folder / STDERR, code)
+
+
+def _wait(proc: subprocess.Popen[bytes], timeout_s: float | None) -> int | None:
+    """The exit status, or None once `timeout_s` has passed. Waits in short steps, so that
+    an interrupt raised in this thread by Ray's cancel (no real signal, which a blocking
+    wait would not notice) ends the wait."""
+    deadline = None if timeout_s is None else time.monotonic() + timeout_s
+    while True:
+        step = WAIT_STEP_S if deadline is None else min(WAIT_STEP_S, deadline - time.monotonic())
+        try:
+            return proc.wait(timeout=max(step, 0.0))
+        except subprocess.TimeoutExpired:
+            if deadline is not None and time.monotonic() >= deadline:
+                return None
 
 
 def kill_group(proc: subprocess.Popen[bytes]) -> None:

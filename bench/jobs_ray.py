@@ -5,15 +5,29 @@ The task receives the job, the job's folder as a tar archive (what earlier attem
 the checkout path; it runs the command in a temporary folder on its node with that checkout
 as the working directory, and returns the folder as a tar archive, unpacked by the driver
 into root/<name>. The task's function is sent by value, so a node needs no import path to
-this module; it does need the checkout and its Python environment at the driver's paths.
+this module; it does need the checkout and its Python environment at the driver's paths (no
+runtime_env working_dir). The command's environment is the node's (the one `ray start` ran
+in) plus job.env: the driver's own variables do not travel.
+
+A head on this machine, on loopback only (Ray swaps 127.0.0.1 for the machine's network
+address unless told otherwise; the driver needs the same variable):
+
+    export RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0
+    ray start --head --node-ip-address 127.0.0.1 --port 6379 --num-cpus 2 \
+        --object-store-memory 100000000 --include-dashboard false --disable-usage-stats
+    ... run_jobs(..., ray_address="127.0.0.1:6379") (or "auto") ...
+    ray stop    # stops every Ray process of this machine; or kill the `ray start --block`
+                # process group, as tests/test_jobs_ray.py does
 """
 
 from __future__ import annotations
 
 import shutil
+import signal
 import socket
 import sys
 import tempfile
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -32,6 +46,10 @@ def node_attempt(job: Job, archive: bytes, cwd: str, timeout_s: float | None) ->
     """One attempt of `job` on this node (the body of the Ray task)."""
     import ray  # on the node
 
+    # Ray's cancel interrupts the task's thread as a SIGINT would, which Python ignores while
+    # SIGINT is ignored (as in Ray's workers): let it through, so the command's group is killed.
+    main = threading.current_thread() is threading.main_thread()
+    before = signal.signal(signal.SIGINT, signal.default_int_handler) if main else None
     scratch = Path(tempfile.mkdtemp(prefix="drpo-job-"))
     try:
         folder = scratch / job.name
@@ -46,6 +64,8 @@ def node_attempt(job: Job, archive: bytes, cwd: str, timeout_s: float | None) ->
         }
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+        if main:
+            signal.signal(signal.SIGINT, before)
 
 
 class RayPool:

@@ -9,10 +9,10 @@ import signal
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 import pytest
+from process_helpers import ends
 
 from bench.jobs import MARKER, ROOT, GridError, Job, JobResult, run_jobs
 
@@ -24,22 +24,6 @@ def py(code: str, **env: str) -> Job:
 
 def named(job: Job, name: str) -> Job:
     return Job(name=name, argv=job.argv, cpus=job.cpus, env=job.env)
-
-
-def alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (FileNotFoundError, ProcessLookupError):
-        return False
-    return state not in {"Z", "X"}
-
-
-def ends(pid: int) -> bool:
-    """Whether the process ends within a generous while (a SIGKILL lands asynchronously)."""
-    deadline = time.monotonic() + 30
-    while alive(pid) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    return not alive(pid)
 
 
 def test_results_in_job_order_and_reported_as_each_ends(tmp_path: Path) -> None:

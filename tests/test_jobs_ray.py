@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from process_helpers import ends
 
 from bench.jobs import MARKER, GridError, Job, run_jobs
 
@@ -151,3 +152,33 @@ def test_a_job_whose_worker_dies_is_retried_or_reported(ray_head: str, tmp_path:
 def test_an_unreachable_cluster_is_one_clear_error(tmp_path: Path) -> None:
     with pytest.raises(GridError, match=r"cannot reach the Ray cluster at '127\.0\.0\.1:1'"):
         run_jobs([Job(name="a", argv=("true",))], root=tmp_path, ray_address="127.0.0.1:1")
+
+
+def test_ctrl_c_on_the_driver_stops_the_jobs_on_the_nodes(ray_head: str, tmp_path: Path) -> None:
+    """SIGINT to a driver running a grid on Ray: the task is cancelled, and the command and
+    the process it started are killed on the node."""
+    pids = tmp_path / "pids"
+    sleeper = (
+        "import pathlib, subprocess, sys, time, os\n"
+        "child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(600)'])\n"
+        f"pathlib.Path({str(pids)!r}).write_text(f'{{os.getpid()}} {{child.pid}}')\n"
+        "time.sleep(600)"
+    )
+    driver = (
+        "import sys, pathlib\nfrom bench.jobs import Job, run_jobs\ntry:\n"
+        f"    run_jobs([Job(name='sleeps', argv=(sys.executable, '-c', {sleeper!r}))],\n"
+        f"             root=pathlib.Path({str(tmp_path / 'grid')!r}), ray_address={ray_head!r})\n"
+        "except KeyboardInterrupt:\n    sys.exit(130)\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", driver], cwd=Path(__file__).parents[1])
+    try:
+        deadline = time.monotonic() + HEAD_START_S
+        while not (pids.exists() and pids.read_text()):
+            assert proc.poll() is None and time.monotonic() < deadline, "the job never started"
+            time.sleep(0.1)
+        os.kill(proc.pid, signal.SIGINT)
+        assert proc.wait(timeout=120) == 130
+    finally:
+        proc.kill()
+    command, grandchild = map(int, pids.read_text().split())
+    assert ends(command) and ends(grandchild)
