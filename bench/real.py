@@ -85,7 +85,8 @@ def plan(quick: bool) -> tuple[list[Run], Run | None]:
                         task=task))  # fmt: skip
         runs.append(Run(f"gpo-{task}", "gpo", (*_bigbench(task, ev, test), *gpo), task=task))
     runs.append(Run("drpo", "drpo", drpo))
-    oirl = ("--oirl_n_boot", "1000")
+    # The kernel reward model fits with numpy alone, so `pip install -e ".[local]"` suffices.
+    oirl = ("--oirl_n_boot", "1000", "--oirl_models", "kernel")
     runs.append(Run("oirl-gsm8k", "oirl", oirl, oirl_questions=6 if quick else 36))
     timed = Run("timing-gpo-object_counting", "gpo",
                 (*_bigbench("object_counting", 4 if quick else 10, 1), "--n_candidates", "2",

@@ -173,3 +173,18 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path: Path, capsys, args, message)
     err = capsys.readouterr().err
     assert code == 2 and message in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "run").exists()
+
+
+def test_a_reward_model_whose_package_is_missing_is_one_line_naming_the_extra(
+    tmp_path: Path, capsys, monkeypatch
+) -> None:
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "scipy" else real(name, *a))  # fmt: skip
+    argv = ["--method", "oirl", "--log_dir", str(tmp_path / "run"), "--oirl_logs", str(SVAMP_LOGS)]
+    assert main([*argv, "--oirl_models", "kernel,linear"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "needs scipy" in err[0] and ".[oirl]" in err[0]
+    assert not (tmp_path / "run").exists()

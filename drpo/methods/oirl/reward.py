@@ -24,6 +24,8 @@ from typing import Any, Protocol
 import numpy as np
 
 KINDS = ("linear", "kernel", "mlp")
+#: The package each kind needs to fit beyond numpy (the kernel model: none).
+FIT_NEEDS = {"linear": "scipy", "mlp": "torch"}
 
 
 class RewardModel(Protocol):

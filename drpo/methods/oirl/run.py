@@ -6,6 +6,7 @@ under one root), results.json, choices.jsonl, the reward models and summary.json
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import logging
 import time
@@ -20,7 +21,7 @@ from drpo.methods.oirl.embed import CachedEmbedder, EmbeddingCache, make_embedde
 from drpo.methods.oirl.layout import is_collected_layout, load_collected
 from drpo.methods.oirl.logs import LogError
 from drpo.methods.oirl.released import load_gsm8k_like, load_svamp_like
-from drpo.methods.oirl.reward import KINDS
+from drpo.methods.oirl.reward import FIT_NEEDS, KINDS
 from drpo.methods.oirl.stats import auc, group_resamples, paired_difference, within_query_auc
 from drpo.methods.oirl.strategies import (
     FALLBACK_THRESHOLD,
@@ -81,6 +82,13 @@ class OIRLSettings(RunSettings):
         for bad, message in problems:
             if bad:
                 raise RunError(message)
+        for model in self.models:  # what fitting each needs beyond numpy (scoring: numpy)
+            needs = FIT_NEEDS.get(model)
+            if needs is not None and importlib.util.find_spec(needs) is None:
+                raise RunError(
+                    f"the {model} reward model needs {needs} to fit, an optional extra: "
+                    "pip install -e '.[oirl]' (or fit the others: --oirl_models kernel)"
+                )
 
 
 @dataclass(frozen=True)
