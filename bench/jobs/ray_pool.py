@@ -32,7 +32,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from bench.jobs import ROOT, Attempt, GridError, Job, pack, run_command, unpack
+from bench.jobs.job import ROOT, Attempt, GridError, Job, pack, run_command, unpack
 
 #: How often Ray itself re-runs a task whose worker process or node died.
 RAY_TASK_RETRIES = 2
