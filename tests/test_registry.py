@@ -166,3 +166,25 @@ def test_help_and_the_default_run_import_no_optional_heavy_package(tmp_path: Pat
         )
         assert out.returncode == 0, out.stderr
         assert out.stdout.strip().splitlines()[-1] == "[]"
+
+
+@pytest.mark.parametrize("name", [m.name for m in METHODS if m.task_prompt])
+def test_every_task_method_answers_within_the_max_tokens_asked(name: str, tmp_path: Path) -> None:
+    """--max_tokens reaches the task model of every task-prompt method (it was once ignored
+    by PromptAgent and GPO)."""
+    from drpo.llm import ChatRequest
+    from drpo.methods import task_scoring
+
+    asked: list[int | None] = []
+    original = task_scoring.TaskScorer.request
+
+    def request(self: task_scoring.TaskScorer, prompt: str, example: object) -> ChatRequest:
+        made = original(self, prompt, example)
+        asked.append(made.max_tokens)
+        return made
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(task_scoring.TaskScorer, "request", request)
+        argv = ["--method", name, "--max_tokens", "77", "--budget_calls", "1", "--disable_tqdm"]
+        assert main([*argv, "--log_dir", str(tmp_path / "run")]) == 0
+    assert asked and set(asked) == {77}

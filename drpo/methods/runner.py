@@ -203,6 +203,7 @@ def task_args(args: argparse.Namespace) -> dict[str, Any]:
         "train_size": args.train_size,
         "eval_size": args.eval_size,
         "test_size": args.test_size,
+        "max_tokens": args.max_tokens,  # the task model's answer limit
     }
 
 

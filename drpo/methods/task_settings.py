@@ -18,6 +18,7 @@ class TaskRunSettings(RunSettings):
     train_size: int | None = None
     eval_size: int = 30
     test_size: int = 60
+    max_tokens: int = 512  # the task model's answer limit
 
     def load_task(self) -> Task:
         """The task, split with the run's seed; RunError naming the file when it cannot."""

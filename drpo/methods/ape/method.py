@@ -36,7 +36,6 @@ def run(args: argparse.Namespace, log_dir: Path) -> int:
             n_variations=args.n_variations,
             score_size=args.score_size,
             temperature=args.temperature,
-            max_tokens=args.max_tokens,
             log_dir=log_dir,
             **common_settings(args),
         )

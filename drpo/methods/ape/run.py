@@ -35,7 +35,6 @@ class ApeSettings(TaskRunSettings):
     n_variations: int = 4
     score_size: int = 20
     temperature: float = 0.9
-    max_tokens: int = 512
 
 
 @dataclass(frozen=True)

@@ -36,7 +36,6 @@ class GPOSettings(TaskRunSettings, SelectionSettings):
     feedback: bool = False
     n_examples: int = 3
     temperature: float = 1.0
-    max_tokens: int = 512
 
 
 @dataclass(frozen=True)

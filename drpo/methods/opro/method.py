@@ -35,7 +35,6 @@ def run(args: argparse.Namespace, log_dir: Path) -> int:
             history_threshold=args.history_threshold,
             score_size=args.score_size,
             temperature=args.temperature,
-            max_tokens=args.max_tokens,
             log_dir=log_dir,
             **common_settings(args),
         )

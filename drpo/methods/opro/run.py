@@ -31,7 +31,6 @@ class OPROSettings(TaskRunSettings):
     history_threshold: float = 0.0
     score_size: int = 50
     temperature: float = 1.0
-    max_tokens: int = 512
 
 
 @dataclass(frozen=True)

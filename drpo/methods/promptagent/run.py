@@ -35,7 +35,6 @@ class PromptAgentSettings(TaskRunSettings, SelectionSettings):
     min_depth: int = 2
     w_exp: float = 2.5
     beam_size: int = 3
-    max_tokens: int = 512
 
 
 @dataclass(frozen=True)

@@ -47,7 +47,6 @@ def run(args: argparse.Namespace, log_dir: Path) -> int:
             max_expansion_factor=args.max_expansion_factor,
             **selection_args(args),
             temperature=args.temperature,
-            max_tokens=args.max_tokens,
             log_dir=log_dir,
             **common_settings(args),
         )

@@ -38,7 +38,6 @@ class ProTeGiSettings(TaskRunSettings, SelectionSettings):
     max_expansion_factor: int = 8
     selection: str = "ucb"
     temperature: float = 0.7
-    max_tokens: int = 512
 
     def bandit(self) -> BanditSettings:
         settings = super().bandit()
