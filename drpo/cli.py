@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from drpo.llm import BACKENDS
-from drpo.methods.bandit_scoring import SELECTIONS
 from drpo.methods.registry import METHODS
 from drpo.methods.spec import MethodSpec, Option, parse_bool
 
@@ -130,21 +129,6 @@ def build_parser(*, methods: Sequence[MethodSpec] = METHODS) -> argparse.Argumen
     _per_method(s, methods, Option("n_iters", type=int, help="MCTS iterations"))
     _per_method(s, methods, Option("w_exp", type=float, help="MCTS exploration weight"))
     _per_method(s, methods, Option("k", type=int, help="in-context examples, or prompts retrieved"))
-    _per_method(
-        s,
-        methods,
-        Option(
-            "selection",
-            choices=SELECTIONS,
-            help="how a search level's "
-            "candidates are scored: each on the whole eval split, or a bandit over eval "
-            "minibatches (UCB or successive rejects)",
-        ),
-    )
-    _per_method(s, methods, Option("bandit_rounds", type=int, help="bandit rounds per selection"))
-    _per_method(s, methods, Option("bandit_arms", type=int, help="prompts a bandit round scores"))
-    _per_method(s, methods, Option("bandit_samples", type=int, help="eval examples per pull"))
-    _per_method(s, methods, Option("ucb_c", type=float, help="UCB's exploration weight"))
 
     d = p.add_argument_group("data")
     d.add_argument("--data_dir", default=None, help="default: the demo data shipped")

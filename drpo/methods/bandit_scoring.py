@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from drpo.llm._loop import run_sync
+from drpo.methods.spec import Option
 from drpo.methods.task_scoring import TaskScorer
 from drpo.methods.tasks import Example
 from search.bandit import STRATEGIES, ArmStats, BanditResult, select
@@ -73,6 +74,22 @@ class SelectionSettings:
                                   c=self.ucb_c)  # fmt: skip
         settings.check()
         return settings
+
+
+def selection_options(
+    *, selection: str, rounds: int, arms: int, samples: int = 5, c: float = 1.0
+) -> tuple[Option, ...]:
+    """The flags of a method that can select with a bandit, with its defaults (several
+    methods declare them, each with its own defaults: train.py shows each flag once)."""
+    return (
+        Option("selection", default=selection, choices=SELECTIONS,
+               help="how a search level's candidates are scored: each on the whole eval "
+               "split, or a bandit over eval minibatches (UCB or successive rejects)"),
+        Option("bandit_rounds", default=rounds, type=int, help="bandit rounds per selection"),
+        Option("bandit_arms", default=arms, type=int, help="prompts a bandit round scores"),
+        Option("bandit_samples", default=samples, type=int, help="eval examples per pull"),
+        Option("ucb_c", default=c, type=float, help="UCB's exploration weight"),
+    )  # fmt: skip
 
 
 def selection_args(args: argparse.Namespace) -> dict[str, Any]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from drpo.methods.bandit_scoring import selection_options
 from drpo.methods.runner import (
     common_settings,
     fail,
@@ -74,13 +75,9 @@ METHOD = MethodSpec(
         "beam_size": 1,
         "k": 3,
         "test_size": 60,
-        "selection": "full",
-        "bandit_rounds": 8,
-        "bandit_arms": 4,
-        "bandit_samples": 5,
-        "ucb_c": 1.0,
     },
     options=(
+        *selection_options(selection="full", rounds=8, arms=4),
         Option("n_candidates", default=8, type=int),
         Option("retrieval", default="relevance", choices=("recency", "importance", "relevance")),
         Option("update", default="edit", choices=("generation", "edit")),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from drpo.methods.bandit_scoring import selection_options
 from drpo.methods.runner import (
     common_settings,
     failure,
@@ -73,13 +74,9 @@ METHOD = MethodSpec(
         "temperature": 0.7,
         "beam_size": 3,
         "test_size": 60,
-        "selection": "full",
-        "bandit_rounds": 4,
-        "bandit_arms": 2,
-        "bandit_samples": 5,
-        "ucb_c": 1.0,
     },
     options=(
+        *selection_options(selection="full", rounds=4, arms=2),
         Option("batch_size", default=5, type=int),
         Option("expand_width", default=3, type=int),
         Option("num_new_prompts", default=1, type=int),

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from drpo.methods.bandit_scoring import selection_options
 from drpo.methods.runner import (
     common_settings,
     fail,
@@ -83,13 +84,9 @@ METHOD = MethodSpec(
         "temperature": 0.7,
         "beam_size": 4,
         "test_size": 60,
-        "selection": "ucb",
-        "bandit_rounds": 8,
-        "bandit_arms": 8,
-        "bandit_samples": 5,
-        "ucb_c": 1.0,
     },
     options=(
+        *selection_options(selection="ucb", rounds=8, arms=8),
         Option("minibatch_size", default=32, type=int,
                help="training examples each round's prompts run on (paper: 64)"),
         Option("n_gradients", default=4, type=int, help="error groups per prompt"),
