@@ -7,8 +7,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from drpo.llm import BudgetExceeded, LLMConfigError, LLMError, RoleSettings
 from drpo.llm.llamacpp_backend import DEFAULT_SLOTS, server_props
@@ -214,3 +215,64 @@ def start(args: argparse.Namespace, log_dir: Path) -> Path:
     if not (log_dir / CHECKPOINT).exists():
         write_args(log_dir, vars(args) | {"log_dir": str(log_dir)})
     return log_dir
+
+
+class TaskSummary(Protocol):
+    """What a task-prompt method's run returns, for its closing lines."""
+
+    log_dir: Path
+    task: str
+    simulated: bool
+    resumed_from: int
+    usage_table: str
+    initial_eval: float
+    initial_test: float
+    test_difference: Any
+
+    @property
+    def final_eval(self) -> float: ...
+    @property
+    def final_test(self) -> float: ...
+    @property
+    def final_prompt(self) -> str: ...
+
+
+S = TypeVar("S")
+R = TypeVar("R", bound=TaskSummary)
+
+
+def run_task_method(
+    args: argparse.Namespace,
+    log_dir: Path,
+    *,
+    title: str,
+    settings: Callable[[dict[str, Any]], S],
+    prepare: Callable[[S], object],
+    execute: Callable[[S], R],
+    noun: str = "prompt",
+    lines: Callable[[R], Sequence[str]] = lambda summary: (),
+) -> int:
+    """A task-prompt method's run: its settings, made by `settings` from the shared ones
+    (the base and optimiser roles, the task's data, the run's settings), checked by
+    `prepare` before anything is written; the log dir; the run; and its closing lines
+    (`lines`: the method's own, after the first), or one line and an exit code."""
+    try:
+        roles = role_settings(args)
+        shared = {"roles": {"base": roles["base"], "optimize": roles["optimize"]},
+                  **task_args(args), "log_dir": log_dir, **common_settings(args)}  # fmt: skip
+        made = settings(shared)
+        prepare(made)
+        start(args, log_dir)
+        summary = execute(made)
+    except (Exception, KeyboardInterrupt) as exc:  # one line and an exit code; bugs re-raised
+        return failure(exc)
+    where, resumed = provenance(summary)
+    print(f"{title} on task {summary.task} ran on {where}{resumed}")
+    for line in lines(summary):
+        print(line)
+    print(f"eval accuracy: initial {noun} {summary.initial_eval:.3f}, "
+          f"final {summary.final_eval:.3f}")  # fmt: skip
+    print(f"test accuracy: initial {noun} {summary.initial_test:.3f}, "
+          f"final {summary.final_test:.3f}; difference {summary.test_difference}")  # fmt: skip
+    print_ending(summary, f"final {noun}", "best_prompt.txt", summary.final_prompt)
+    return 0

@@ -4,17 +4,9 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any
 
-from drpo.methods.runner import (
-    common_settings,
-    fail,
-    failure,
-    print_ending,
-    provenance,
-    role_settings,
-    start,
-    task_args,
-)
+from drpo.methods.runner import fail, run_task_method
 from drpo.methods.spec import MethodSpec, Option
 
 
@@ -23,11 +15,10 @@ def run(args: argparse.Namespace, log_dir: Path) -> int:
 
     if args.search != "beam":
         return fail("APE keeps the top --beam_size instructions of each round (--search beam)")
-    try:
-        roles = role_settings(args)
-        settings = ApeSettings(
-            roles={"base": roles["base"], "optimize": roles["optimize"]},
-            **task_args(args),
+
+    def settings(shared: dict[str, Any]) -> ApeSettings:
+        return ApeSettings(
+            **shared,
             rounds=args.depth,
             beam_size=args.beam_size,
             demo_sets=args.demo_sets,
@@ -36,25 +27,10 @@ def run(args: argparse.Namespace, log_dir: Path) -> int:
             n_variations=args.n_variations,
             score_size=args.score_size,
             temperature=args.temperature,
-            log_dir=log_dir,
-            **common_settings(args),
         )
-        prepare(settings)
-        log_dir = start(args, log_dir)
-        summary = run_ape(settings)
-    except (Exception, KeyboardInterrupt) as exc:  # one line and an exit code; bugs re-raised
-        return failure(exc)
-    where, resumed = provenance(summary)
-    print(f"APE on task {summary.task} ran on {where}{resumed}")
-    print(
-        f"eval accuracy: initial prompt {summary.initial_eval:.3f}, final {summary.final_eval:.3f}"
-    )
-    print(
-        f"test accuracy: initial prompt {summary.initial_test:.3f}, final {summary.final_test:.3f}"
-        f"; difference {summary.test_difference}"
-    )
-    print_ending(summary, "final prompt", "best_prompt.txt", summary.final_prompt)
-    return 0
+
+    return run_task_method(args, log_dir, title="APE", settings=settings, prepare=prepare,
+                           execute=run_ape)  # fmt: skip
 
 
 METHOD = MethodSpec(

@@ -4,18 +4,10 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any
 
 from drpo.methods.bandit_scoring import selection_options
-from drpo.methods.runner import (
-    common_settings,
-    fail,
-    failure,
-    print_ending,
-    provenance,
-    role_settings,
-    start,
-    task_args,
-)
+from drpo.methods.runner import fail, run_task_method
 from drpo.methods.spec import MethodSpec, Option, parse_bool
 
 
@@ -25,11 +17,10 @@ def run(args: argparse.Namespace, log_dir: Path) -> int:
 
     if args.search != "greedy":
         return fail("GPO moves greedily to the best candidate of each step (--search greedy)")
-    try:
-        roles = role_settings(args)
-        settings = GPOSettings(
-            roles={"base": roles["base"], "optimize": roles["optimize"]},
-            **task_args(args),
+
+    def settings(shared: dict[str, Any]) -> GPOSettings:
+        return GPOSettings(
+            **shared,
             steps=args.depth,
             n_candidates=args.n_candidates,
             retrieval=args.retrieval,
@@ -43,21 +34,10 @@ def run(args: argparse.Namespace, log_dir: Path) -> int:
             n_examples=args.n_examples,
             temperature=args.temperature,
             **selection_args(args),
-            log_dir=log_dir,
-            **common_settings(args),
         )
-        prepare(settings)
-        log_dir = start(args, log_dir)
-        summary = run_gpo(settings)
-    except (Exception, KeyboardInterrupt) as exc:  # one line and an exit code; bugs re-raised
-        return failure(exc)
-    where, _ = provenance(summary)
-    print(f"GPO on task {summary.task} ran on {where}")
-    print(f"eval accuracy: initial prompt {summary.initial_eval:.3f}, best {summary.best_eval:.3f}")
-    print(f"test accuracy: initial prompt {summary.initial_test:.3f}, best {summary.best_test:.3f}"
-          f"; difference {summary.test_difference}")  # fmt: skip
-    print_ending(summary, "best prompt", "best_prompt.txt", summary.best_prompt)
-    return 0
+
+    return run_task_method(args, log_dir, title="GPO", settings=settings, prepare=prepare,
+                           execute=run_gpo)  # fmt: skip
 
 
 METHOD = MethodSpec(

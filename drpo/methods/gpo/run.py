@@ -53,6 +53,18 @@ class GPOSummary:
     resumed_from: int
     test_difference: PairedDifference | None = None
 
+    @property
+    def final_eval(self) -> float:
+        return self.best_eval
+
+    @property
+    def final_test(self) -> float:
+        return self.best_test
+
+    @property
+    def final_prompt(self) -> str:
+        return self.best_prompt
+
 
 def prepare(settings: GPOSettings) -> Task:
     """Load the task and check the settings, before anything is written."""

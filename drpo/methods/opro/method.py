@@ -4,30 +4,21 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any
 
-from drpo.methods.runner import (
-    common_settings,
-    fail,
-    failure,
-    print_ending,
-    provenance,
-    role_settings,
-    start,
-    task_args,
-)
+from drpo.methods.runner import fail, run_task_method
 from drpo.methods.spec import MethodSpec, Option
 
 
 def run(args: argparse.Namespace, log_dir: Path) -> int:
-    from drpo.methods.opro.run import OPROSettings, prepare, run_opro
+    from drpo.methods.opro.run import OPROSettings, OPROSummary, prepare, run_opro
 
     if args.search != "greedy":
         return fail("OPRO runs one chain of optimisation steps (--search greedy)")
-    try:
-        roles = role_settings(args)
-        settings = OPROSettings(
-            roles={"base": roles["base"], "optimize": roles["optimize"]},
-            **task_args(args),
+
+    def settings(shared: dict[str, Any]) -> OPROSettings:
+        return OPROSettings(
+            **shared,
             steps=args.depth,
             instructions_per_step=args.instructions_per_step,
             exemplars_per_step=args.exemplars_per_step,
@@ -35,24 +26,14 @@ def run(args: argparse.Namespace, log_dir: Path) -> int:
             history_threshold=args.history_threshold,
             score_size=args.score_size,
             temperature=args.temperature,
-            log_dir=log_dir,
-            **common_settings(args),
         )
-        prepare(settings)
-        log_dir = start(args, log_dir)
-        summary = run_opro(settings)
-    except (Exception, KeyboardInterrupt) as exc:  # one line and an exit code; bugs re-raised
-        return failure(exc)
-    where, resumed = provenance(summary)
-    print(f"OPRO on task {summary.task} ran on {where}{resumed}")
-    print(f"training accuracy: initial instruction {summary.initial_train:.3f}, "
-          f"final {summary.final_train:.3f}")  # fmt: skip
-    print(f"eval accuracy: initial instruction {summary.initial_eval:.3f}, "
-          f"final {summary.final_eval:.3f}")  # fmt: skip
-    print(f"test accuracy: initial instruction {summary.initial_test:.3f}, "
-          f"final {summary.final_test:.3f}; difference {summary.test_difference}")  # fmt: skip
-    print_ending(summary, "final instruction", "best_prompt.txt", summary.final_prompt)
-    return 0
+
+    def training(summary: OPROSummary) -> list[str]:
+        return [f"training accuracy: initial instruction {summary.initial_train:.3f}, "
+                f"final {summary.final_train:.3f}"]  # fmt: skip
+
+    return run_task_method(args, log_dir, title="OPRO", settings=settings, prepare=prepare,
+                           execute=run_opro, noun="instruction", lines=training)  # fmt: skip
 
 
 METHOD = MethodSpec(

@@ -4,17 +4,10 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any
 
 from drpo.methods.bandit_scoring import selection_options
-from drpo.methods.runner import (
-    common_settings,
-    failure,
-    print_ending,
-    provenance,
-    role_settings,
-    start,
-    task_args,
-)
+from drpo.methods.runner import run_task_method
 from drpo.methods.spec import MethodSpec, Option
 
 
@@ -22,11 +15,9 @@ def run(args: argparse.Namespace, log_dir: Path) -> int:
     from drpo.methods.bandit_scoring import selection_args
     from drpo.methods.promptagent.run import PromptAgentSettings, algorithm, run_promptagent
 
-    try:
-        roles = role_settings(args)
-        settings = PromptAgentSettings(
-            roles={"base": roles["base"], "optimize": roles["optimize"]},
-            **task_args(args),
+    def settings(shared: dict[str, Any]) -> PromptAgentSettings:
+        return PromptAgentSettings(
+            **shared,
             batch_size=args.batch_size,
             expand_width=args.expand_width,
             num_new_prompts=args.num_new_prompts,
@@ -38,26 +29,14 @@ def run(args: argparse.Namespace, log_dir: Path) -> int:
             w_exp=args.w_exp,
             beam_size=args.beam_size,
             **selection_args(args),
-            log_dir=log_dir,
-            **common_settings(args),
         )
-        algorithm(settings)
-        settings.load_task()
-        log_dir = start(args, log_dir)
-        summary = run_promptagent(settings)
-    except (Exception, KeyboardInterrupt) as exc:  # one line and an exit code; bugs re-raised
-        return failure(exc)
-    where, resumed = provenance(summary)
-    print(f"PromptAgent on task {summary.task} ran on {where}{resumed}")
-    print(
-        f"eval accuracy: initial prompt {summary.initial_eval:.3f}, final {summary.final_eval:.3f}"
-    )
-    print(
-        f"test accuracy: initial prompt {summary.initial_test:.3f}, final {summary.final_test:.3f}"
-        f"; difference {summary.test_difference}"
-    )
-    print_ending(summary, "final prompt", "best_prompt.txt", summary.final_prompt)
-    return 0
+
+    def prepare(made: PromptAgentSettings) -> None:
+        algorithm(made)
+        made.load_task()
+
+    return run_task_method(args, log_dir, title="PromptAgent", settings=settings,
+                           prepare=prepare, execute=run_promptagent)  # fmt: skip
 
 
 METHOD = MethodSpec(

@@ -11,18 +11,10 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any
 
 from drpo.methods.bandit_scoring import selection_options
-from drpo.methods.runner import (
-    common_settings,
-    fail,
-    failure,
-    print_ending,
-    provenance,
-    role_settings,
-    start,
-    task_args,
-)
+from drpo.methods.runner import fail, run_task_method
 from drpo.methods.spec import MethodSpec, Option
 
 
@@ -32,11 +24,10 @@ def run(args: argparse.Namespace, log_dir: Path) -> int:
 
     if args.search != "beam":
         return fail("ProTeGi keeps a beam of prompts (--search beam)")
-    try:
-        roles = role_settings(args)
-        settings = ProTeGiSettings(
-            roles={"base": roles["base"], "optimize": roles["optimize"]},
-            **task_args(args),
+
+    def settings(shared: dict[str, Any]) -> ProTeGiSettings:
+        return ProTeGiSettings(
+            **shared,
             rounds=args.depth,
             beam_size=args.beam_size,
             minibatch_size=args.minibatch_size,
@@ -48,25 +39,10 @@ def run(args: argparse.Namespace, log_dir: Path) -> int:
             max_expansion_factor=args.max_expansion_factor,
             **selection_args(args),
             temperature=args.temperature,
-            log_dir=log_dir,
-            **common_settings(args),
         )
-        prepare(settings)
-        log_dir = start(args, log_dir)
-        summary = run_protegi(settings)
-    except (Exception, KeyboardInterrupt) as exc:  # one line and an exit code; bugs re-raised
-        return failure(exc)
-    where, resumed = provenance(summary)
-    print(f"ProTeGi on task {summary.task} ran on {where}{resumed}")
-    print(
-        f"eval accuracy: initial prompt {summary.initial_eval:.3f}, final {summary.final_eval:.3f}"
-    )
-    print(
-        f"test accuracy: initial prompt {summary.initial_test:.3f}, final {summary.final_test:.3f}"
-        f"; difference {summary.test_difference}"
-    )
-    print_ending(summary, "final prompt", "best_prompt.txt", summary.final_prompt)
-    return 0
+
+    return run_task_method(args, log_dir, title="ProTeGi", settings=settings, prepare=prepare,
+                           execute=run_protegi)  # fmt: skip
 
 
 METHOD = MethodSpec(
