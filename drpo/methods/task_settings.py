@@ -1,5 +1,5 @@
-"""The settings every task-prompt method (PromptAgent, GPO) shares: which task, how it is
-split, and the prompt the search starts from."""
+"""What every task-prompt method shares: its settings (which task, how it is split, the
+prompt the search starts from) and the summary its run returns."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from pathlib import Path
 
 from drpo.methods.tasks import DEMO_TASK, Task, TaskError, load_task
 from drpo.run_context import RunError, RunSettings
+from drpo.stats import PairedDifference
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -37,3 +38,22 @@ class TaskRunSettings(RunSettings):
     def start_prompt(self, task: Task) -> str:
         """The prompt the search starts from: the one given, else the task's description."""
         return (self.initial_prompt or task.description or "Answer the question.").strip()
+
+
+@dataclass(frozen=True, kw_only=True)
+class TaskRunSummary:
+    """A task-prompt run's outcome: the initial and the final prompt, their accuracies on the
+    eval and the test split, and their paired test difference."""
+
+    log_dir: Path
+    task: str
+    initial_prompt: str
+    final_prompt: str
+    initial_eval: float
+    final_eval: float
+    initial_test: float
+    final_test: float
+    simulated: bool
+    usage_table: str
+    resumed_from: int
+    test_difference: PairedDifference | None = None

@@ -6,17 +6,16 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from drpo.llm._loop import run_sync
 from drpo.methods.ape.choice import choose
 from drpo.methods.ape.world import ApeConfig, ApeWorld
 from drpo.methods.task_scoring import TaskScorer, write_test_answers
-from drpo.methods.task_settings import TaskRunSettings
+from drpo.methods.task_settings import TaskRunSettings, TaskRunSummary
 from drpo.methods.tasks import Task, answer_key
 from drpo.run_context import RunError, Session, with_knowledge
-from drpo.stats import PairedDifference, paired_difference
+from drpo.stats import paired_difference
 from search import BeamSearch, save_artifacts
 from search.artifacts import write_atomic
 from world_model import Reasoner
@@ -35,22 +34,6 @@ class ApeSettings(TaskRunSettings):
     n_variations: int = 4
     score_size: int = 20
     temperature: float = 0.9
-
-
-@dataclass(frozen=True)
-class ApeSummary:
-    log_dir: Path
-    task: str
-    initial_prompt: str
-    final_prompt: str
-    initial_eval: float
-    final_eval: float
-    initial_test: float
-    final_test: float
-    simulated: bool
-    usage_table: str
-    resumed_from: int
-    test_difference: PairedDifference | None = None
 
 
 def _config(settings: ApeSettings, task: Task, scorer: Any, optimizer: Any) -> ApeConfig:
@@ -87,7 +70,7 @@ def prepare(settings: ApeSettings) -> tuple[Task, BeamSearch]:
     return task, search
 
 
-def run_ape(settings: ApeSettings) -> ApeSummary:
+def run_ape(settings: ApeSettings) -> TaskRunSummary:
     task, search = prepare(settings)
     with Session(settings, desc="APE rounds", total=settings.rounds) as session:
         log.info("task %s: %d train, %d eval, %d test examples", task.name, len(task.train),
@@ -133,7 +116,7 @@ def run_ape(settings: ApeSettings) -> ApeSummary:
                         "nodes": len(result.nodes()), "settings": settings.public()})  # fmt: skip
         log.info("final prompt (test accuracy %.3f, initial %.3f):\n%s", final_test.accuracy,
                  initial_test.accuracy, final)  # fmt: skip
-    return ApeSummary(
+    return TaskRunSummary(
         log_dir=log_dir,
         task=task.name,
         initial_prompt=initial,

@@ -5,16 +5,15 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from drpo.llm._loop import run_sync
 from drpo.methods.opro.world import OPROConfig, OPROWorld, scoring_set
 from drpo.methods.task_scoring import TaskScorer, write_test_answers
-from drpo.methods.task_settings import TaskRunSettings
+from drpo.methods.task_settings import TaskRunSettings, TaskRunSummary
 from drpo.methods.tasks import Task, answer_key
 from drpo.run_context import RunError, Session, with_knowledge
-from drpo.stats import PairedDifference, paired_difference
+from drpo.stats import paired_difference
 from search import Greedy, save_artifacts
 from search.artifacts import write_atomic
 from world_model import Reasoner
@@ -33,22 +32,10 @@ class OPROSettings(TaskRunSettings):
     temperature: float = 1.0
 
 
-@dataclass(frozen=True)
-class OPROSummary:
-    log_dir: Path
-    task: str
-    initial_prompt: str
-    final_prompt: str
-    initial_train: float
+@dataclass(frozen=True, kw_only=True)
+class OPROSummary(TaskRunSummary):
+    initial_train: float  # accuracy on the scoring set (training examples)
     final_train: float
-    initial_eval: float
-    final_eval: float
-    initial_test: float
-    final_test: float
-    simulated: bool
-    usage_table: str
-    resumed_from: int
-    test_difference: PairedDifference | None = None
 
 
 def prepare(settings: OPROSettings) -> Task:

@@ -5,16 +5,15 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from pathlib import Path
 
 from drpo.llm._loop import run_sync
 from drpo.methods.bandit_scoring import SelectionSettings
 from drpo.methods.promptagent.world import PromptAgentConfig, PromptAgentWorld
 from drpo.methods.task_scoring import TaskScorer, write_test_answers
-from drpo.methods.task_settings import TaskRunSettings
+from drpo.methods.task_settings import TaskRunSettings, TaskRunSummary
 from drpo.methods.tasks import answer_key
 from drpo.run_context import RunError, Session, with_knowledge
-from drpo.stats import PairedDifference, paired_difference
+from drpo.stats import paired_difference
 from search import MCTS, BeamSearch, Greedy, save_artifacts
 from search.artifacts import write_atomic
 from world_model import Reasoner, SearchAlgorithm
@@ -35,22 +34,6 @@ class PromptAgentSettings(TaskRunSettings, SelectionSettings):
     min_depth: int = 2
     w_exp: float = 2.5
     beam_size: int = 3
-
-
-@dataclass(frozen=True)
-class PromptAgentSummary:
-    log_dir: Path
-    task: str
-    initial_prompt: str
-    final_prompt: str
-    initial_eval: float
-    final_eval: float
-    initial_test: float
-    final_test: float
-    simulated: bool
-    usage_table: str
-    resumed_from: int
-    test_difference: PairedDifference | None = None
 
 
 def algorithm(settings: PromptAgentSettings) -> SearchAlgorithm:
@@ -84,7 +67,7 @@ def algorithm(settings: PromptAgentSettings) -> SearchAlgorithm:
     raise RunError(f"unknown search {settings.search!r}; use mcts, beam or greedy")
 
 
-def run_promptagent(settings: PromptAgentSettings) -> PromptAgentSummary:
+def run_promptagent(settings: PromptAgentSettings) -> TaskRunSummary:
     search = algorithm(settings)
     task = settings.load_task()
     with Session(settings, desc="PromptAgent frontiers") as session:
@@ -148,7 +131,7 @@ def run_promptagent(settings: PromptAgentSettings) -> PromptAgentSummary:
                         "nodes": len(result.nodes()), "settings": settings.public()})  # fmt: skip
         log.info("final prompt (test accuracy %.3f, initial %.3f):\n%s", final_test.accuracy,
                  initial_test.accuracy, final)  # fmt: skip
-    return PromptAgentSummary(
+    return TaskRunSummary(
         log_dir=log_dir,
         task=task.name,
         initial_prompt=initial,

@@ -6,17 +6,16 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from pathlib import Path
 
 from drpo.llm import LLM
 from drpo.llm._loop import run_sync
 from drpo.methods.bandit_scoring import BanditSettings, SelectionSettings
 from drpo.methods.protegi.world import ProTeGiConfig, ProTeGiWorld
 from drpo.methods.task_scoring import TaskScorer, write_test_answers
-from drpo.methods.task_settings import TaskRunSettings
+from drpo.methods.task_settings import TaskRunSettings, TaskRunSummary
 from drpo.methods.tasks import Task, answer_key
 from drpo.run_context import RunError, Session, with_knowledge
-from drpo.stats import PairedDifference, paired_difference
+from drpo.stats import paired_difference
 from search import BeamSearch, save_artifacts
 from search.artifacts import write_atomic
 from world_model import Reasoner
@@ -44,22 +43,6 @@ class ProTeGiSettings(TaskRunSettings, SelectionSettings):
         if settings is None:
             raise ValueError("ProTeGi selects its beam with a bandit: --selection ucb or sr")
         return settings
-
-
-@dataclass(frozen=True)
-class ProTeGiSummary:
-    log_dir: Path
-    task: str
-    initial_prompt: str
-    final_prompt: str
-    initial_eval: float
-    final_eval: float
-    initial_test: float
-    final_test: float
-    simulated: bool
-    usage_table: str
-    resumed_from: int
-    test_difference: PairedDifference | None = None
 
 
 def prepare(settings: ProTeGiSettings) -> Task:
@@ -102,7 +85,7 @@ def _config(
     )
 
 
-def run_protegi(settings: ProTeGiSettings) -> ProTeGiSummary:
+def run_protegi(settings: ProTeGiSettings) -> TaskRunSummary:
     task = prepare(settings)
     with Session(settings, desc="ProTeGi rounds", total=settings.rounds) as session:
         log.info("task %s: %d train, %d eval, %d test examples", task.name, len(task.train),
@@ -160,7 +143,7 @@ def run_protegi(settings: ProTeGiSettings) -> ProTeGiSummary:
                         "settings": settings.public()})  # fmt: skip
         log.info("final prompt (test accuracy %.3f, initial %.3f):\n%s", final_test.accuracy,
                  initial_test.accuracy, final)  # fmt: skip
-    return ProTeGiSummary(
+    return TaskRunSummary(
         log_dir=log_dir,
         task=task.name,
         initial_prompt=initial,
