@@ -23,13 +23,13 @@ import logging
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
 from typing import Any
 
 from drpo.llm import LLM, ChatRequest
 from drpo.llm._loop import run_sync
 from drpo.llm.json_schema import object_schema, text_schema, tokens_for
+from drpo.methods.meta_prompts import MetaPrompts
 from drpo.methods.prompt_checks import WRITING_PENALTY, check_prompt
 from drpo.methods.task_scoring import Score, TaskPromptWorld, TaskScorer
 from drpo.methods.tasks import Example, Task
@@ -37,7 +37,7 @@ from world_model import SearchConfig
 
 log = logging.getLogger("drpo")
 
-PROMPTS_DIR = Path(__file__).with_name("prompts")
+PROMPTS = MetaPrompts(Path(__file__).with_name("prompts"))
 SCORE_KEY = "ape_subset_score"
 INDUCE_KEY, VARY_KEY = "induced_instruction", "instruction_variation"
 #: The longest instruction the optimiser may write (the paper's proposals are short: 50
@@ -185,9 +185,7 @@ class ApeConfig(SearchConfig):
         return score.accuracy, {"eval_accuracy": score.accuracy}
 
     def _request(self, template: str, values: dict[str, str], n: int) -> ChatRequest:
-        text = _template(template)
-        for key, value in {**values, "max_chars": str(MAX_PROMPT_CHARS)}.items():
-            text = text.replace(f"<<{key}>>", value)
+        text = PROMPTS.render(template, **values, max_chars=str(MAX_PROMPT_CHARS))
         return ChatRequest.of(text, temperature=self.temperature, n=n,
                               max_tokens=tokens_for(MAX_PROMPT_CHARS),
                               json_schema=SCHEMAS[template],
@@ -205,7 +203,7 @@ class ApeConfig(SearchConfig):
                     requests.append(self._request("induce", {"demos": shown},
                                                   self.proposals_per_set))  # fmt: skip
                     parsers.append(_parser(INDUCE_KEY, {
-                        "the instructions you were given": _template("induce"),
+                        "the instructions you were given": PROMPTS.text("induce"),
                         "the demonstrations": shown}))  # fmt: skip
                     owners.append((i, "induced", d))
             else:  # resampling around a kept instruction
@@ -214,7 +212,7 @@ class ApeConfig(SearchConfig):
                 # A variation is meant to be close to its instruction: only the meta-prompt
                 # counts as a text it must not copy.
                 parsers.append(
-                    _parser(VARY_KEY, {"the instructions you were given": _template("vary")})
+                    _parser(VARY_KEY, {"the instructions you were given": PROMPTS.text("vary")})
                 )
                 owners.append((i, "variation", None))
         answers = self.optimizer.generate_json(requests, parse=parsers)
@@ -235,11 +233,6 @@ class ApeConfig(SearchConfig):
     ) -> tuple[float, dict[str, Any]]:
         score: Score = kwargs[SCORE_KEY]
         return score.accuracy, {"subset_accuracy": score.accuracy, "round": state.round + 1}
-
-
-@cache
-def _template(name: str) -> str:
-    return (PROMPTS_DIR / f"{name}.txt").read_text(encoding="utf-8")
 
 
 SCHEMAS = {

@@ -14,7 +14,6 @@ import math
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +23,7 @@ from drpo.llm import LLM, ChatRequest
 from drpo.llm._loop import run_sync
 from drpo.llm.json_schema import object_schema, text_schema, tokens_for
 from drpo.methods.bandit_scoring import BanditSettings, bandit_scores
+from drpo.methods.meta_prompts import MetaPrompts
 from drpo.methods.prompt_checks import WRITING_PENALTY, check_prompt
 from drpo.methods.task_scoring import Score, TaskPromptWorld, TaskScorer
 from drpo.methods.tasks import Task
@@ -32,7 +32,7 @@ from world_model import SearchConfig
 
 log = logging.getLogger("drpo")
 
-PROMPTS_DIR = Path(__file__).with_name("prompts")
+PROMPTS = MetaPrompts(Path(__file__).with_name("prompts"))
 RETRIEVALS = ("recency", "importance", "relevance")
 UPDATES = ("generation", "edit")
 SCHEDULES = ("fixed", "linear", "cosine")
@@ -259,17 +259,16 @@ class GPOConfig(SearchConfig):
             if self.update == "generation"
             else "Edit the current prompt."
         )
-        text = _template()
-        for key, value in {
-            "trajectory": trajectory,
-            "examples": examples,
-            "feedback": feedback,
-            "prompt": state.prompt,
-            "instruction": instruction,
-            "budget": str(self.budget_for(state)),
-            "max_chars": str(MAX_PROMPT_CHARS),
-        }.items():
-            text = text.replace(f"<<{key}>>", value)
+        text = PROMPTS.render(
+            "optimizer",
+            trajectory=trajectory,
+            examples=examples,
+            feedback=feedback,
+            prompt=state.prompt,
+            instruction=instruction,
+            budget=str(self.budget_for(state)),
+            max_chars=str(MAX_PROMPT_CHARS),
+        )
         return ChatRequest.of(
             text,
             temperature=self.temperature,
@@ -289,7 +288,8 @@ class GPOConfig(SearchConfig):
             batch = rng.sample(list(self.task.train), min(5, len(self.task.train)))
             errors = run_sync(self.scorer.score_many([(s.prompt, batch) for s in states]))
         examples = [self._examples(s) for s in states]
-        shown = [{"the instructions you were given": _template(), "the examples": text}
+        meta = PROMPTS.text("optimizer")
+        shown = [{"the instructions you were given": meta, "the examples": text}
                  for text in examples]  # fmt: skip
         answers = self.optimizer.generate_json(
             [self._request(s, e, x) for s, e, x in zip(states, errors, examples)],
@@ -317,12 +317,6 @@ class GPOConfig(SearchConfig):
         accuracy, pulls = kwargs[SCORE_KEY], kwargs.get(PULLS_KEY)
         details = {"eval_accuracy": accuracy}
         return accuracy, details if pulls is None else {**details, "bandit_pulls": pulls}
-
-
-@cache
-def _template() -> str:
-    """The optimiser's meta-prompt (prompts/optimizer.txt)."""
-    return (PROMPTS_DIR / "optimizer.txt").read_text(encoding="utf-8")
 
 
 #: The longest prompt the optimiser may write.

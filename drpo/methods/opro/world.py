@@ -18,13 +18,13 @@ import logging
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
 from typing import Any
 
 from drpo.llm import LLM, ChatRequest
 from drpo.llm._loop import run_sync
 from drpo.llm.json_schema import object_schema, text_schema, tokens_for
+from drpo.methods.meta_prompts import MetaPrompts
 from drpo.methods.prompt_checks import WRITING_PENALTY, check_prompt
 from drpo.methods.task_scoring import TaskPromptWorld, TaskScorer
 from drpo.methods.tasks import Example, Task
@@ -32,7 +32,7 @@ from world_model import SearchConfig
 
 log = logging.getLogger("drpo")
 
-PROMPTS_DIR = Path(__file__).with_name("prompts")
+PROMPTS = MetaPrompts(Path(__file__).with_name("prompts"))
 #: The key the optimiser answers in (the simulated LLM recognises its OPRO role by it).
 ANSWER_KEY = "higher_scoring_instruction"
 #: The longest instruction kept (the reference implementation skips longer ones).
@@ -200,13 +200,9 @@ class OPROConfig(SearchConfig):
         """The meta-prompt of the step after `state`, with the history and exemplars it shows."""
         shown = shown_history(state.history, max_shown=self.max_shown, threshold=self.threshold)
         exemplars = self.exemplars_for(state.step)
-        text = _template()
-        for key, value in {
-            "history": _history_text(shown),
-            "exemplars": _exemplars_text(exemplars),
-            "max_chars": str(MAX_INSTRUCTION_CHARS),
-        }.items():
-            text = text.replace(f"<<{key}>>", value)
+        text = PROMPTS.render("optimizer", history=_history_text(shown),
+                              exemplars=_exemplars_text(exemplars),
+                              max_chars=str(MAX_INSTRUCTION_CHARS))  # fmt: skip
         return text, shown, exemplars
 
     def get_actions(self, state: OPROState) -> list[InstructionBatch]:
@@ -225,7 +221,7 @@ class OPROConfig(SearchConfig):
             )
             for text, _, _ in prompts
         ]
-        parsers = [_parser({"the instructions you were given": _template(),
+        parsers = [_parser({"the instructions you were given": PROMPTS.text("optimizer"),
                             "the exemplars": _exemplars_text(ex)})
                    for _, _, ex in prompts]  # fmt: skip
         answers = self.optimizer.generate_json(requests, parse=parsers)
@@ -259,12 +255,6 @@ class OPROConfig(SearchConfig):
     ) -> tuple[float, dict[str, Any]]:
         best = float(kwargs[BEST_KEY])
         return best, {"train_accuracy": best, "new_instructions": len(action.instructions)}
-
-
-@cache
-def _template() -> str:
-    """The optimiser's meta-prompt (prompts/optimizer.txt)."""
-    return (PROMPTS_DIR / "optimizer.txt").read_text(encoding="utf-8")
 
 
 def _history_text(shown: Sequence[Scored]) -> str:

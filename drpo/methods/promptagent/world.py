@@ -11,7 +11,6 @@ import logging
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +18,7 @@ from drpo.llm import LLM, ChatRequest
 from drpo.llm._loop import run_sync
 from drpo.llm.json_schema import object_schema, text_schema, tokens_for
 from drpo.methods.bandit_scoring import BanditSettings, bandit_scores
+from drpo.methods.meta_prompts import MetaPrompts
 from drpo.methods.prompt_checks import WRITING_PENALTY, check_prompt
 from drpo.methods.task_scoring import Attempt, Score, TaskPromptWorld, TaskScorer
 from drpo.methods.tasks import Example, Task
@@ -26,21 +26,9 @@ from world_model import SearchConfig
 
 log = logging.getLogger("drpo")
 
-PROMPTS_DIR = Path(__file__).with_name("prompts")
+PROMPTS = MetaPrompts(Path(__file__).with_name("prompts"))
 EVAL_KEY = "promptagent_eval"
 PULLS_KEY = "promptagent_pulls"
-
-
-@cache
-def _template(name: str) -> str:
-    return (PROMPTS_DIR / f"{name}.txt").read_text(encoding="utf-8")
-
-
-def _render(name: str, **values: str) -> str:
-    text = _template(name)
-    for key, value in values.items():
-        text = text.replace(f"<<{key}>>", value)
-    return text
 
 
 def _errors_text(errors: Sequence[Attempt]) -> str:
@@ -234,7 +222,7 @@ class PromptAgentConfig(SearchConfig):
         jobs = [(i, score) for i, scores in enumerate(batches) for score in scores]
         feedback_requests = [
             ChatRequest.of(
-                _render("feedback", prompt=states[i].prompt, errors=_errors_text(s.errors)),
+                PROMPTS.render("feedback", prompt=states[i].prompt, errors=_errors_text(s.errors)),
                 temperature=self.temperature,
                 max_tokens=tokens_for(FEEDBACK_CHARS),
                 json_schema=FEEDBACK_SCHEMA,
@@ -254,7 +242,7 @@ class PromptAgentConfig(SearchConfig):
             )
             writer_requests.append(
                 ChatRequest.of(
-                    _render(
+                    PROMPTS.render(
                         "writer",
                         prompt=state.prompt,
                         ancestors=chain,
@@ -270,7 +258,7 @@ class PromptAgentConfig(SearchConfig):
                 )
             )
             writer_jobs.append((i, score, answer.value))
-        parsers = [_prompts_parser({"the instructions you were given": _template("writer"),
+        parsers = [_prompts_parser({"the instructions you were given": PROMPTS.text("writer"),
                                     "the examples": _errors_text(score.errors)})
                    for _, score, _ in writer_jobs]  # fmt: skip
         written = await self.optimizer.agenerate_json(writer_requests, parse=parsers)

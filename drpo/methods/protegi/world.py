@@ -31,7 +31,6 @@ import logging
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +38,7 @@ from drpo.llm import LLM, ChatRequest
 from drpo.llm._loop import run_sync
 from drpo.llm.json_schema import object_schema, text_schema, tokens_for
 from drpo.methods.bandit_scoring import BanditSettings, bandit_scores
+from drpo.methods.meta_prompts import MetaPrompts
 from drpo.methods.prompt_checks import WRITING_PENALTY, check_prompt
 from drpo.methods.task_scoring import Attempt, TaskPromptWorld, TaskScorer
 from drpo.methods.tasks import Task
@@ -47,22 +47,10 @@ from world_model import SearchConfig
 
 log = logging.getLogger("drpo")
 
-PROMPTS_DIR = Path(__file__).with_name("prompts")
+PROMPTS = MetaPrompts(Path(__file__).with_name("prompts"))
 SELECTION_KEY = "protegi_selection"
 #: The longest reason, and the longest prompt the optimiser may write.
 REASON_CHARS, MAX_PROMPT_CHARS = 600, 2000
-
-
-@cache
-def _template(name: str) -> str:
-    return (PROMPTS_DIR / f"{name}.txt").read_text(encoding="utf-8")
-
-
-def _render(name: str, **values: str) -> str:
-    text = _template(name)
-    for key, value in values.items():
-        text = text.replace(f"<<{key}>>", value)
-    return text
 
 
 def errors_text(errors: Sequence[Attempt]) -> str:
@@ -227,7 +215,7 @@ class ProTeGiConfig(SearchConfig):
 
     def _request(self, name: str, chars: int, schema: dict[str, Any], n: int = 1,
                  **values: str) -> ChatRequest:  # fmt: skip
-        return ChatRequest.of(_render(name, **values), temperature=self.temperature,
+        return ChatRequest.of(PROMPTS.render(name, **values), temperature=self.temperature,
                               max_tokens=tokens_for(chars), json_schema=schema, n=n,
                               frequency_penalty=WRITING_PENALTY)  # fmt: skip
 
@@ -292,7 +280,7 @@ class ProTeGiConfig(SearchConfig):
                                   reason=reason, count=str(count),
                                   max_chars=str(MAX_PROMPT_CHARS))
                     for i, reason, errors in gradients]  # fmt: skip
-        parsers = [_edits_parser({"the instructions you were given": _template("edit"),
+        parsers = [_edits_parser({"the instructions you were given": PROMPTS.text("edit"),
                                   "the examples": errors_text(errors)})
                    for _, _, errors in gradients]  # fmt: skip
         answers = await self.optimizer.agenerate_json(requests, parse=parsers)
@@ -392,6 +380,6 @@ def _paraphrase(value: Any) -> str:
     text = value.get("paraphrased_prompt") if isinstance(value, dict) else None
     if not isinstance(text, str) or not text.strip():
         raise ValueError("the JSON needs a non-empty string 'paraphrased_prompt'")
-    shown = {"the instructions you were given": _template("paraphrase")}
+    shown = {"the instructions you were given": PROMPTS.text("paraphrase")}
     check_prompt(text.strip(), max_chars=MAX_PROMPT_CHARS, shown=shown)
     return text.strip()
