@@ -109,6 +109,23 @@ class Selection:
     result: BanditResult
 
 
+def eval_estimates(
+    scorer: TaskScorer,
+    prompts: Sequence[str],
+    examples: Sequence[Example],
+    *,
+    selection: BanditSettings | None,
+    seed: int,
+) -> tuple[list[float], list[int | None]]:
+    """Each prompt's accuracy on `examples`, all scored in full (`selection` None), or a
+    bandit's estimate from minibatches; and each one's pulls (None when scored in full)."""
+    if selection is None:
+        scores = run_sync(scorer.score_many([(p, examples) for p in prompts]))
+        return [score.accuracy for score in scores], [None] * len(prompts)
+    arms = bandit_scores(scorer, prompts, examples, keep=1, settings=selection, seed=seed).arms
+    return [a.value for a in arms], [a.pulls for a in arms]
+
+
 def bandit_scores(
     scorer: TaskScorer,
     prompts: Sequence[str],

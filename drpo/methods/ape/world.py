@@ -142,7 +142,7 @@ class ApeWorld(TaskPromptWorld):
             out.append((new, {SCORE_KEY: score}))
         if out:
             self._round_best = max(s.subset_accuracy or 0.0 for s, _ in out)
-        if self.on_frontier is not None and out:
+        if out:
             self.on_frontier(max(s.round for s, _ in out))
         return out
 

@@ -22,7 +22,7 @@ import numpy as np
 from drpo.llm import LLM, ChatRequest
 from drpo.llm._loop import run_sync
 from drpo.llm.json_schema import object_schema, text_schema, tokens_for
-from drpo.methods.bandit_scoring import BanditSettings, bandit_scores
+from drpo.methods.bandit_scoring import BanditSettings, eval_estimates
 from drpo.methods.meta_prompts import MetaPrompts
 from drpo.methods.prompt_checks import WRITING_PENALTY, check_prompt
 from drpo.methods.task_scoring import Score, TaskPromptWorld, TaskScorer
@@ -148,14 +148,8 @@ class GPOWorld(TaskPromptWorld):
         self, pairs: Sequence[tuple[GPOState, Candidate]]
     ) -> list[tuple[GPOState, dict[str, Any]]]:
         prompts = [c.prompt for _, c in pairs]
-        pulls: list[int | None] = [None] * len(pairs)
-        if self.selection is None:
-            scores = run_sync(self.scorer.score_many([(p, self.task.eval) for p in prompts]))
-            accuracies = [score.accuracy for score in scores]
-        else:  # a bandit's estimates, from eval minibatches
-            arms = bandit_scores(self.scorer, prompts, self.task.eval, keep=1,
-                                 settings=self.selection, seed=self.seed).arms  # fmt: skip
-            accuracies, pulls = [a.value for a in arms], [a.pulls for a in arms]
+        accuracies, pulls = eval_estimates(self.scorer, prompts, self.task.eval,
+                                           selection=self.selection, seed=self.seed)  # fmt: skip
         siblings: dict[int, list[tuple[str, float]]] = {}
         for (state, candidate), accuracy in zip(pairs, accuracies):
             siblings.setdefault(id(state), []).append((candidate.prompt, accuracy))
@@ -170,8 +164,7 @@ class GPOWorld(TaskPromptWorld):
                 tuple(siblings[id(state)]),
             )
             out.append((new, {SCORE_KEY: accuracy, PULLS_KEY: n}))
-        if self.on_frontier is not None:
-            self.on_frontier(max(len(s.trajectory) - 1 for s, _ in out))
+        self.on_frontier(max(len(s.trajectory) - 1 for s, _ in out))
         return out
 
 

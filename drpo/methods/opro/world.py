@@ -156,8 +156,7 @@ class OPROWorld(TaskPromptWorld):
                          scored.score, scored.instruction)  # fmt: skip
             after = OPROState((*state.history, *new), step, new, action.shown, action.exemplars)
             out.append((after, {BEST_KEY: after.best.score}))
-        if self.on_frontier is not None:
-            self.on_frontier(max(s.step for s, _ in out))
+        self.on_frontier(max(s.step for s, _ in out))
         return out
 
 

@@ -17,7 +17,7 @@ from typing import Any
 from drpo.llm import LLM, ChatRequest
 from drpo.llm._loop import run_sync
 from drpo.llm.json_schema import object_schema, text_schema, tokens_for
-from drpo.methods.bandit_scoring import BanditSettings, bandit_scores
+from drpo.methods.bandit_scoring import BanditSettings, eval_estimates
 from drpo.methods.meta_prompts import MetaPrompts
 from drpo.methods.prompt_checks import WRITING_PENALTY, check_prompt
 from drpo.methods.task_scoring import Attempt, Score, TaskPromptWorld, TaskScorer
@@ -127,14 +127,8 @@ class PromptAgentWorld(TaskPromptWorld):
         self, pairs: Sequence[tuple[PromptState, Proposal]]
     ) -> list[tuple[PromptState, dict[str, Any]]]:
         prompts = [action.prompt for _, action in pairs]
-        pulls: list[int | None] = [None] * len(pairs)
-        if self.selection is None:
-            scores = run_sync(self.scorer.score_many([(p, self.task.eval) for p in prompts]))
-            accuracies = [score.accuracy for score in scores]
-        else:  # a bandit's estimates, from eval minibatches
-            arms = bandit_scores(self.scorer, prompts, self.task.eval, keep=1,
-                                 settings=self.selection, seed=self.seed).arms  # fmt: skip
-            accuracies, pulls = [a.value for a in arms], [a.pulls for a in arms]
+        accuracies, pulls = eval_estimates(self.scorer, prompts, self.task.eval,
+                                           selection=self.selection, seed=self.seed)  # fmt: skip
         out = []
         for (state, action), accuracy, n in zip(pairs, accuracies, pulls):
             new = PromptState(
@@ -147,8 +141,7 @@ class PromptAgentWorld(TaskPromptWorld):
             )
             log.info("eval accuracy %.3f for prompt:\n%s", accuracy, action.prompt)
             out.append((new, {EVAL_KEY: accuracy, PULLS_KEY: n}))
-        if self.on_frontier is not None:
-            self.on_frontier(max(len(s.ancestors) for s, _ in out))
+        self.on_frontier(max(len(s.ancestors) for s, _ in out))
         return out
 
 

@@ -148,8 +148,7 @@ class ProTeGiWorld(TaskPromptWorld):
             out.append((new, {SELECTION_KEY: (arm, kept)}))
         means = [arm.mean for arm, kept in zip(selection.arms, selection.kept) if kept]
         self._beam_best = max(means) if means else None
-        if self.on_frontier is not None:
-            self.on_frontier(max(len(s.ancestors) for s, _ in out))
+        self.on_frontier(max(len(s.ancestors) for s, _ in out))
         return out
 
 
