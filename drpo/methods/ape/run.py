@@ -8,16 +8,14 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from drpo.llm._loop import run_sync
 from drpo.methods.ape.choice import choose
 from drpo.methods.ape.world import ApeConfig, ApeWorld
-from drpo.methods.task_scoring import TaskScorer, write_test_answers
+from drpo.methods.task_run import finish_task_run
+from drpo.methods.task_scoring import TaskScorer
 from drpo.methods.task_settings import TaskRunSettings, TaskRunSummary
 from drpo.methods.tasks import Task, answer_key
 from drpo.run_context import RunError, Session, with_knowledge
-from drpo.stats import paired_difference
-from search import BeamSearch, save_artifacts
-from search.artifacts import write_atomic
+from search import BeamSearch
 from world_model import Reasoner
 
 log = logging.getLogger("drpo")
@@ -88,45 +86,11 @@ def run_ape(settings: ApeSettings) -> TaskRunSummary:
         if choice.is_initial:
             log.info("no kept instruction beats the initial prompt on eval (%.3f): keeping it",
                      initial_eval)  # fmt: skip
-        final = choice.prompt
-        initial_test, final_test = run_sync(
-            scorer.score_many([(initial, task.test), (final, task.test)])
-        )
-        difference = paired_difference(initial_test.correct, final_test.correct,
-                                       seed=settings.seed)  # fmt: skip
-        meta = {
-            "method": "ape",
-            "simulated": settings.simulated,
-            "task": task.name,
-            "search": "beam",
-            "initial_eval_accuracy": initial_eval,
-            "final_eval_accuracy": choice.eval_accuracy,
-            "initial_test_accuracy": initial_test.accuracy,
-            "final_test_accuracy": final_test.accuracy,
-            "test_difference": difference.to_json(),
-            "best_prompt_is_initial": choice.is_initial,
-        }
-        log_dir = session.log_dir
-        save_artifacts(result, log_dir / "algo_output", meta=meta)
-        write_atomic(log_dir / "best_prompt.txt", (final + "\n").encode("utf-8"))
-        counts = write_test_answers(log_dir / "test_answers.json", initial_test, final_test)
-        session.finish({**meta, "test_answer_counts": counts, "initial_prompt": initial,
-                        "final_prompt": final,
-                        "finalists": [f.to_json() for f in choice.finalists],
-                        "nodes": len(result.nodes()), "settings": settings.public()})  # fmt: skip
-        log.info("final prompt (test accuracy %.3f, initial %.3f):\n%s", final_test.accuracy,
-                 initial_test.accuracy, final)  # fmt: skip
-    return TaskRunSummary(
-        log_dir=log_dir,
-        task=task.name,
-        initial_prompt=initial,
-        final_prompt=final,
-        initial_eval=initial_eval,
-        final_eval=choice.eval_accuracy,
-        initial_test=initial_test.accuracy,
-        final_test=final_test.accuracy,
-        test_difference=difference,
-        simulated=settings.simulated,
-        usage_table=session.usage.table(),
-        resumed_from=session.checkpoint.resumed_from,
-    )
+        return finish_task_run(
+            session, settings, result, method="ape", task=task, scorer=scorer,
+            initial=initial, final=choice.prompt, initial_eval=initial_eval,
+            final_eval=choice.eval_accuracy, is_initial=choice.is_initial,
+            meta_before={"search": "beam"},
+            record={"finalists": [f.to_json() for f in choice.finalists],
+                    "nodes": len(result.nodes())},
+        )  # fmt: skip

@@ -9,13 +9,12 @@ from typing import Any
 
 from drpo.llm._loop import run_sync
 from drpo.methods.opro.world import OPROConfig, OPROWorld, scoring_set
-from drpo.methods.task_scoring import TaskScorer, write_test_answers
+from drpo.methods.task_run import finish_task_run
+from drpo.methods.task_scoring import TaskScorer
 from drpo.methods.task_settings import TaskRunSettings, TaskRunSummary
 from drpo.methods.tasks import Task, answer_key
 from drpo.run_context import RunError, Session, with_knowledge
-from drpo.stats import paired_difference
-from search import Greedy, save_artifacts
-from search.artifacts import write_atomic
+from search import Greedy
 from world_model import Reasoner
 
 log = logging.getLogger("drpo")
@@ -91,58 +90,21 @@ def run_opro(settings: OPROSettings) -> OPROSummary:
         final = initial if keep_initial else best.instruction
         final_eval = initial_eval if keep_initial else best_eval
         final_train = history[0].score if keep_initial else best.score
-        initial_test, final_test = run_sync(
-            scorer.score_many([(initial, task.test), (final, task.test)])
-        )
-        difference = paired_difference(initial_test.correct, final_test.correct,
-                                       seed=settings.seed)  # fmt: skip
-        meta = {
-            "method": "opro",
-            "simulated": settings.simulated,
-            "task": task.name,
-            "initial_train_accuracy": history[0].score,
-            "final_train_accuracy": final_train,
-            "initial_eval_accuracy": initial_eval.accuracy,
-            "final_eval_accuracy": final_eval.accuracy,
-            "initial_test_accuracy": initial_test.accuracy,
-            "final_test_accuracy": final_test.accuracy,
-            "test_difference": difference.to_json(),
-            "best_prompt_is_initial": final == initial,
-            "search_answer": {"prompt": best.instruction, "train_accuracy": best.score,
-                              "eval_accuracy": best_eval.accuracy, "step": best.step},
-            "instructions_scored": len(history),
-        }  # fmt: skip
         if keep_initial:
             log.info("the best instruction scores %.3f on eval, below the initial one's %.3f: "
                      "keeping the initial instruction", best_eval.accuracy,
                      initial_eval.accuracy)  # fmt: skip
-        log_dir = session.log_dir
-        save_artifacts(result, log_dir / "algo_output", meta=meta)
-        write_atomic(log_dir / "best_prompt.txt", (final + "\n").encode("utf-8"))
-        counts = write_test_answers(log_dir / "test_answers.json", initial_test, final_test)
-        session.finish(
-            {
-                **meta,
-                "test_answer_counts": counts,
-                "initial_prompt": initial,
-                "final_prompt": final,
-                "history": [s.to_json() for s in history],
-                "settings": settings.public(),
-            }
-        )
-    return OPROSummary(
-        log_dir=log_dir,
-        task=task.name,
-        initial_prompt=initial,
-        final_prompt=final,
-        initial_train=history[0].score,
-        final_train=final_train,
-        initial_eval=initial_eval.accuracy,
-        final_eval=final_eval.accuracy,
-        initial_test=initial_test.accuracy,
-        final_test=final_test.accuracy,
-        test_difference=difference,
-        simulated=settings.simulated,
-        usage_table=session.usage.table(),
-        resumed_from=session.checkpoint.resumed_from,
-    )
+        return finish_task_run(
+            session, settings, result, method="opro", task=task, scorer=scorer,
+            initial=initial, final=final, initial_eval=initial_eval.accuracy,
+            final_eval=final_eval.accuracy, is_initial=final == initial,
+            meta_before={"initial_train_accuracy": history[0].score,
+                         "final_train_accuracy": final_train},
+            meta_after={"search_answer": {"prompt": best.instruction,
+                                          "train_accuracy": best.score,
+                                          "eval_accuracy": best_eval.accuracy,
+                                          "step": best.step},
+                        "instructions_scored": len(history)},
+            record={"history": [s.to_json() for s in history]},
+            summary=OPROSummary, initial_train=history[0].score, final_train=final_train,
+        )  # fmt: skip

@@ -9,13 +9,12 @@ from dataclasses import dataclass
 from drpo.llm._loop import run_sync
 from drpo.methods.bandit_scoring import SelectionSettings
 from drpo.methods.promptagent.world import PromptAgentConfig, PromptAgentWorld
-from drpo.methods.task_scoring import TaskScorer, write_test_answers
+from drpo.methods.task_run import finish_task_run
+from drpo.methods.task_scoring import TaskScorer
 from drpo.methods.task_settings import TaskRunSettings, TaskRunSummary
 from drpo.methods.tasks import answer_key
 from drpo.run_context import RunError, Session, with_knowledge
-from drpo.stats import paired_difference
-from search import MCTS, BeamSearch, Greedy, save_artifacts
-from search.artifacts import write_atomic
+from search import MCTS, BeamSearch, Greedy
 from world_model import Reasoner, SearchAlgorithm
 
 log = logging.getLogger("drpo")
@@ -100,48 +99,15 @@ def run_promptagent(settings: PromptAgentSettings) -> TaskRunSummary:
         keep_initial = answer_eval < result.tree.reward
         final = initial if keep_initial else candidate
         final_eval = result.tree.reward if keep_initial else answer_eval
-        initial_test, final_test = run_sync(
-            scorer.score_many([(initial, task.test), (final, task.test)])
-        )
-        difference = paired_difference(initial_test.correct, final_test.correct,
-                                       seed=settings.seed)  # fmt: skip
-        meta = {
-            "method": "promptagent",
-            "simulated": settings.simulated,
-            "task": task.name,
-            "search": settings.search,
-            "initial_eval_accuracy": result.tree.reward,
-            "final_eval_accuracy": final_eval,
-            "initial_test_accuracy": initial_test.accuracy,
-            "final_test_accuracy": final_test.accuracy,
-            "test_difference": difference.to_json(),
-            "best_prompt_is_initial": final == initial,
-            "search_answer": {"prompt": candidate, "eval_accuracy": answer_eval},
-        }
         if keep_initial:
             log.info("the search's answer scores %.3f on eval, below the initial prompt's %.3f: "
                      "keeping the initial prompt", answer_eval,
                      result.tree.reward)  # fmt: skip
-        log_dir = session.log_dir
-        save_artifacts(result, log_dir / "algo_output", meta=meta)
-        write_atomic(log_dir / "best_prompt.txt", (final + "\n").encode("utf-8"))
-        counts = write_test_answers(log_dir / "test_answers.json", initial_test, final_test)
-        session.finish({**meta, "test_answer_counts": counts, "initial_prompt": initial,
-                        "final_prompt": final,
-                        "nodes": len(result.nodes()), "settings": settings.public()})  # fmt: skip
-        log.info("final prompt (test accuracy %.3f, initial %.3f):\n%s", final_test.accuracy,
-                 initial_test.accuracy, final)  # fmt: skip
-    return TaskRunSummary(
-        log_dir=log_dir,
-        task=task.name,
-        initial_prompt=initial,
-        final_prompt=final,
-        initial_eval=result.tree.reward,
-        final_eval=final_eval,
-        initial_test=initial_test.accuracy,
-        final_test=final_test.accuracy,
-        test_difference=difference,
-        simulated=settings.simulated,
-        usage_table=session.usage.table(),
-        resumed_from=session.checkpoint.resumed_from,
-    )
+        return finish_task_run(
+            session, settings, result, method="promptagent", task=task, scorer=scorer,
+            initial=initial, final=final, initial_eval=result.tree.reward,
+            final_eval=final_eval, is_initial=final == initial,
+            meta_before={"search": settings.search},
+            meta_after={"search_answer": {"prompt": candidate, "eval_accuracy": answer_eval}},
+            record={"nodes": len(result.nodes())},
+        )  # fmt: skip

@@ -11,13 +11,12 @@ from drpo.llm import LLM
 from drpo.llm._loop import run_sync
 from drpo.methods.bandit_scoring import BanditSettings, SelectionSettings
 from drpo.methods.protegi.world import ProTeGiConfig, ProTeGiWorld
-from drpo.methods.task_scoring import TaskScorer, write_test_answers
+from drpo.methods.task_run import finish_task_run
+from drpo.methods.task_scoring import TaskScorer
 from drpo.methods.task_settings import TaskRunSettings, TaskRunSummary
 from drpo.methods.tasks import Task, answer_key
 from drpo.run_context import RunError, Session, with_knowledge
-from drpo.stats import paired_difference
-from search import BeamSearch, save_artifacts
-from search.artifacts import write_atomic
+from search import BeamSearch
 from world_model import Reasoner
 
 log = logging.getLogger("drpo")
@@ -108,52 +107,19 @@ def run_protegi(settings: ProTeGiSettings) -> TaskRunSummary:
         keep_initial = answer_eval.accuracy < initial_eval
         final = initial if keep_initial else candidate
         final_eval = initial_eval if keep_initial else answer_eval.accuracy
-        initial_test, final_test = run_sync(
-            scorer.score_many([(initial, task.test), (final, task.test)])
-        )
-        difference = paired_difference(initial_test.correct, final_test.correct,
-                                       seed=settings.seed)  # fmt: skip
         beam = [{"prompt": n.state.prompt, "estimated_accuracy": n.state.estimate,
                  "pulls": n.state.pulls, "kind": n.state.kind}
                 for n in result.beam if n.depth == result.terminal_node.depth]  # fmt: skip
-        meta = {
-            "method": "protegi",
-            "simulated": settings.simulated,
-            "task": task.name,
-            "selection": settings.selection,
-            "initial_eval_accuracy": initial_eval,
-            "final_eval_accuracy": final_eval,
-            "initial_test_accuracy": initial_test.accuracy,
-            "final_test_accuracy": final_test.accuracy,
-            "test_difference": difference.to_json(),
-            "best_prompt_is_initial": final == initial,
-            "search_answer": {"prompt": candidate, "eval_accuracy": answer_eval.accuracy,
-                              "estimated_accuracy": result.terminal_state.estimate},
-            "final_beam": beam,
-        }  # fmt: skip
         if keep_initial:
             log.info("the search's answer scores %.3f on eval, below the initial prompt's %.3f: "
                      "keeping the initial prompt", answer_eval.accuracy, initial_eval)  # fmt: skip
-        log_dir = session.log_dir
-        save_artifacts(result, log_dir / "algo_output", meta=meta)
-        write_atomic(log_dir / "best_prompt.txt", (final + "\n").encode("utf-8"))
-        counts = write_test_answers(log_dir / "test_answers.json", initial_test, final_test)
-        session.finish({**meta, "test_answer_counts": counts, "initial_prompt": initial,
-                        "final_prompt": final, "nodes": len(result.nodes()),
-                        "settings": settings.public()})  # fmt: skip
-        log.info("final prompt (test accuracy %.3f, initial %.3f):\n%s", final_test.accuracy,
-                 initial_test.accuracy, final)  # fmt: skip
-    return TaskRunSummary(
-        log_dir=log_dir,
-        task=task.name,
-        initial_prompt=initial,
-        final_prompt=final,
-        initial_eval=initial_eval,
-        final_eval=final_eval,
-        initial_test=initial_test.accuracy,
-        final_test=final_test.accuracy,
-        test_difference=difference,
-        simulated=settings.simulated,
-        usage_table=session.usage.table(),
-        resumed_from=session.checkpoint.resumed_from,
-    )
+        return finish_task_run(
+            session, settings, result, method="protegi", task=task, scorer=scorer,
+            initial=initial, final=final, initial_eval=initial_eval, final_eval=final_eval,
+            is_initial=final == initial, meta_before={"selection": settings.selection},
+            meta_after={"search_answer": {"prompt": candidate,
+                                          "eval_accuracy": answer_eval.accuracy,
+                                          "estimated_accuracy": result.terminal_state.estimate},
+                        "final_beam": beam},
+            record={"nodes": len(result.nodes())},
+        )  # fmt: skip
