@@ -1,0 +1,99 @@
+"""What a new user meets at the edges of a run: why a run ended on its initial prompt, the
+note beside simulated figures, the console's last lines, and the command line's answers to
+a mistake (one line, exit 2, a suggestion where one helps)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from drpo.cli import main
+from drpo.methods.runner import unchanged_reason
+from drpo.sim import SimulatedLLM
+
+
+def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(["--disable_tqdm", *argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+# ---- why nothing changed ------------------------------------------------------------------
+def test_a_drpo_run_whose_proposals_are_all_refused_says_why_on_stdout(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # The optimiser loops, as a small real model does.
+    looping = {"analysis": "The answer could be kinder.",
+               "new_system_prompt": "Be helpful and kind. " * 12}  # fmt: skip
+    monkeypatch.setattr(SimulatedLLM, "_optimise_prompt",
+                        lambda self, text, rng, temp: json.dumps(looping))  # fmt: skip
+    code, out, _ = _run(capsys, "--depth", "1", "--log_dir", str(tmp_path / "run"))
+    assert code == 0
+    [line] = [x for x in out.splitlines() if x.startswith("why the prompt is unchanged")]
+    assert "the optimiser's 3 answer(s) were all refused" in line
+    assert "commonest reason (3 of 3): 'new_system_prompt' repeats the same words over" in line
+
+
+def test_a_task_run_where_nothing_scores_better_says_so(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # A task model that never answers right: no prompt can score better than the initial one.
+    monkeypatch.setattr(SimulatedLLM, "_answer_task",
+                        lambda self, messages, question, draw: "I cannot tell.")  # fmt: skip
+    code, out, _ = _run(capsys, "--method", "promptagent", "--n_iters", "1",
+                        "--log_dir", str(tmp_path / "run"))  # fmt: skip
+    assert code == 0
+    [line] = [x for x in out.splitlines() if x.startswith("why the prompt is unchanged")]
+    assert line == ("why the prompt is unchanged: no prompt the search tried scored better than "
+                    "the initial one on the eval split")  # fmt: skip
+
+
+def test_a_run_that_found_a_better_prompt_prints_no_why_line(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    code, out, _ = _run(capsys, "--depth", "2", "--log_dir", str(tmp_path / "run"))
+    assert code == 0
+    best = (tmp_path / "run" / "best_system_prompt.txt").read_text()
+    assert best.strip() != "You are a helpful assistant."
+    assert "why the prompt is unchanged" not in out
+
+
+def _optimiser(answers: int, refused: int, reasons: dict[str, int]) -> dict:
+    row = {"role": "optimize", "json_answers": answers, "json_unusable": refused,
+           "unusable_reasons": reasons}  # fmt: skip
+    return {"roles": [{"role": "base", "json_answers": 9, "json_unusable": 9}, row]}
+
+
+def test_the_reason_names_nothing_better_and_counts_some_refusals() -> None:
+    usage = _optimiser(12, 2, {"too long": 1, "a copy of the query": 1})
+    reason = unchanged_reason(usage, {}, judged_on="the eval split")
+    assert reason == ("no prompt the search tried scored better than the initial one on the "
+                      "eval split (2 of 12 optimiser answer(s) refused; commonest reason (1 of "
+                      "2): too long)")  # fmt: skip
+    assert "refused" not in unchanged_reason(_optimiser(4, 0, {}), {}, judged_on="eval")
+
+
+def test_a_budget_stop_is_named_with_its_limits() -> None:
+    budget = {"search_budget": {"stopped_on_budget": True, "limits": {"calls": 40, "usd": None}}}
+    reason = unchanged_reason(_optimiser(3, 0, {}), budget, judged_on="the eval split")
+    assert reason == ("the search stopped on its budget (40 calls) before any prompt scored "
+                      "better on the eval split")  # fmt: skip
+
+
+def test_every_answer_refused_wins_over_a_budget_stop() -> None:
+    budget = {"search_budget": {"stopped_on_budget": True, "limits": {"calls": 5}}}
+    reason = unchanged_reason(_optimiser(2, 2, {"x": 2}), budget, judged_on="eval")
+    assert reason.startswith("the optimiser's 2 answer(s) were all refused")
+
+
+def test_a_simulated_task_run_says_its_figures_cannot_compare_methods(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    code, out, _ = _run(capsys, "--method", "ape", "--log_dir", str(tmp_path / "run"))
+    assert code == 0
+    lines = out.splitlines()
+    test_line = next(i for i, x in enumerate(lines) if x.startswith("test accuracy:"))
+    assert lines[test_line + 1].startswith("simulated figures: the simulated task model rewards")
+    assert "not which method is better" in lines[test_line + 1]
