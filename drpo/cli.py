@@ -20,6 +20,7 @@ from typing import Any, NoReturn
 from drpo.llm import BACKENDS
 from drpo.methods.registry import METHODS
 from drpo.methods.spec import MethodSpec, Option, parse_bool
+from drpo.run_dir import resume_problem
 
 FAMILIES = ("sim", "mistral", "llama", "gpt", "other")
 
@@ -232,4 +233,10 @@ def _main(argv: Sequence[str] | None, methods: Sequence[MethodSpec]) -> int:
             setattr(args, option.name, option.default)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     log_dir = Path(args.log_dir or f"logs/{args.method}-{args.search}-{stamp}")
+    if args.resume:
+        problem, notice = resume_problem(log_dir, given=args.log_dir is not None)
+        if problem is not None or notice is not None:
+            print(f"train.py: {'error: ' + problem if problem else notice}", file=sys.stderr)
+        if problem is not None:
+            return 2
     return method.run(args, log_dir)

@@ -97,3 +97,65 @@ def test_a_simulated_task_run_says_its_figures_cannot_compare_methods(
     test_line = next(i for i, x in enumerate(lines) if x.startswith("test accuracy:"))
     assert lines[test_line + 1].startswith("simulated figures: the simulated task model rewards")
     assert "not which method is better" in lines[test_line + 1]
+
+
+# ---- the console --------------------------------------------------------------------------
+def test_the_calls_bar_ends_with_the_calls_answered_and_a_plural(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    assert main(["--depth", "2", "--log_dir", str(tmp_path / "run")]) == 0
+    err = capsys.readouterr().err.replace("\r", "\n")
+    usage = json.loads((tmp_path / "run" / "usage.json").read_text())
+    last = [x for x in err.splitlines() if x.startswith("LLM calls")][-1]
+    assert last.startswith(f"LLM calls answered: {usage['total']['requests']} calls ["), last
+    assert "0call" not in err and "call/s" not in err
+
+
+def test_an_offline_prompt_oirl_run_shows_no_calls_bar(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    from tests.oirl_helpers import tiny_svamp
+
+    logs = tiny_svamp(tmp_path / "svamp", n=12, held_out_n=4)
+    argv = ["--method", "oirl", "--oirl_logs", str(logs), "--oirl_models", "linear"]
+    assert main([*argv, "--log_dir", str(tmp_path / "run")]) == 0
+    err = capsys.readouterr().err
+    assert "Prompt-OIRL" in err  # the run's own bar is there
+    assert "LLM calls" not in err
+
+
+def test_a_connection_error_ends_its_sentence_once(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    nowhere = [f"--{role}_base_url=http://127.0.0.1:9/v1"
+               for role in ("base", "eval", "metrics", "optimize")]  # fmt: skip
+    code, _, err = _run(capsys, *nowhere, "--max_retries", "0", "--depth", "1",
+                        "--log_dir", str(tmp_path / "run"))  # fmt: skip
+    assert code == 1
+    assert "APIConnectionError: Connection error. Everything answered so far" in err
+    assert ".." not in err
+
+
+@pytest.mark.parametrize(
+    ("where", "message"),
+    [
+        (None, "train.py: error: --resume needs --log_dir, the folder of the run to continue"),
+        ("missing", "does not exist, so there is no run to continue"),
+    ],
+)
+def test_resume_with_no_run_to_continue_is_one_line_and_exit_2(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, where: str | None, message: str
+) -> None:
+    monkey_dir = ["--log_dir", str(tmp_path / where)] if where else []
+    code, out, err = _run(capsys, "--resume", *monkey_dir)
+    assert code == 2 and message in err and len(err.strip().splitlines()) == 1
+    assert out == "" and not (tmp_path / "missing").exists()
+
+
+def test_resume_in_a_folder_without_a_checkpoint_says_a_new_run_starts(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    (tmp_path / "run").mkdir()
+    code, _, err = _run(capsys, "--resume", "--depth", "1", "--log_dir", str(tmp_path / "run"))
+    assert code == 0
+    assert "holds no checkpoint.json, so there is nothing to continue: a new run starts" in err

@@ -126,14 +126,15 @@ def failure(exc: Exception) -> int:
 
     if isinstance(exc, (RunError, RunDirError, LLMConfigError, ValueError)):
         return fail(str(exc))
+    said = str(exc).rstrip().rstrip(".")  # a sentence follows: one full stop between them
     if isinstance(exc, BudgetExceeded):
-        return fail(f"stopped before exceeding the budget: {exc}. Everything so far is saved; "
+        return fail(f"stopped before exceeding the budget: {said}. Everything so far is saved; "
                     "continue with --resume and a larger --budget_usd", 3)  # fmt: skip
     if isinstance(exc, MostlyFailedError):
-        return fail(f"the run finished, but {exc}. Its artefacts are saved; fix the cause and "
+        return fail(f"the run finished, but {said}. Its artefacts are saved; fix the cause and "
                     "run it again with --resume", 1)  # fmt: skip
     if isinstance(exc, LLMError):
-        return fail(f"{exc}. Everything answered so far is saved; fix the cause and continue "
+        return fail(f"{said}. Everything answered so far is saved; fix the cause and continue "
                     "with --resume", 1)  # fmt: skip
     if isinstance(exc, OSError):
         return fail(f"cannot write the run's files: {exc}")
