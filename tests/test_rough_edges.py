@@ -159,3 +159,44 @@ def test_resume_in_a_folder_without_a_checkpoint_says_a_new_run_starts(
     code, _, err = _run(capsys, "--resume", "--depth", "1", "--log_dir", str(tmp_path / "run"))
     assert code == 0
     assert "holds no checkpoint.json, so there is nothing to continue: a new run starts" in err
+
+
+# ---- the command line ----------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--depht", "3"], "unrecognized arguments: --depht 3 (--depht: did you mean --depth?)"),
+        (["--beamsize=3"], "(--beamsize: did you mean --beam_size?)"),
+        (["--method", "toy", "--depth", "0"], "--depth must be >= 1"),
+        (["--model_path", "qwen7b"],
+         "the known names: qwen0.5b, smollm2 (fetch one with: python -m drpo.models fetch NAME)"),
+        (["--model_path", "qwen0.5"], "did you mean qwen0.5b?"),
+    ],
+)  # fmt: skip
+def test_a_mistake_is_one_line_exit_2_with_what_would_be_right(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, argv: list[str], message: str
+) -> None:
+    with_dir = [*argv, "--log_dir", str(tmp_path / "run")]
+    try:
+        code, out, err = _run(capsys, *with_dir)
+    except SystemExit as stop:  # argparse's own errors
+        code, (out, err) = stop.code, capsys.readouterr()
+    assert code == 2 and message in err, err
+    assert len(err.strip().splitlines()) == 1 and out == ""
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_task_that_is_a_folder_says_so_and_what_it_holds(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    folder = tmp_path / "tasks"
+    folder.mkdir()
+    (folder / "counting.json").write_text("[]")
+    code, _, err = _run(capsys, "--method", "ape", "--task", str(folder),
+                        "--log_dir", str(tmp_path / "run"))  # fmt: skip
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert f"--task {str(folder)!r} is a directory; --task takes a task file" in err
+    assert f"e.g. --data_dir {folder} --task counting (it holds counting)" in err
+    code, _, err = _run(capsys, "--method", "ape", "--task", "tasks", "--data_dir", str(tmp_path),
+                        "--log_dir", str(tmp_path / "run"))  # fmt: skip
+    assert code == 2 and f"is a directory in --data_dir ({folder})" in err

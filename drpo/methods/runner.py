@@ -5,6 +5,7 @@ closing lines, or one line on stderr and an exit code)."""
 from __future__ import annotations
 
 import argparse
+import difflib
 import json
 import sys
 from collections.abc import Callable, Mapping, Sequence
@@ -170,6 +171,14 @@ def _local_model(text: str, models_dir: str | None, offline: bool = False) -> st
                 f"model {text} is not fetched; run: python -m drpo.models fetch {text}"
             )
         return str(path)
+    if not (offline or text.lower().endswith(".gguf") or Path(text).expanduser().exists()):
+        known = ", ".join(sorted(MODELS))
+        close = difflib.get_close_matches(text, sorted(MODELS), n=1)
+        hint = f"did you mean {close[0]}? " if close else ""
+        raise LLMConfigError(
+            f"--model_path {text!r}: no such GGUF file, and no model of that name; {hint}the "
+            f"known names: {known} (fetch one with: python -m drpo.models fetch NAME)"
+        )
     return text
 
 
