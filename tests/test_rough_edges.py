@@ -5,13 +5,19 @@ a mistake (one line, exit 2, a suggestion where one helps)."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
+from oirl_helpers import tiny_svamp
 
 from drpo.cli import main
 from drpo.methods.runner import unchanged_reason
 from drpo.sim import SimulatedLLM
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -114,8 +120,6 @@ def test_the_calls_bar_ends_with_the_calls_answered_and_a_plural(
 def test_an_offline_prompt_oirl_run_shows_no_calls_bar(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    from tests.oirl_helpers import tiny_svamp
-
     logs = tiny_svamp(tmp_path / "svamp", n=12, held_out_n=4)
     argv = ["--method", "oirl", "--oirl_logs", str(logs), "--oirl_models", "linear"]
     assert main([*argv, "--log_dir", str(tmp_path / "run")]) == 0
@@ -200,3 +204,34 @@ def test_a_task_that_is_a_folder_says_so_and_what_it_holds(
     code, _, err = _run(capsys, "--method", "ape", "--task", "tasks", "--data_dir", str(tmp_path),
                         "--log_dir", str(tmp_path / "run"))  # fmt: skip
     assert code == 2 and f"is a directory in --data_dir ({folder})" in err
+
+
+# ---- the test suite on a fresh clone ------------------------------------------------------
+def test_without_chromium_and_the_data_the_tests_skip_and_say_why(tmp_path: Path) -> None:
+    """A clone without ../shared/data and without chromium: the tests that need them skip,
+    each with the reason and how to get what is missing; none fails."""
+    python = Path(sys.executable)
+    env = {k: v for k, v in os.environ.items() if k != "CI"}
+    env |= {"PATH": str(python.parent), "PROMPT_SEARCH_DATA": str(tmp_path / "no-data"),
+            "PYTHONPATH": str(REPO)}  # fmt: skip
+    tests = [
+        "tests/test_visualizer_browser.py",
+        "tests/test_arena_browser.py",
+        "tests/test_drpo.py::test_training_mix_is_proportional_and_seeded",
+        "tests/test_oirl_logs.py",
+        "tests/test_promptagent.py::test_every_bigbench_task_loads_and_splits",
+    ]
+    done = subprocess.run(
+        [str(python), "-m", "pytest", "-q", "-p", "no:cacheprovider", "-rs", *tests],
+        capture_output=True, text=True, cwd=REPO, env=env, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout[-2000:]
+    assert "failed" not in done.stdout and "error" not in done.stdout.lower()
+    assert (
+        "chromium and chromedriver are not on PATH (Debian: sudo apt-get install chromium "
+        "chromium-driver)" in done.stdout
+    )
+    assert f"needs the project's data: {tmp_path / 'no-data' / 'drpo'} is absent" in done.stdout
+    assert "or set PROMPT_SEARCH_DATA to it" in done.stdout
+    for part in ("bigbench", "prompt_oirl/gsm8k_llama2"):
+        assert f"{tmp_path / 'no-data' / part} is absent" in done.stdout

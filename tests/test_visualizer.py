@@ -17,6 +17,7 @@ from drpo.visualize.page_data import layout, page_data, prompt_of
 from drpo.visualize.reasoners_format import tree_log
 from drpo.visualize.terminal import compare_table, trace_table
 from search import MCTS, BeamSearch, TreeRecord, save_artifacts
+from search.tree_json import NodeRecord
 from world_model.toy import prompt_building
 
 REPO = Path(__file__).resolve().parents[1]
@@ -62,11 +63,34 @@ def test_layout_puts_parents_above_their_children() -> None:
     assert len(positions) == len(record.nodes)
     for node in record.nodes:
         kids = [positions[c.id][0] for c in record.children(node.id)]
-        if kids:
-            assert min(kids) <= positions[node.id][0] <= max(kids)
+        if kids:  # in order, the parent above their middle
+            assert kids == sorted(kids) and positions[node.id][0] == (kids[0] + kids[-1]) / 2
         assert positions[node.id][1] == node.depth
-    leaves = sorted(positions[n.id][0] for n in record.nodes if not record.children(n.id))
-    assert leaves == [float(i) for i in range(len(leaves))]
+    for level in {n.depth for n in record.nodes}:  # no two nodes of a level closer than 1
+        xs = sorted(positions[n.id][0] for n in record.nodes if n.depth == level)
+        assert all(b - a >= 1 for a, b in zip(xs, xs[1:]))
+    assert min(x for x, _ in positions.values()) == 0
+
+
+def _node(node: int, parent: int | None, depth: int) -> NodeRecord:
+    return NodeRecord(id=node, parent=parent, depth=depth, action=None, state=f"prompt {node}",
+                      expanded=True, is_terminal=False, reward=1.0, reward_details={},
+                      fast_reward=None, fast_reward_details={}, visits=0, q=None,
+                      cum_reward=None)  # fmt: skip
+
+
+def test_a_deep_path_with_short_side_branches_stays_narrow() -> None:
+    """A tree like DRPO's beam (one long path, a leaf beside each step) takes half a column
+    per step (each parent above its two children's middle), not a column per leaf."""
+    nodes, parent = [], None
+    for step in range(30):
+        for node in (2 * step, 2 * step + 1) if step else (0,):
+            nodes.append(_node(node, parent, step))
+        parent = 2 * step
+    record = TreeRecord(algorithm="BeamSearch", settings={}, cum_reward=1.0, best_path=(0, 2),
+                        nodes=tuple(nodes))  # fmt: skip
+    positions = layout(record)
+    assert max(x for x, _ in positions.values()) == 15  # 30 leaves
 
 
 def test_page_data_carries_details_best_path_and_series() -> None:

@@ -4,8 +4,6 @@ node, highlights the best path, shows a node's details on click, and runs no LLM
 
 from __future__ import annotations
 
-import os
-import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,17 +11,15 @@ from typing import Any
 
 import pytest
 from drpo_helpers import drpo_pieces
+from prerequisites import CHROMEDRIVER, CHROMIUM, skip_without_chromium
 from test_visualizer import EVIL, evil_record
 
 from drpo.visualize.cli import main as visualize
 from search import MCTS, BeamSearch, save_artifacts
 from world_model import Reasoner
 
-CHROMIUM, DRIVER = shutil.which("chromium"), shutil.which("chromedriver")
-if not (CHROMIUM and DRIVER):
-    if os.environ.get("CI"):
-        raise RuntimeError("CI needs chromium and chromedriver (Debian: chromium chromium-driver)")
-    pytest.skip("chromium or chromedriver is not installed", allow_module_level=True)
+skip_without_chromium()
+DRIVER = CHROMEDRIVER
 
 from selenium import webdriver  # noqa: E402
 from selenium.webdriver.chrome.service import Service  # noqa: E402
