@@ -226,6 +226,39 @@ def test_the_trace_picks_its_columns_by_method(tmp_path: Path, capsys) -> None:
     assert "aspects" not in table and "None" not in table
 
 
+def test_the_trace_says_what_its_value_and_its_numbers_are(tmp_path: Path, capsys) -> None:
+    from drpo.visualize.cli import main as visualize
+
+    pa = _run(tmp_path, "pa", "--method", "promptagent", "--n_iters", "2", "--depth", "2")
+    drpo = _run(tmp_path, "drpo", "--depth", "2")
+    capsys.readouterr()
+    assert visualize([str(pa), "--trace"]) == 0
+    first, head = capsys.readouterr().out.splitlines()[:2]
+    assert first.startswith("MCTS: best path, value ")
+    assert first.endswith("(the sum of the rewards along the path, each an eval accuracy, so "
+                          "not itself an accuracy)")  # fmt: skip
+    assert head.endswith(" prompt chars")
+    assert visualize([str(drpo), "--trace"]) == 0
+    first, head = capsys.readouterr().out.splitlines()[:2]
+    assert first.endswith("(the mean of the rewards along the path, each a judge score from 1 "
+                          "to 5)")  # fmt: skip
+    assert head.endswith(" prompt chars")
+    assert visualize([str(drpo), "--compare", str(pa)]) == 0
+    assert capsys.readouterr().out.splitlines()[0].count("prompt chars") == 2
+
+
+def test_a_node_that_keeps_its_parents_prompt_is_marked_unchanged() -> None:
+    same, more = (NodeRecord(**{**vars(_node(i, 0, 1)), "state": text})
+                  for i, text in ((1, "prompt 0"), (2, "prompt 0 and more")))  # fmt: skip
+    nodes = (_node(0, None, 0), same, more)
+    record = TreeRecord(algorithm="BeamSearch", settings={}, cum_reward=1.0, best_path=(0, 1),
+                        nodes=nodes)  # fmt: skip
+    details = {n["id"]: n["details"] for n in page_data(record)["nodes"]}
+    assert details[1].get("unchanged") is True and details[1]["diff"] == []
+    assert "unchanged" not in details[2]
+    assert details[2]["diff"] == [["same", "prompt 0"], ["ins", " and more"]]
+
+
 def test_an_errored_step_shows_its_error_not_a_bare_zero(tmp_path, capsys, monkeypatch) -> None:
     from drpo.visualize.cli import main as visualize
 
