@@ -102,7 +102,13 @@ def build_parser(*, methods: Sequence[MethodSpec] = METHODS) -> argparse.Argumen
     _per_method(p, methods, Option("search", choices=("beam", "mcts", "greedy")))
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--log_dir", default=None, help="default: logs/<method>-<search>-<time>")
-    _flag(p, "resume", False, "continue the run in log_dir (same arguments)")
+    _flag(
+        p,
+        "resume",
+        False,
+        "continue the run in --log_dir (same arguments); a log_dir "
+        "that does not exist is an error, one without a checkpoint starts a new run",
+    )
 
     m = p.add_argument_group("models")
     m.add_argument("--base_model_name", default="sim")

@@ -32,10 +32,11 @@ def provenance(summary: Any) -> tuple[str, str]:
     return where, resumed
 
 
+#: Under a simulated run's accuracies (and the arena's simulated table): what they can say.
 SIMULATED_FIGURES = (
     "simulated figures: the simulated task model rewards the number of generic reasoning "
-    "hints in a prompt, so every method reaches about the same accuracies; they show that a "
-    "run works, not which method is better"
+    "hints in a prompt, so every method reaches about the same accuracies; they show that the "
+    "runs work, not which method is better"
 )
 
 
