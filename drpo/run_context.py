@@ -307,6 +307,8 @@ class Session:
         with the first call sent, so that a run that calls no LLM (an offline Prompt-OIRL
         run) shows none; `final` closes it with the count of calls answered."""
         with self._bar_lock:
+            if self._ticking.is_set() and not final:  # the run is over: the bar is closed
+                return
             if self._requests is None:
                 if self.settings.disable_tqdm or not (self.usage.answered or self.usage.in_flight):
                     return
