@@ -38,6 +38,8 @@ def resume_problem(log_dir: Path, *, given: bool) -> tuple[str | None, str | Non
     there is nothing there to continue: no --log_dir, a path that does not exist or is a
     file; a notice, when the folder holds no checkpoint, so that a new run starts there, as a
     grid of jobs that always passes --resume expects)."""
+    from drpo.run_context import CHECKPOINT
+
     if not given:
         return "--resume needs --log_dir, the folder of the run to continue", None
     if not log_dir.exists():
@@ -46,10 +48,10 @@ def resume_problem(log_dir: Path, *, given: bool) -> tuple[str | None, str | Non
                 "one"), None  # fmt: skip
     if not log_dir.is_dir():
         return f"--resume: {str(log_dir)!r} is a file, not a run's log_dir", None
-    if (log_dir / "checkpoint.json").exists():
+    if (log_dir / CHECKPOINT).exists():
         return None, None
-    return None, (f"--resume: {str(log_dir)!r} holds no checkpoint.json, so there is nothing "
-                  "to continue: a new run starts there")  # fmt: skip
+    return None, (f"--resume: {str(log_dir)!r} holds no {CHECKPOINT}, so there is nothing to "
+                  "continue: a new run starts there")  # fmt: skip
 
 
 def redact(args: Mapping[str, Any]) -> dict[str, Any]:
