@@ -9,6 +9,7 @@ when it stopped before overspending its budget), never a traceback.
 from __future__ import annotations
 
 import argparse
+import difflib
 import signal
 import sys
 import threading
@@ -20,13 +21,27 @@ from typing import Any, NoReturn
 from drpo.llm import BACKENDS
 from drpo.methods.registry import METHODS
 from drpo.methods.spec import MethodSpec, Option, parse_bool
+from drpo.run_dir import resume_problem
 
 FAMILIES = ("sim", "mistral", "llama", "gpt", "other")
 
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
-        self.exit(2, f"{self.prog}: error: {message}\n")
+        self.exit(2, f"{self.prog}: error: {message}{self.suggestion(message)}\n")
+
+    def suggestion(self, message: str) -> str:
+        """' (did you mean --depth?)' for an unrecognised flag close to a known one."""
+        if not message.startswith("unrecognized arguments:"):
+            return ""
+        known = [o for a in self._actions for o in a.option_strings if o.startswith("--")]
+        hints = []
+        for word in message.split(":", 1)[1].split():
+            flag = word.split("=", 1)[0]
+            close = difflib.get_close_matches(flag, known, n=1) if flag.startswith("-") else []
+            if close:
+                hints.append(f"{flag}: did you mean {close[0]}?")
+        return f" ({'; '.join(hints)})" if hints else ""
 
 
 def _add(parser: argparse._ActionsContainer, option: Option) -> None:
@@ -87,7 +102,13 @@ def build_parser(*, methods: Sequence[MethodSpec] = METHODS) -> argparse.Argumen
     _per_method(p, methods, Option("search", choices=("beam", "mcts", "greedy")))
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--log_dir", default=None, help="default: logs/<method>-<search>-<time>")
-    _flag(p, "resume", False, "continue the run in log_dir (same arguments)")
+    _flag(
+        p,
+        "resume",
+        False,
+        "continue the run in --log_dir (same arguments); a log_dir "
+        "that does not exist is an error, one without a checkpoint starts a new run",
+    )
 
     m = p.add_argument_group("models")
     m.add_argument("--base_model_name", default="sim")
@@ -232,4 +253,10 @@ def _main(argv: Sequence[str] | None, methods: Sequence[MethodSpec]) -> int:
             setattr(args, option.name, option.default)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     log_dir = Path(args.log_dir or f"logs/{args.method}-{args.search}-{stamp}")
+    if args.resume:
+        problem, notice = resume_problem(log_dir, given=args.log_dir is not None)
+        if problem is not None or notice is not None:
+            print(f"train.py: {'error: ' + problem if problem else notice}", file=sys.stderr)
+        if problem is not None:
+            return 2
     return method.run(args, log_dir)

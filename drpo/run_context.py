@@ -295,20 +295,40 @@ class Session:
             log.info("all roles run on the simulated LLM: the results are simulated")
         off = self.settings.disable_tqdm
         self._progress = tqdm(total=self._total, desc=self._desc, unit="level", disable=off)
-        self._requests = tqdm(desc="LLM calls done", unit="call", disable=off)
+        self._requests: tqdm | None = None  # the calls bar, from the first call on
+        self._bar_lock = threading.Lock()
         self._ticking = threading.Event()
         if not off:
             threading.Thread(target=self._tick, name="progress", daemon=True).start()
         return self
 
-    def _tick(self) -> None:
-        """Keeps the calls bar current inside a level: done, in flight, retries so far."""
-        while not self._ticking.wait(1.0):
+    def _calls_bar(self, *, final: bool = False) -> None:
+        """The calls bar brought up to date: done, in flight, retries so far. It appears
+        with the first call sent, so that a run that calls no LLM (an offline Prompt-OIRL
+        run) shows none; `final` closes it with the count of calls answered."""
+        with self._bar_lock:
+            if self._ticking.is_set() and not final:  # the run is over: the bar is closed
+                return
+            if self._requests is None:
+                if self.settings.disable_tqdm or not (self.usage.answered or self.usage.in_flight):
+                    return
+                self._requests = tqdm(desc="LLM calls answered", unit=" calls",
+                                      initial=self.usage.answered)  # fmt: skip
+                # the rate counts every call from the start of the run, not from the bar's
+                self._requests.initial = 0
+                self._requests.start_t -= time.perf_counter() - self._started
             retries = sum(n.get("retries", 0) for n in self.pool.notes().values())
             self._requests.n = self.usage.answered
-            self._requests.set_postfix_str(
-                f"in flight {self.usage.in_flight}, retries {retries}", refresh=True
-            )
+            postfix = f"retries {retries}" if final else (
+                f"in flight {self.usage.in_flight}, retries {retries}")  # fmt: skip
+            self._requests.set_postfix_str(postfix, refresh=True)
+            if final:
+                self._requests.close()
+
+    def _tick(self) -> None:
+        """Keeps the calls bar current inside a level."""
+        while not self._ticking.wait(1.0):
+            self._calls_bar()
 
     def llms(self, roles: Mapping[str, RoleSettings], *, max_reasks: int = 2) -> dict[str, LLM]:
         return make_llms(
@@ -390,7 +410,7 @@ class Session:
     ) -> None:
         self._ticking.set()
         self._progress.close()
-        self._requests.close()
+        self._calls_bar(final=True)
         try:
             if error is not None:
                 self.checkpoint.write("interrupted", self.frontiers, self.usage)

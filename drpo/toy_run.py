@@ -27,6 +27,12 @@ class ToyRunSummary:
 def make_algorithm(
     search: str, *, depth: int, beam_size: int, n_iters: int, w_exp: float, seed: int
 ) -> SearchAlgorithm:
+    """The search of a toy run; ValueError (one line for the user) for settings it cannot
+    run with: a depth under 1 would build no prompt at all."""
+    if depth < 1:
+        raise ValueError(
+            f"--depth must be >= 1 (the words the toy prompt is built of), got {depth}"
+        )
     if search == "beam":
         return BeamSearch(beam_size=beam_size, max_depth=depth, seed=seed)
     if search == "greedy":

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from prerequisites import BIGBENCH, needs_data
 from run_helpers import kill_after_frontiers, train, tree_without_meta
 
 from drpo.llm import Backend, BackendCall, RoleSettings, make_llms
@@ -24,7 +25,6 @@ from search import BeamSearch
 from world_model import Reasoner, check_world_model
 
 REPO = Path(__file__).resolve().parents[1]
-BIGBENCH = REPO.parent / "shared" / "data" / "bigbench"
 INITIAL = "Answer the question."
 
 
@@ -188,9 +188,8 @@ def test_settings_are_honoured(tmp_path: Path) -> None:
     assert optimize["requests"] == 2 + 2  # two demo sets, then one request per kept node
 
 
+@needs_data("bigbench")
 def test_the_command_runs_on_a_bigbench_task(tmp_path: Path) -> None:
-    if not BIGBENCH.is_dir():
-        pytest.skip("../shared/data/bigbench is absent")
     out = train("--method", "ape", "--task", "object_counting", "--data_dir", str(BIGBENCH),
                 "--log_dir", str(tmp_path / "r"), cwd=tmp_path)  # fmt: skip
     assert out.returncode == 0, out.stderr

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from prerequisites import BIGBENCH, needs_data
 from run_helpers import REPO, kill_after_frontiers, train, tree_without_meta
 
 from drpo.llm import Backend, BackendCall, RoleSettings, make_llms
@@ -31,8 +32,6 @@ from drpo.methods.task_scoring import TaskScorer
 from drpo.methods.tasks import DEMO_TASK, answer_key, load_task
 from search import Greedy
 from world_model import Reasoner
-
-BIGBENCH = REPO.parent / "shared" / "data" / "bigbench"
 
 
 class Recording(Backend):
@@ -234,7 +233,7 @@ def test_kill_9_and_resume_ends_the_same(sim_server, tmp_path: Path) -> None:
     assert servers[0].stats()["completions"] <= servers[1].stats()["completions"] + 8
 
 
-@pytest.mark.skipif(not BIGBENCH.is_dir(), reason="../shared/data is absent")
+@needs_data("bigbench")
 def test_the_command_runs_on_a_bigbench_task(tmp_path: Path) -> None:
     out = train("--method", "opro", "--task", "object_counting", "--data_dir", str(BIGBENCH),
                 "--depth", "4", "--log_dir", str(tmp_path / "r"))  # fmt: skip

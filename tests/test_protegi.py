@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from prerequisites import BIGBENCH, needs_data
 from run_helpers import kill_after_frontiers, train, tree_without_meta
 
 from drpo.cli import main
@@ -26,7 +27,6 @@ from search import BeamSearch
 from world_model import Reasoner, check_world_model
 
 REPO = Path(__file__).resolve().parents[1]
-BIGBENCH = REPO.parent / "shared" / "data" / "bigbench"
 HINTS = list(HINT_SENTENCES.values())
 
 
@@ -240,7 +240,7 @@ def test_successive_rejects_runs_too(tmp_path: Path) -> None:
     assert summary["final_eval_accuracy"] > summary["initial_eval_accuracy"]
 
 
-@pytest.mark.skipif(not BIGBENCH.is_dir(), reason="../shared/data/bigbench is absent")
+@needs_data("bigbench")
 def test_the_command_runs_on_a_bigbench_task(tmp_path: Path) -> None:
     out = train("--method", "protegi", "--task", "object_counting", "--data_dir", str(BIGBENCH),
                 "--log_dir", str(tmp_path / "bb"), cwd=tmp_path)  # fmt: skip

@@ -5,9 +5,10 @@ closing lines, or one line on stderr and an exit code)."""
 from __future__ import annotations
 
 import argparse
+import difflib
 import json
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
@@ -31,11 +32,24 @@ def provenance(summary: Any) -> tuple[str, str]:
     return where, resumed
 
 
-def print_ending(summary: Any, label: str, file: str, prompt: str) -> None:
-    """The lines every method's run ends with: its prompt and the file that holds it, the
-    usage table, and the folder of the artefacts."""
+#: Under a simulated run's accuracies (and the arena's simulated table): what they can say.
+SIMULATED_FIGURES = (
+    "simulated figures: the simulated task model rewards the number of generic reasoning "
+    "hints in a prompt, so every method reaches about the same accuracies; they show that the "
+    "runs work, not which method is better"
+)
+
+
+def print_ending(
+    summary: Any, label: str, file: str, prompt: str, *, unchanged: str | None = None
+) -> None:
+    """The lines every method's run ends with: its prompt and the file that holds it (with,
+    when the run ends on its initial prompt, one line saying why: `unchanged` names what the
+    prompts were judged on), the usage table, and the folder of the artefacts."""
     print(f"{label} ({summary.log_dir / file}):")
     print(prompt)
+    if unchanged is not None:
+        print(why_unchanged(Path(summary.log_dir), judged_on=unchanged))
     print(summary.usage_table)
     line = budget_line(Path(summary.log_dir))
     if line:
@@ -60,6 +74,53 @@ def budget_line(log_dir: Path) -> str | None:
             f"{test['tokens']} tokens, apart")  # fmt: skip
 
 
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def why_unchanged(log_dir: Path, *, judged_on: str) -> str:
+    """One line on why a run ended on its initial prompt, from its usage.json and
+    summary.json (see `unchanged_reason`)."""
+    usage = _read_json(log_dir / "usage.json")
+    summary = _read_json(log_dir / "summary.json")
+    return "why the prompt is unchanged: " + unchanged_reason(usage, summary, judged_on=judged_on)
+
+
+def unchanged_reason(
+    usage: Mapping[str, Any], summary: Mapping[str, Any], *, judged_on: str
+) -> str:
+    """Why a run ended on its initial prompt: every optimiser answer was refused (with the
+    commonest reason), the search stopped on its budget, or nothing it tried scored better
+    on `judged_on`; with the refusals counted when some were refused."""
+    rows = [r for r in usage.get("roles", ()) if r.get("role") == "optimize"]
+    answers = sum(int(r.get("json_answers", 0)) for r in rows)
+    refused = sum(int(r.get("json_unusable", 0)) for r in rows)
+    reasons: dict[str, int] = {}
+    for row in rows:
+        for reason, count in row.get("unusable_reasons", {}).items():
+            reasons[reason] = reasons.get(reason, 0) + int(count)
+    commonest = max(reasons.items(), key=lambda kv: kv[1], default=None)
+    because = (
+        f"; commonest reason ({commonest[1]} of {refused}): {commonest[0]}" if commonest else ""
+    )
+    budget = summary.get("search_budget") or {}
+    if answers and refused == answers:
+        return f"the optimiser's {answers} answer(s) were all refused{because}"
+    refusals = f" ({refused} of {answers} optimiser answer(s) refused{because})" if refused else ""
+    if budget.get("stopped_on_budget"):
+        limits = ", ".join(f"{v:g} {k}" for k, v in budget.get("limits", {}).items()
+                           if v is not None)  # fmt: skip
+        return (f"the search stopped on its budget ({limits}) before any prompt scored better "
+                f"on {judged_on}{refusals}")  # fmt: skip
+    if not answers:
+        return f"the optimiser was not asked for a new prompt{refusals}"
+    return f"no prompt the search tried scored better than the initial one on {judged_on}{refusals}"
+
+
 def failure(exc: Exception) -> int:
     """One line and an exit code for what stopped a run: 2 it could not start, 3 it stopped
     before overspending its budget, 1 an LLM call failed; anything else is a bug."""
@@ -67,14 +128,15 @@ def failure(exc: Exception) -> int:
 
     if isinstance(exc, (RunError, RunDirError, LLMConfigError, ValueError)):
         return fail(str(exc))
+    said = str(exc).rstrip().rstrip(".")  # a sentence follows: one full stop between them
     if isinstance(exc, BudgetExceeded):
-        return fail(f"stopped before exceeding the budget: {exc}. Everything so far is saved; "
+        return fail(f"stopped before exceeding the budget: {said}. Everything so far is saved; "
                     "continue with --resume and a larger --budget_usd", 3)  # fmt: skip
     if isinstance(exc, MostlyFailedError):
-        return fail(f"the run finished, but {exc}. Its artefacts are saved; fix the cause and "
+        return fail(f"the run finished, but {said}. Its artefacts are saved; fix the cause and "
                     "run it again with --resume", 1)  # fmt: skip
     if isinstance(exc, LLMError):
-        return fail(f"{exc}. Everything answered so far is saved; fix the cause and continue "
+        return fail(f"{said}. Everything answered so far is saved; fix the cause and continue "
                     "with --resume", 1)  # fmt: skip
     if isinstance(exc, OSError):
         return fail(f"cannot write the run's files: {exc}")
@@ -110,6 +172,14 @@ def _local_model(text: str, models_dir: str | None, offline: bool = False) -> st
                 f"model {text} is not fetched; run: python -m drpo.models fetch {text}"
             )
         return str(path)
+    if not (offline or text.lower().endswith(".gguf") or Path(text).expanduser().exists()):
+        known = ", ".join(sorted(MODELS))
+        close = difflib.get_close_matches(text, sorted(MODELS), n=1)
+        hint = f"did you mean {close[0]}? " if close else ""
+        raise LLMConfigError(
+            f"--model_path {text!r}: no such GGUF file, and no model of that name; {hint}the "
+            f"known names: {known} (fetch one with: python -m drpo.models fetch NAME)"
+        )
     return text
 
 
@@ -225,6 +295,7 @@ class TaskSummary(Protocol):
     simulated: bool
     resumed_from: int
     usage_table: str
+    initial_prompt: str
     initial_eval: float
     initial_test: float
     test_difference: Any
@@ -274,5 +345,9 @@ def run_task_method(
           f"final {summary.final_eval:.3f}")  # fmt: skip
     print(f"test accuracy: initial {noun} {summary.initial_test:.3f}, "
           f"final {summary.final_test:.3f}; difference {summary.test_difference}")  # fmt: skip
-    print_ending(summary, f"final {noun}", "best_prompt.txt", summary.final_prompt)
+    if summary.simulated:
+        print(SIMULATED_FIGURES)
+    unchanged = summary.final_prompt.strip() == summary.initial_prompt.strip()
+    print_ending(summary, f"final {noun}", "best_prompt.txt", summary.final_prompt,
+                 unchanged="the eval split" if unchanged else None)  # fmt: skip
     return 0

@@ -261,8 +261,24 @@ def resolve_task_path(task: str, data_dir: str | Path | None) -> Path:
             candidate = Path(data_dir) / f"{task}{suffix}"
             if candidate.is_file():
                 return candidate
+    for folder in (path, Path(data_dir) / task if data_dir is not None else None):
+        if folder is not None and folder.is_dir():
+            raise TaskError(_a_folder(task, folder, inside=folder != path))
     where = f" or in {data_dir}" if data_dir else " (give --data_dir to look up a task by name)"
     raise TaskError(f"no task file {task!r}{where}")
+
+
+def _a_folder(task: str, folder: Path, *, inside: bool) -> str:
+    """The error for a --task that names a folder (`inside` --data_dir): what --task
+    expects, and the tasks the folder holds, if any, as --data_dir and --task NAME."""
+    names = sorted(p.stem for p in folder.iterdir() if p.suffix in (".json", ".jsonl"))
+    where = f" in --data_dir ({folder})" if inside else ""
+    expected = (f"--task {task!r} is a directory{where}; --task takes a task file (.json or "
+                ".jsonl) or the name of one in --data_dir")  # fmt: skip
+    if not names:
+        return f"{expected}, and {folder} holds no .json or .jsonl file"
+    shown = ", ".join(names[:6]) + (f" and {len(names) - 6} more" if len(names) > 6 else "")
+    return f"{expected}: e.g. --data_dir {folder} --task {names[0]} (it holds {shown})"
 
 
 def load_task(

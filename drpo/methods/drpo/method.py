@@ -73,7 +73,9 @@ def run(args: argparse.Namespace, log_dir: Path) -> int:
     print(summary.verdict)
     if summary.held_out:
         print(summary.held_out)
-    print_ending(summary, "best system prompt", "best_system_prompt.txt", summary.best_prompt)
+    unchanged = summary.best_prompt.strip() == settings.initial_system_prompt.strip()
+    print_ending(summary, "best system prompt", "best_system_prompt.txt", summary.best_prompt,
+                 unchanged="the best path's queries" if unchanged else None)  # fmt: skip
     return 0
 
 
