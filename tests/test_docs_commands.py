@@ -12,7 +12,8 @@ A block that cannot run here says why in a marker on the line before its fence:
 - `<!-- docs-test: ray -->`: needs a Ray cluster (tests/test_jobs_ray.py runs the Ray path);
 - `<!-- docs-test: server -->`: starts a server that runs until stopped (its tests start it).
 
-A block that needs `../shared/data` is skipped, with that reason, where the data is missing.
+A block that needs `../shared/data` is skipped, with that reason, where the data is missing
+(tests/prerequisites.py: `PROMPT_SEARCH_DATA` names another folder).
 """
 
 from __future__ import annotations
@@ -25,9 +26,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from prerequisites import DATA, absent
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared"
 MARKERS = {"setup", "real-model", "ray", "server"}
 FENCE = re.compile(r"^```(bash|python)\s*$")
 MARKER = re.compile(r"^<!--\s*docs-test:\s*([\w-]+)\s*-->\s*$")
@@ -89,8 +90,9 @@ def _scratch(tmp: Path) -> dict[str, str]:
     work.mkdir()
     for name in ("train.py", "visualize_log.py"):
         (work / name).symlink_to(ROOT / name)
-    if SHARED.exists():
-        (tmp / "shared").symlink_to(SHARED)
+    if DATA.is_dir():  # the docs name it ../shared/data
+        (tmp / "shared").mkdir()
+        (tmp / "shared" / "data").symlink_to(DATA)
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
     return env
@@ -117,7 +119,8 @@ def _run(block: Block, work: Path, env: dict[str, str], runs: dict[str, str]) ->
         script.write_text(block.text, encoding="utf-8")
         done = subprocess.run([sys.executable, str(script)], cwd=work, env=env,
                               capture_output=True, text=True, timeout=600)
-        assert done.returncode == 0, f"{where} failed:\n{done.stdout[-2000:]}\n{done.stderr[-3000:]}"
+        tail = f"{done.stdout[-2000:]}\n{done.stderr[-3000:]}"
+        assert done.returncode == 0, f"{where} failed:\n{tail}"
         return
     for command in shell_commands(block.text):
         for name, path in runs.items():
@@ -134,7 +137,8 @@ def _run(block: Block, work: Path, env: dict[str, str], runs: dict[str, str]) ->
 def test_every_command_of_the_page_runs(page: Path, tmp_path: Path) -> None:
     found = blocks(page)
     unknown = [b for b in found if b.marker is not None and b.marker not in MARKERS]
-    assert not unknown, f"unknown docs-test markers: {[(b.page, b.line, b.marker) for b in unknown]}"
+    where = [(b.page, b.line, b.marker) for b in unknown]
+    assert not unknown, f"unknown docs-test markers: {where}"
     runnable = [b for b in found if b.marker is None]
     if not runnable:
         return  # a page of prose, or of marked blocks only
@@ -143,13 +147,12 @@ def test_every_command_of_the_page_runs(page: Path, tmp_path: Path) -> None:
     runs = _finished_runs(work, env) if any("LOG_DIR" in b.text for b in runnable) else {}
     skipped = []
     for block in runnable:
-        if "../shared/data" in block.text and not SHARED.joinpath("data").is_dir():
+        if "../shared/data" in block.text and absent(".") is not None:
             skipped.append(f"{block.page}:{block.line}")
             continue
         _run(block, work, env, runs)
     if skipped:
-        pytest.skip(f"ran the rest; {len(skipped)} block(s) need ../shared/data, which is "
-                    f"missing (see its README): {', '.join(skipped)}")
+        pytest.skip(f"ran the rest; {', '.join(skipped)} {absent('.')}")
 
 
 def test_blocks_are_found_and_markers_are_known() -> None:
