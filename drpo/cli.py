@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import signal
-import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -24,8 +23,16 @@ from drpo.methods.spec import MethodSpec, Option, parse_bool
 FAMILIES = ("sim", "mistral", "llama", "gpt", "other")
 
 
+class UsageError(ValueError):
+    """The arguments are wrong (on the command line: one line on stderr and exit code 2)."""
+
+
 class _Parser(argparse.ArgumentParser):
+    raise_errors = False  # the Python API: UsageError instead of exit 2
+
     def error(self, message: str) -> NoReturn:
+        if self.raise_errors:
+            raise UsageError(message)
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
@@ -215,15 +222,24 @@ def main(argv: Sequence[str] | None = None, *, methods: Sequence[MethodSpec] = M
         signal.signal(signal.SIGTERM, previous)
 
 
-def _main(argv: Sequence[str] | None, methods: Sequence[MethodSpec]) -> int:
-    args = build_parser(methods=methods).parse_args(argv)
+def parse(
+    argv: Sequence[str] | None,
+    *,
+    methods: Sequence[MethodSpec] = METHODS,
+    raise_errors: bool = False,
+) -> tuple[MethodSpec, argparse.Namespace, Path]:
+    """`train.py ARGV` parsed: the method, its arguments (the method's own defaults filled
+    in) and the log dir. Wrong arguments exit with code 2, or (`raise_errors`, for the
+    Python API) raise `UsageError`."""
+    parser = build_parser(methods=methods)
+    parser.raise_errors = raise_errors  # type: ignore[attr-defined]
+    args = parser.parse_args(argv)
     method = next(m for m in methods if m.name == args.method)
     search_budget = (args.budget_calls, args.budget_tokens, args.budget_search_usd)
     if not method.task_prompt and any(v is not None for v in search_budget):
-        print(f"train.py: error: --method {method.name} takes no search budget "
-              "(--budget_calls, --budget_tokens, --budget_search_usd); the task-prompt "
-              "methods do", file=sys.stderr)  # fmt: skip
-        return 2
+        parser.error(f"--method {method.name} takes no search budget (--budget_calls, "
+                     "--budget_tokens, --budget_search_usd); the task-prompt methods "
+                     "do")  # fmt: skip
     for name, value in method.defaults.items():
         if getattr(args, name) is None:
             setattr(args, name, value)
@@ -232,4 +248,9 @@ def _main(argv: Sequence[str] | None, methods: Sequence[MethodSpec]) -> int:
             setattr(args, option.name, option.default)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     log_dir = Path(args.log_dir or f"logs/{args.method}-{args.search}-{stamp}")
+    return method, args, log_dir
+
+
+def _main(argv: Sequence[str] | None, methods: Sequence[MethodSpec]) -> int:
+    method, args, log_dir = parse(argv, methods=methods)
     return method.run(args, log_dir)

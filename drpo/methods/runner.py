@@ -7,7 +7,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
@@ -17,9 +19,28 @@ from drpo.llm.openai_backend import parse_base_urls
 from drpo.run_context import CHECKPOINT
 from drpo.run_dir import RunDirError, prepare_log_dir, write_args
 
+#: Set by the Python API: a run that cannot start or fails raises instead of printing a line.
+_RAISING: ContextVar[bool] = ContextVar("raising", default=False)
+
+
+@contextmanager
+def raising_errors() -> Iterator[None]:
+    """Within this block a run's failure is raised (RunError for what `fail` reports, the
+    exception itself for what `failure` reports) instead of printed as one line with an exit
+    code: the Python API (drpo.api) runs the methods' runners this way."""
+    token = _RAISING.set(True)
+    try:
+        yield
+    finally:
+        _RAISING.reset(token)
+
 
 def fail(message: str, code: int = 2) -> int:
-    """One line on stderr; returns the exit code."""
+    """One line on stderr; returns the exit code (raises RunError in `raising_errors`)."""
+    if _RAISING.get():
+        from drpo.run_context import RunError
+
+        raise RunError(message)
     print(f"train.py: error: {message}", file=sys.stderr)
     return code
 
@@ -65,6 +86,8 @@ def failure(exc: Exception) -> int:
     before overspending its budget, 1 an LLM call failed; anything else is a bug."""
     from drpo.run_context import MostlyFailedError, RunError
 
+    if _RAISING.get():
+        raise exc
     if isinstance(exc, (RunError, RunDirError, LLMConfigError, ValueError)):
         return fail(str(exc))
     if isinstance(exc, BudgetExceeded):

@@ -1,0 +1,347 @@
+"""`drpo.optimize`: run a method from Python. It goes through the same parser and the same
+runner as `train.py` (drpo.cli), so a run writes exactly what `train.py` writes (args.txt,
+log.txt, summary.json, algo_output/, best_prompt.txt, the cache and the checkpoint), and
+the result is read back from those artefacts."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any
+
+from drpo.api.data import AlignmentData, Task
+from drpo.api.models import ModelSpec, model_flags
+
+if TYPE_CHECKING:
+    import argparse
+
+    from drpo.methods.spec import MethodSpec
+    from drpo.stats import PairedDifference
+
+#: Settings the API takes as its own arguments or from the data object, never as keywords:
+#: each maps to where it goes instead.
+_OWNED = {
+    "method": "the first argument",
+    "log_dir": "log_dir=",
+    "resume": "resume=",
+    "initial_prompt": "initial_prompt=",
+    "initial_system_prompt": "initial_prompt=",
+    "budget_calls": "budget_calls=",
+    "preset": "preset=",
+    "task": "a drpo.Task",
+    "data_dir": "a drpo.Task or drpo.AlignmentData",
+    "train_size": "drpo.Task.from_jsonl(..., train_size=)",
+    "eval_size": "drpo.Task.from_jsonl(..., eval_size=)",
+    "test_size": "the data: drpo.Task.from_jsonl(..., test_size=) or "
+    "drpo.AlignmentData.from_dir(..., test_size=)",
+    "num_training_examples": "drpo.AlignmentData.from_dir(..., num_training_examples=)",
+    "model_path": "model=",
+    "api_key_env": "drpo.Model(api_key_env=)",
+    "help": "",
+}
+for _role in ("base", "eval", "metrics", "optimize"):
+    for _what in ("model_name", "backend", "base_url"):
+        _OWNED[f"{_role}_{_what}"] = "model= or models="
+
+
+@dataclass(frozen=True)
+class HeldOutComparison:
+    """DRPO's held-out comparison: the initial and the final system prompt judged on the
+    same held-out queries (mean 1-5 reward over the aspects picked per query).
+
+    Attributes:
+        queries: held-out queries judged.
+        initial_reward: the initial system prompt's mean reward on them.
+        final_reward: the final system prompt's.
+        difference: final minus initial, pair by pair, with its 95% bootstrap CI.
+    """
+
+    queries: int
+    initial_reward: float
+    final_reward: float
+    difference: PairedDifference
+
+
+@dataclass(frozen=True)
+class OptimizeResult:
+    """What a run found, read from the artefacts it wrote.
+
+    Attributes:
+        method: the method that ran.
+        best_prompt: the final prompt (DRPO: the system prompt). Never worse on the eval
+            split than the initial prompt: a search whose answer scores lower keeps it.
+        initial_prompt: the prompt the search started from.
+        initial_accuracy: the initial prompt's accuracy on the task's test split (None for
+            DRPO, which is judged by reward: see `held_out`).
+        final_accuracy: the best prompt's accuracy on the test split (None for DRPO).
+        gain: the paired difference on the held-out examples (accuracy; DRPO: reward),
+            best minus initial, with `.mean`, `.ci_low`, `.ci_high` (95% bootstrap) and
+            `.n`; None for a DRPO run without held-out queries.
+        stop_reason: why the search stopped (`depth`, `budget`, `terminal`, `no_actions`,
+            `interrupted`), where the run reports it; else None.
+        log_dir: the folder with every artefact of the run.
+        simulated: every role ran on the simulated LLM (the figures are simulated).
+        held_out: DRPO's held-out comparison (None for other methods, or without
+            held-out queries).
+        summary: the run's summary.json, as read.
+    """
+
+    method: str
+    best_prompt: str
+    initial_prompt: str
+    initial_accuracy: float | None
+    final_accuracy: float | None
+    gain: PairedDifference | None
+    stop_reason: str | None
+    log_dir: Path
+    simulated: bool
+    held_out: HeldOutComparison | None
+    summary: Mapping[str, Any]
+
+
+def api_message(text: str) -> str:
+    """A runner's message in the API's words: `--resume` becomes `resume=True`, any other
+    `--flag` its keyword's name."""
+    text = text.replace("pass --resume", "pass resume=True").replace("--resume", "resume=True")
+    return re.sub(r"(?<![\w-])--(\w+)", r"\1", text)
+
+
+def method_spec(method: str) -> MethodSpec:
+    """The registered method called `method`; ValueError listing them otherwise."""
+    from drpo.methods import registry
+
+    for spec in registry.METHODS:
+        if spec.name == method:
+            return spec
+    names = ", ".join(s.name for s in registry.METHODS)
+    raise ValueError(f"unknown method {method!r}; the methods are {names}")
+
+
+def _flags() -> set[str]:
+    """The names of `train.py`'s flags."""
+    from drpo.cli import build_parser
+    from drpo.methods import registry
+
+    return {a.dest for a in build_parser(methods=registry.METHODS)._actions}
+
+
+def setting_names(spec: MethodSpec) -> set[str]:
+    """The keyword settings `optimize` takes for `spec`: `train.py`'s flags that apply to
+    the method (its own, the shared settings whose default it declares, and the run's
+    common ones), less those the API takes otherwise (`_OWNED`; for a task-prompt method
+    also `seed`, which the `Task` holds: it splits the task)."""
+    from drpo.methods import registry
+
+    flags = _flags()
+    if spec.task_prompt:
+        flags.discard("seed")
+    others = {o.name for m in registry.METHODS for o in m.options} - {o.name for o in spec.options}
+    per_method = {n for m in registry.METHODS for n in m.defaults} - set(spec.defaults)
+    return flags - others - per_method - set(_OWNED)
+
+
+def check_settings(spec: MethodSpec, settings: Mapping[str, Any]) -> None:
+    """TypeError for a keyword that is no setting of the method, listing the valid ones."""
+    valid = setting_names(spec)
+    unknown = sorted(set(settings) - valid)
+    if not unknown:
+        return
+    where = {**_OWNED, **({"seed": "drpo.Task.from_jsonl(..., seed=)"} if spec.task_prompt else {})}
+    owned = [f"{n} (give it as {where[n]})" for n in unknown if where.get(n)]
+    other = [n for n in unknown if not where.get(n)]
+    parts = []
+    if other:
+        parts.append(f"unknown setting(s) {', '.join(other)} for method {spec.name!r}")
+    if owned:
+        parts.append("not a keyword setting: " + "; ".join(owned))
+    raise TypeError(f"optimize(): {'; '.join(parts)}. The settings of {spec.name} are: "
+                    f"{', '.join(sorted(valid))}")  # fmt: skip
+
+
+def _flag(name: str, value: Any) -> str:
+    if isinstance(value, bool):
+        value = "true" if value else "false"
+    elif isinstance(value, os.PathLike):
+        value = os.fspath(value)
+    return f"--{name}={value}"
+
+
+def _parse(argv: list[str]) -> tuple[MethodSpec, argparse.Namespace, Path]:
+    from drpo.cli import UsageError, parse
+    from drpo.methods import registry
+
+    try:
+        return parse(argv, methods=registry.METHODS, raise_errors=True)
+    except UsageError as exc:
+        raise ValueError(api_message(str(exc))) from None
+
+
+def _used(log_dir: Path) -> bool:
+    from drpo.run_context import CHECKPOINT
+
+    return (log_dir / CHECKPOINT).is_file()
+
+
+def optimize(
+    method: str,
+    data: Task | AlignmentData | None = None,
+    *,
+    model: ModelSpec = "sim",
+    models: Mapping[str, ModelSpec] | None = None,
+    log_dir: str | os.PathLike[str] | None = None,
+    initial_prompt: str | None = None,
+    budget_calls: int | None = None,
+    preset: str | None = None,
+    resume: bool = False,
+    verbose: bool = True,
+    **settings: Any,
+) -> OptimizeResult:
+    """Optimise a prompt with `method`, exactly as `train.py --method METHOD` would.
+
+    Args:
+        method: "promptagent", "gpo", "ape", "opro", "protegi" (a task prompt, on a `Task`)
+            or "drpo" (a system prompt, on `AlignmentData`).
+        data: a `drpo.Task` for the task-prompt methods, `drpo.AlignmentData` for DRPO;
+            None: the demo data the package ships.
+        model: the model of every role not given in `models`: "sim" (the simulated LLM),
+            a fetched model's name ("qwen0.5b"), a GGUF path, an OpenAI model's name, or a
+            `drpo.Model` (any OpenAI-compatible server).
+        models: a model per role ("base": the task model, "optimize": the optimiser; DRPO
+            also "eval" and "metrics", its judges).
+        log_dir: where the run writes its artefacts (default: logs/<method>-<search>-<time>).
+            A folder that holds a run is refused unless `resume=True`.
+        initial_prompt: the prompt the search starts from (DRPO: the system prompt; default:
+            the task's description, or DRPO's "You are a helpful assistant.").
+        budget_calls: the search's budget in LLM calls (task-prompt methods): the search
+            stops at the frontier that spends it; the test scoring is counted apart.
+        preset: a named set of settings of the method (e.g. "paper"), where it has one.
+        resume: continue the run in `log_dir` (same settings); what was answered is reused.
+        verbose: print the run's closing lines and progress bars, as `train.py` does.
+        **settings: the method's settings, with `train.py`'s names (e.g. `n_iters=3`,
+            `search="beam"`, `budget_tokens=...`, `concurrency=4`).
+
+    Returns:
+        The run's `OptimizeResult` (best prompt, accuracies, paired gain, log dir).
+
+    Raises:
+        TypeError: a keyword that is no setting of the method (the message lists them).
+        ValueError: a bad value, an unknown method or role (the message says which).
+        drpo.run_context.RunError: the run cannot start (e.g. `log_dir` holds a run and
+            `resume=True` was not given; a task too small for its splits).
+        drpo.llm.LLMError: an LLM call failed (everything answered so far is saved:
+            `resume=True` continues).
+
+    Example:
+        ```python
+        task = drpo.Task.from_jsonl("reviews.jsonl", eval_size=10, test_size=10, seed=0)
+        result = drpo.optimize("promptagent", task, model="sim", log_dir="logs/reviews",
+                               initial_prompt="Is this review positive or negative?",
+                               budget_calls=300, n_iters=3)
+        print(result.best_prompt, result.gain.mean)
+        ```
+    """
+    from drpo.methods.runner import raising_errors
+    from drpo.run_context import RunError
+    from drpo.run_dir import RunDirError
+
+    spec = method_spec(method)
+    if not (spec.task_prompt or spec.name == "drpo"):
+        raise ValueError(f"optimize() runs the task-prompt methods and drpo; run {spec.name} "
+                         f"with: prompt-search --method {spec.name}")  # fmt: skip
+    check_settings(spec, settings)
+    wanted = AlignmentData if spec.name == "drpo" else Task
+    if data is None:
+        data = AlignmentData.demo() if spec.name == "drpo" else None
+    elif not isinstance(data, wanted):
+        raise TypeError(f"{spec.name} optimises on a drpo.{wanted.__name__}, got "
+                        f"{type(data).__name__}")  # fmt: skip
+    argv = [f"--method={spec.name}", *model_flags(model, models)]
+    if data is not None:
+        argv += data.flags()
+    if log_dir is not None:
+        argv.append(_flag("log_dir", Path(log_dir)))
+    if initial_prompt is not None:
+        name = "initial_system_prompt" if spec.name == "drpo" else "initial_prompt"
+        argv.append(_flag(name, initial_prompt))
+    if budget_calls is not None:
+        argv.append(_flag("budget_calls", budget_calls))
+    if preset is not None:
+        argv.append(_flag("preset", preset))
+    if resume:
+        argv.append("--resume=true")
+    if not verbose and "disable_tqdm" not in settings:
+        argv.append("--disable_tqdm=true")
+    argv += [_flag(k, v) for k, v in settings.items() if v is not None]
+    if preset is not None and "preset" not in _flags():
+        raise ValueError(f"{spec.name} has no preset {preset!r} (no method has presets yet)")
+    spec, args, run_dir = _parse(argv)
+    if _used(run_dir) and not resume:
+        raise RunError(f"{run_dir} already holds a run; pass resume=True to continue it, or "
+                       "choose another log_dir")  # fmt: skip
+    if isinstance(data, Task):
+        args.task = str(data.file_for(run_dir))
+    out = contextlib.nullcontext() if verbose else contextlib.redirect_stdout(io.StringIO())
+    try:
+        with raising_errors(), out:
+            code = spec.run(args, run_dir)
+    except (RunError, RunDirError, ValueError) as exc:  # the runner's words, in the API's
+        message = api_message(str(exc))
+        if message == str(exc):
+            raise
+        try:
+            translated = type(exc)(message)
+        except TypeError:
+            raise exc from None
+        raise translated from None
+    if code != 0:
+        raise RunError(f"the run ended with exit code {code}")
+    return read_result(spec.name, run_dir)
+
+
+def read_result(method: str, log_dir: Path) -> OptimizeResult:
+    """The result of the run in `log_dir`, from its summary.json and prompt file."""
+    from drpo.stats import PairedDifference
+
+    summary = json.loads((log_dir / "summary.json").read_text(encoding="utf-8"))
+    difference = summary.get("test_difference")
+    gain = PairedDifference(**difference) if difference else None
+    stop = summary.get("stop_reason")
+    if stop is None and isinstance(summary.get("search_budget"), Mapping):
+        stop = summary["search_budget"].get("stop_reason")
+    if method == "drpo":
+        best = (log_dir / "best_system_prompt.txt").read_text(encoding="utf-8").rstrip("\n")
+        held_out = None
+        if gain is not None:
+            held_out = HeldOutComparison(
+                queries=int(summary["test_queries"]),
+                initial_reward=float(summary["initial_test_reward"]),
+                final_reward=float(summary["final_test_reward"]),
+                difference=gain,
+            )
+        return OptimizeResult(
+            method=method, best_prompt=best,
+            initial_prompt=summary["settings"]["initial_system_prompt"],
+            initial_accuracy=None, final_accuracy=None, gain=gain, stop_reason=stop,
+            log_dir=log_dir, simulated=bool(summary["simulated"]), held_out=held_out,
+            summary=MappingProxyType(summary),
+        )  # fmt: skip
+    return OptimizeResult(
+        method=method,
+        best_prompt=summary["final_prompt"],
+        initial_prompt=summary["initial_prompt"],
+        initial_accuracy=float(summary["initial_test_accuracy"]),
+        final_accuracy=float(summary["final_test_accuracy"]),
+        gain=gain,
+        stop_reason=stop,
+        log_dir=log_dir,
+        simulated=bool(summary["simulated"]),
+        held_out=None,
+        summary=MappingProxyType(summary),
+    )
