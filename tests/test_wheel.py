@@ -149,3 +149,20 @@ def test_prompt_oirl_runs_from_the_wheel(installed: Path, elsewhere: Path) -> No
                 "--log_dir", log_dir, "--disable_tqdm"], cwd=elsewhere)  # fmt: skip
     assert "Prompt-OIRL on" in out
     assert (log_dir / "results.json").is_file()
+
+
+def test_the_python_api_runs_from_the_wheel(installed: Path, elsewhere: Path) -> None:
+    from drpo.methods.tasks import DEMO_TASK
+
+    shutil.copy2(DEMO_TASK, elsewhere / "reviews.jsonl")
+    script = (
+        "import drpo\n"
+        "task = drpo.Task.from_jsonl('reviews.jsonl', eval_size=10, test_size=10, seed=0)\n"
+        "r = drpo.optimize('promptagent', task, model='sim', log_dir='logs/api', n_iters=2,\n"
+        "                  verbose=False)\n"
+        "print(r.final_accuracy, r.log_dir)\n"
+    )
+    out = _run([installed / "python", "-c", script], cwd=elsewhere)
+    accuracy, log_dir = out.split()
+    assert 0.0 <= float(accuracy) <= 1.0
+    assert (elsewhere / log_dir / "summary.json").is_file()

@@ -92,8 +92,10 @@ class Task:
             raise TaskError(f"a task's name must be a plain file name, got {name!r}")
         lines = []
         for i, row in enumerate(examples):
-            if not isinstance(row, Mapping) or not isinstance(row.get("question"), str) or (
-                "answer" not in row
+            if (
+                not isinstance(row, Mapping)
+                or not isinstance(row.get("question"), str)
+                or ("answer" not in row)
             ):
                 raise TaskError(f"example {i} needs 'question' (text) and 'answer'")
             try:

@@ -121,5 +121,3 @@ def evaluate(
         simulated=base.backend == "sim",
         answers=attempts,
     )
-
-

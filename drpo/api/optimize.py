@@ -316,7 +316,7 @@ def read_result(method: str, log_dir: Path) -> OptimizeResult:
     if stop is None and isinstance(summary.get("search_budget"), Mapping):
         stop = summary["search_budget"].get("stop_reason")
     if method == "drpo":
-        best = (log_dir / "best_system_prompt.txt").read_text(encoding="utf-8").rstrip("\n")
+        best = (log_dir / "best_system_prompt.txt").read_text(encoding="utf-8").removesuffix("\n")
         held_out = None
         if gain is not None:
             held_out = HeldOutComparison(
@@ -332,12 +332,17 @@ def read_result(method: str, log_dir: Path) -> OptimizeResult:
             log_dir=log_dir, simulated=bool(summary["simulated"]), held_out=held_out,
             summary=MappingProxyType(summary),
         )  # fmt: skip
+    best = (log_dir / "best_prompt.txt").read_text(encoding="utf-8").removesuffix("\n")
+    initial = summary.get("initial_prompt")
+    if initial is None:  # GPO's summary: the first prompt of its trajectory
+        initial = summary["trajectory"][0]["prompt"]
+    final_test = summary.get("final_test_accuracy", summary.get("best_test_accuracy"))
     return OptimizeResult(
         method=method,
-        best_prompt=summary["final_prompt"],
-        initial_prompt=summary["initial_prompt"],
+        best_prompt=best,
+        initial_prompt=initial,
         initial_accuracy=float(summary["initial_test_accuracy"]),
-        final_accuracy=float(summary["final_test_accuracy"]),
+        final_accuracy=float(final_test),
         gain=gain,
         stop_reason=stop,
         log_dir=log_dir,
