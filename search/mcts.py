@@ -316,10 +316,6 @@ class _MCTSRun:
             return
         if node.children or self._stopped():
             return
-        # Asked again before new work: a world may end every path once a budget is spent.
-        if frontier.is_terminal(self.world, node.state):
-            node.is_terminal = True
-            return
         (actions,) = frontier.get_actions_many(self.config, [node.state])
         self.expansions += 1
         if not actions:
@@ -335,9 +331,11 @@ class _MCTSRun:
             if self.rules.stops_rollout(self, node):
                 return
             self._expand(node)
-            if self.finished(node) or not node.children or self._stopped():
+            if self.finished(node) or not node.children:
                 return
             node = node.children[self._choose(self.rules.rollout_values(node.children))]
+            if not node.expanded and self._stopped():
+                return  # stepping it would be new work: the rollout ends with what is paid for
             path.append(node)
 
     def _choose(self, values: list[float]) -> int:
