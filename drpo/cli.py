@@ -179,6 +179,8 @@ def build_parser(*, methods: Sequence[MethodSpec] = METHODS) -> argparse.Argumen
         help="the search budget in US dollars (likewise)",
     )
     r.add_argument("--prices", default=None, help="JSON of model -> USD per 1M tokens")
+    _flag(r, "plan", False, "print each role's projected calls and tokens for the configured "
+          "search (upper bounds) and what a --budget_calls/--budget_tokens buys; call no model")
 
     declared: dict[str, list[tuple[MethodSpec, Option]]] = {}
     for method in methods:
@@ -246,6 +248,15 @@ def parse(
     for option in method.options:  # a flag other methods declare too has default None
         if getattr(args, option.name) is None:
             setattr(args, option.name, option.default)
+    if args.plan:
+        from drpo.plan import plan
+
+        try:
+            print("\n".join(plan(method.name, args).lines()))
+        except (ValueError, OSError) as exc:
+            print(f"train.py: error: {exc}", file=sys.stderr)
+            return 2
+        return 0
     stamp = time.strftime("%Y%m%d-%H%M%S")
     log_dir = Path(args.log_dir or f"logs/{args.method}-{args.search}-{stamp}")
     return method, args, log_dir

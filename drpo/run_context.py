@@ -280,6 +280,7 @@ class Session:
         self.frontiers = 0
         self.progress = ProgressTrace(self.log_dir / PROGRESS, keep=self.checkpoint.resumed_from)
         self.stopped_on_budget = False
+        self.searches: list[Any] = []  # the search results the run recorded (record_search)
         self._search_spend: Spend | None = None  # set when the search ends
         self._frontier_spend = Spend()  # the run's spend at the last evaluated frontier
         self._replayed = False  # that frontier was replayed from an earlier attempt's trace
@@ -355,6 +356,25 @@ class Session:
         # (the rest of what that attempt paid went to the test scoring).
         self._search_spend = self._frontier_spend if self._replayed else self.usage.run_spend()
 
+    def record_search(self, result: Any) -> None:
+        """Note a search's result (a `search.SearchResult`): summary.json then says why the
+        search stopped and, under a budget, what it bought."""
+        if all(r is not result for r in self.searches):
+            self.searches.append(result)
+
+    def stop_reason(self) -> str | None:
+        """Why the run's search stopped (None when no search was recorded): for a run of
+        several searches, the first reason other than ``"depth"`` (each ran its full length
+        otherwise)."""
+        reasons = [r.stop_reason for r in self.searches]
+        return next((r for r in reasons if r != "depth"), reasons[0] if reasons else None)
+
+    def bought(self) -> dict[str, int]:
+        """What the recorded searches' calls bought: expansions (states whose actions were
+        asked for) and evaluated prompts (states stepped and scored)."""
+        return {"expansions": sum(r.expansions for r in self.searches),
+                "evaluated_prompts": sum(r.evaluated for r in self.searches)}  # fmt: skip
+
     def budget_report(self) -> dict[str, Any]:
         """What the search spent, what the rest (test scoring) spent, the search budget, by
         how much the last frontier went past it, and whether the search stopped on it."""
@@ -369,15 +389,19 @@ class Session:
             "total": total.to_json(),
             "over_budget": budget.overshoot(search),
             "frontiers": self.frontiers,
+            **({"bought": self.bought()} if budget.limited and self.searches else {}),
         }
 
     def finish(self, summary: Mapping[str, Any]) -> None:
-        """Write usage.json and summary.json (both with the budget report), and mark the
-        checkpoint done."""
+        """Write usage.json and summary.json (both with the budget report; summary.json with
+        the search's `stop_reason` and what it bought), and mark the checkpoint done."""
         elapsed = time.perf_counter() - self._started
         budget = self.budget_report()
+        reason = self.stop_reason()
+        stopped = {} if reason is None else {"stop_reason": reason, "search_bought": self.bought()}
         write_reports(
-            self.log_dir, self.usage, self.checkpoint, {**summary, "search_budget": budget},
+            self.log_dir, self.usage, self.checkpoint,
+            {**summary, **stopped, "search_budget": budget},
             elapsed_s=elapsed, servers=self.pool.notes(), budget=budget,
         )  # fmt: skip
         self.checkpoint.write("done", self.frontiers, self.usage)

@@ -58,10 +58,21 @@ def print_ending(summary: Any, label: str, file: str, prompt: str) -> None:
     print(f"{label} ({summary.log_dir / file}):")
     print(prompt)
     print(summary.usage_table)
-    line = budget_line(Path(summary.log_dir))
-    if line:
-        print(line)
+    for line in (budget_line(Path(summary.log_dir)), stop_line(Path(summary.log_dir))):
+        if line:
+            print(line)
     print(f"artefacts: {summary.log_dir}")
+
+
+def stop_line(log_dir: Path) -> str | None:
+    """Why the search stopped and what it bought (summary.json), when the run recorded it."""
+    try:
+        report = json.loads((log_dir / "summary.json").read_text(encoding="utf-8"))
+        reason, bought = report["stop_reason"], report["search_bought"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return (f"stop_reason: {reason} ({bought['expansions']} expansions, "
+            f"{bought['evaluated_prompts']} evaluated prompts)")  # fmt: skip
 
 
 def budget_line(log_dir: Path) -> str | None:
@@ -76,6 +87,10 @@ def budget_line(log_dir: Path) -> str | None:
         return None
     spent = ", ".join(f"{report['search'][k]:g} {k} of {v:g}" for k, v in limits.items())
     how = "stopped on its budget" if report["stopped_on_budget"] else "ended within its budget"
+    bought = report.get("bought")
+    if bought:
+        spent += (f", which bought {bought['expansions']} expansions and "
+                  f"{bought['evaluated_prompts']} evaluated prompts")  # fmt: skip
     test = report["test"]
     return (f"the search {how}: {spent}; the test scoring after it {test['calls']} calls, "
             f"{test['tokens']} tokens, apart")  # fmt: skip

@@ -62,6 +62,7 @@ def finish_task_run(
         **(meta_after or {}),
     }
     log_dir = session.log_dir
+    session.record_search(result)
     save_artifacts(result, log_dir / "algo_output", meta=meta)
     write_atomic(log_dir / "best_prompt.txt", (final + "\n").encode("utf-8"))
     counts = write_test_answers(log_dir / "test_answers.json", initial_test, final_test)

@@ -223,6 +223,7 @@ def run_drpo(settings: DRPOSettings) -> RunSummary:
             temperature=settings.temperature,
         )
         result = Reasoner(world, config, algorithm)(queries)
+        session.record_search(result)
         summary, health = _finish(settings, session, result, reward, test_queries)
     if health.failed_run:  # the run itself is over and saved (checkpoint "done")
         raise MostlyFailedError(health.message())

@@ -112,6 +112,7 @@ def run_gpo(settings: GPOSettings) -> GPOSummary:
         search = Greedy(max_depth=settings.steps, action_dedup=lambda c: c.prompt)
         result = Reasoner(world, config, search)(task.name)
         session.search_finished()  # what follows (test scoring) is counted apart
+        session.record_search(result)
         path = result.trace_of_nodes
         best = max(path, key=lambda n: n.reward)  # the best prompt on eval along the trajectory
         best_eval = best.reward

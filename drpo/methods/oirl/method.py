@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from drpo.methods.runner import common_settings, fail, failure, start
+from drpo.methods.runner import common_settings, fail, failure, start, stop_line
 from drpo.methods.spec import MethodSpec, Option
 
 
@@ -45,6 +45,9 @@ def run(args: argparse.Namespace, log_dir: Path) -> int:
           f"call; reward model {summary.primary}, chosen on a validation split")  # fmt: skip
     print(summary.table)
     print(f"results: {summary.log_dir / 'results.json'}")
+    line = stop_line(summary.log_dir)
+    if line:
+        print(line)
     print(f"artefacts: {summary.log_dir}")
     return 0
 

@@ -259,6 +259,7 @@ def run_oirl(settings: OIRLSettings) -> OIRLSummary:
         searched, traced = [], []
         for k, text in enumerate(texts):
             result = choose_one(world, config, text)
+            session.record_search(result)
             searched.append(column[result.terminal_state["alias"]])
             if k < settings.trace_queries:
                 traced.append(result)

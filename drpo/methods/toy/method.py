@@ -40,6 +40,8 @@ def run(args: argparse.Namespace, log_dir: Path) -> int:
     print(f"toy prompt-building world (no LLM), {summary.search} search, {summary.n_nodes} nodes")
     print(f"best prompt: {' '.join(summary.prompt)}")
     print(f"value {summary.value:.4g} (noise-free optimum {summary.optimum:.4g})")
+    print(f"stop_reason: {summary.stop_reason} ({summary.expansions} expansions, "
+          f"{summary.evaluated} evaluated prompts)")  # fmt: skip
     print(f"artefacts: {summary.paths.json.parent}")
     return 0
 
