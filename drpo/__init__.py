@@ -4,7 +4,7 @@ the Python API.
 
 The API's names are importable from `drpo` itself and load on first use, so `import drpo`
 stays light: `drpo.Task`, `drpo.AlignmentData`, `drpo.Model`, `drpo.optimize`,
-`drpo.evaluate` (see `drpo.api`).
+`drpo.evaluate`, `drpo.plan` (see `drpo.api`).
 """
 
 from __future__ import annotations
@@ -20,9 +20,10 @@ if TYPE_CHECKING:
     from drpo.api import Task as Task
     from drpo.api import evaluate as evaluate
     from drpo.api import optimize as optimize
+    from drpo.api import plan as plan
 
 _API = ("AlignmentData", "Evaluation", "HeldOutComparison", "Model", "OptimizeResult", "Task",
-        "evaluate", "optimize")  # fmt: skip
+        "evaluate", "optimize", "plan")  # fmt: skip
 
 __all__ = list(_API)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import signal
+import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -248,15 +249,6 @@ def parse(
     for option in method.options:  # a flag other methods declare too has default None
         if getattr(args, option.name) is None:
             setattr(args, option.name, option.default)
-    if args.plan:
-        from drpo.plan import plan
-
-        try:
-            print("\n".join(plan(method.name, args).lines()))
-        except (ValueError, OSError) as exc:
-            print(f"train.py: error: {exc}", file=sys.stderr)
-            return 2
-        return 0
     stamp = time.strftime("%Y%m%d-%H%M%S")
     log_dir = Path(args.log_dir or f"logs/{args.method}-{args.search}-{stamp}")
     return method, args, log_dir
@@ -264,4 +256,13 @@ def parse(
 
 def _main(argv: Sequence[str] | None, methods: Sequence[MethodSpec]) -> int:
     method, args, log_dir = parse(argv, methods=methods)
+    if args.plan:
+        from drpo.planning import plan
+
+        try:
+            print("\n".join(plan(method.name, args).lines()))
+        except (ValueError, OSError) as exc:
+            print(f"train.py: error: {exc}", file=sys.stderr)
+            return 2
+        return 0
     return method.run(args, log_dir)

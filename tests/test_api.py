@@ -103,6 +103,9 @@ def test_optimize_returns_what_the_run_wrote(tmp_path: Path, monkeypatch) -> Non
     assert result.gain.mean == pytest.approx(result.final_accuracy - result.initial_accuracy)
     assert result.gain.ci_low <= result.gain.mean <= result.gain.ci_high
     assert summary["search_budget"]["limits"]["calls"] == 300
+    assert result.stop_reason == summary["stop_reason"]
+    assert result.stop_reason in ("depth", "budget", "terminal", "no_actions")
+    assert result.expansions == summary["search_bought"]["expansions"] > 0
     assert summary["settings"]["n_iters"] == 3 and summary["settings"]["eval_size"] == 10
     with pytest.raises(AttributeError):
         result.best_prompt = "changed"  # type: ignore[misc]
@@ -112,6 +115,35 @@ def test_optimize_returns_what_the_run_wrote(tmp_path: Path, monkeypatch) -> Non
     evaluation = drpo.evaluate(result.best_prompt, task, model="sim", split="eval")
     assert evaluation.n == 10 and evaluation.split == "eval" and evaluation.simulated
     assert evaluation.accuracy == summary["final_eval_accuracy"]
+
+
+def test_a_budget_says_what_it_bought(tmp_path: Path) -> None:
+    task = drpo.Task.from_jsonl(write_reviews(tmp_path / "reviews.jsonl"), eval_size=10,
+                                test_size=10)  # fmt: skip
+    result = drpo.optimize("promptagent", task, log_dir=tmp_path / "run", budget_calls=40,
+                           verbose=False)  # fmt: skip
+    assert result.stop_reason == "budget"
+    assert result.expansions == 1 and result.evaluated_prompts == 3  # the root's children
+    assert result.summary["search_budget"]["search"]["calls"] >= 40
+
+
+def test_plan_is_train_py_plan_and_calls_no_model(tmp_path: Path, monkeypatch, capsys) -> None:
+    monkeypatch.chdir(tmp_path)
+    path = write_reviews(tmp_path / "reviews.jsonl")
+    task = drpo.Task.from_jsonl(path, eval_size=10, test_size=10, seed=0)
+    projected = drpo.plan("promptagent", task, budget_calls=300, n_iters=3)
+    assert main(["--method", "promptagent", "--task", str(path), "--eval_size", "10",
+                 "--test_size", "10", "--budget_calls", "300", "--n_iters", "3",
+                 "--plan"]) == 0  # fmt: skip
+    assert capsys.readouterr().out.splitlines() == projected.lines()
+    assert projected.role("base").calls > 0 and projected.role("optimize").calls > 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["reviews.jsonl"]  # nothing written
+    small = drpo.plan("promptagent", task, budget_calls=5)
+    assert any("fewer than two expansions" in w for w in small.warnings)
+    in_memory = drpo.Task.from_examples(sums(), eval_size=8, test_size=10)
+    assert drpo.plan("promptagent", in_memory, n_iters=2).role("base").calls > 0
+    with pytest.raises(TypeError, match="n_iters"):
+        drpo.plan("promptagent", task, n_iter=2)
 
 
 def test_the_api_writes_what_train_py_writes(tmp_path: Path, capsys) -> None:

@@ -1,4 +1,4 @@
-"""`train.py --plan` and `drpo.plan.plan`: each role's projected calls and tokens, an upper
+"""`train.py --plan` and `drpo.planning.plan`: each role's projected calls and tokens, an upper
 bound of what a run really uses (on the simulated LLM), and what a budget buys."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from drpo.cli import main
-from drpo.plan import Plan, plan
+from drpo.planning import Plan, plan
 
 
 def _used(log_dir: Path) -> dict[str, tuple[int, int]]:

@@ -9,6 +9,7 @@ result = drpo.optimize("promptagent", task, model="sim", log_dir="logs/reviews",
                        budget_calls=300, n_iters=3)
 print(result.best_prompt, result.final_accuracy, result.gain)
 print(drpo.evaluate(result.best_prompt, task, model="sim", split="test").accuracy)
+print("\n".join(drpo.plan("promptagent", task, budget_calls=300, n_iters=3).lines()))
 ```
 
 `optimize` parses its arguments with `train.py`'s own parser and calls the method's own
@@ -19,6 +20,7 @@ from drpo.api.data import AlignmentData, Task
 from drpo.api.evaluate import Evaluation, evaluate
 from drpo.api.models import ROLES, Model, ModelSpec
 from drpo.api.optimize import HeldOutComparison, OptimizeResult, optimize
+from drpo.api.plan import plan
 
 __all__ = [
     "ROLES",
@@ -31,4 +33,5 @@ __all__ = [
     "Task",
     "evaluate",
     "optimize",
+    "plan",
 ]

@@ -35,6 +35,7 @@ _OWNED = {
     "initial_system_prompt": "initial_prompt=",
     "budget_calls": "budget_calls=",
     "preset": "preset=",
+    "plan": "drpo.plan(...)",
     "task": "a drpo.Task",
     "data_dir": "a drpo.Task or drpo.AlignmentData",
     "train_size": "drpo.Task.from_jsonl(..., train_size=)",
@@ -84,8 +85,11 @@ class OptimizeResult:
         gain: the paired difference on the held-out examples (accuracy; DRPO: reward),
             best minus initial, with `.mean`, `.ci_low`, `.ci_high` (95% bootstrap) and
             `.n`; None for a DRPO run without held-out queries.
-        stop_reason: why the search stopped (`depth`, `budget`, `terminal`, `no_actions`,
-            `interrupted`), where the run reports it; else None.
+        stop_reason: why the search stopped: `depth` (its depth or iterations ran out),
+            `budget` (its search budget was spent), `terminal`, `no_actions`,
+            `interrupted`; None where the method does not report it.
+        expansions: states the search expanded (what its budget bought), where reported.
+        evaluated_prompts: prompts it stepped to and scored, where reported.
         log_dir: the folder with every artefact of the run.
         simulated: every role ran on the simulated LLM (the figures are simulated).
         held_out: DRPO's held-out comparison (None for other methods, or without
@@ -100,6 +104,8 @@ class OptimizeResult:
     final_accuracy: float | None
     gain: PairedDifference | None
     stop_reason: str | None
+    expansions: int | None
+    evaluated_prompts: int | None
     log_dir: Path
     simulated: bool
     held_out: HeldOutComparison | None
@@ -189,6 +195,55 @@ def _used(log_dir: Path) -> bool:
     return (log_dir / CHECKPOINT).is_file()
 
 
+def run_argv(
+    method: str,
+    data: Task | AlignmentData | None,
+    *,
+    model: ModelSpec,
+    models: Mapping[str, ModelSpec] | None,
+    log_dir: str | os.PathLike[str] | None,
+    initial_prompt: str | None,
+    budget_calls: int | None,
+    preset: str | None,
+    resume: bool,
+    verbose: bool,
+    settings: Mapping[str, Any],
+) -> tuple[MethodSpec, list[str]]:
+    """The method and the `train.py` arguments of a run `optimize` (or `plan`) is asked for;
+    the task file of a `Task` made from examples is added once the log dir is known."""
+    spec = method_spec(method)
+    if not (spec.task_prompt or spec.name == "drpo"):
+        raise ValueError(f"the API runs the task-prompt methods and drpo; run {spec.name} "
+                         f"with: prompt-search --method {spec.name}")  # fmt: skip
+    check_settings(spec, settings)
+    wanted = AlignmentData if spec.name == "drpo" else Task
+    if data is not None and not isinstance(data, wanted):
+        raise TypeError(f"{spec.name} optimises on a drpo.{wanted.__name__}, got "
+                        f"{type(data).__name__}")  # fmt: skip
+    if preset is not None and "preset" not in _flags():
+        raise ValueError(f"{spec.name} has no preset {preset!r} (no method has presets yet)")
+    argv = [f"--method={spec.name}", *model_flags(model, models)]
+    if data is not None:
+        argv += data.flags()
+    if isinstance(data, Task) and data.path is not None:
+        argv.append(_flag("task", data.path))
+    if log_dir is not None:
+        argv.append(_flag("log_dir", Path(log_dir)))
+    if initial_prompt is not None:
+        name = "initial_system_prompt" if spec.name == "drpo" else "initial_prompt"
+        argv.append(_flag(name, initial_prompt))
+    if budget_calls is not None:
+        argv.append(_flag("budget_calls", budget_calls))
+    if preset is not None:
+        argv.append(_flag("preset", preset))
+    if resume:
+        argv.append("--resume=true")
+    if not verbose and "disable_tqdm" not in settings:
+        argv.append("--disable_tqdm=true")
+    argv += [_flag(k, v) for k, v in settings.items() if v is not None]
+    return spec, argv
+
+
 def optimize(
     method: str,
     data: Task | AlignmentData | None = None,
@@ -251,36 +306,10 @@ def optimize(
     from drpo.run_context import RunError
     from drpo.run_dir import RunDirError
 
-    spec = method_spec(method)
-    if not (spec.task_prompt or spec.name == "drpo"):
-        raise ValueError(f"optimize() runs the task-prompt methods and drpo; run {spec.name} "
-                         f"with: prompt-search --method {spec.name}")  # fmt: skip
-    check_settings(spec, settings)
-    wanted = AlignmentData if spec.name == "drpo" else Task
-    if data is None:
-        data = AlignmentData.demo() if spec.name == "drpo" else None
-    elif not isinstance(data, wanted):
-        raise TypeError(f"{spec.name} optimises on a drpo.{wanted.__name__}, got "
-                        f"{type(data).__name__}")  # fmt: skip
-    argv = [f"--method={spec.name}", *model_flags(model, models)]
-    if data is not None:
-        argv += data.flags()
-    if log_dir is not None:
-        argv.append(_flag("log_dir", Path(log_dir)))
-    if initial_prompt is not None:
-        name = "initial_system_prompt" if spec.name == "drpo" else "initial_prompt"
-        argv.append(_flag(name, initial_prompt))
-    if budget_calls is not None:
-        argv.append(_flag("budget_calls", budget_calls))
-    if preset is not None:
-        argv.append(_flag("preset", preset))
-    if resume:
-        argv.append("--resume=true")
-    if not verbose and "disable_tqdm" not in settings:
-        argv.append("--disable_tqdm=true")
-    argv += [_flag(k, v) for k, v in settings.items() if v is not None]
-    if preset is not None and "preset" not in _flags():
-        raise ValueError(f"{spec.name} has no preset {preset!r} (no method has presets yet)")
+    spec, argv = run_argv(method, data, model=model, models=models, log_dir=log_dir,
+                          initial_prompt=initial_prompt, budget_calls=budget_calls,
+                          preset=preset, resume=resume, verbose=verbose,
+                          settings=settings)  # fmt: skip
     spec, args, run_dir = _parse(argv)
     if _used(run_dir) and not resume:
         raise RunError(f"{run_dir} already holds a run; pass resume=True to continue it, or "
@@ -313,8 +342,9 @@ def read_result(method: str, log_dir: Path) -> OptimizeResult:
     difference = summary.get("test_difference")
     gain = PairedDifference(**difference) if difference else None
     stop = summary.get("stop_reason")
-    if stop is None and isinstance(summary.get("search_budget"), Mapping):
-        stop = summary["search_budget"].get("stop_reason")
+    bought = summary.get("search_bought") or {}
+    search = {"stop_reason": stop, "expansions": bought.get("expansions"),
+              "evaluated_prompts": bought.get("evaluated_prompts")}  # fmt: skip
     if method == "drpo":
         best = (log_dir / "best_system_prompt.txt").read_text(encoding="utf-8").removesuffix("\n")
         held_out = None
@@ -326,12 +356,18 @@ def read_result(method: str, log_dir: Path) -> OptimizeResult:
                 difference=gain,
             )
         return OptimizeResult(
-            method=method, best_prompt=best,
+            method=method,
+            best_prompt=best,
             initial_prompt=summary["settings"]["initial_system_prompt"],
-            initial_accuracy=None, final_accuracy=None, gain=gain, stop_reason=stop,
-            log_dir=log_dir, simulated=bool(summary["simulated"]), held_out=held_out,
+            initial_accuracy=None,
+            final_accuracy=None,
+            gain=gain,
+            **search,
+            log_dir=log_dir,
+            simulated=bool(summary["simulated"]),
+            held_out=held_out,
             summary=MappingProxyType(summary),
-        )  # fmt: skip
+        )
     best = (log_dir / "best_prompt.txt").read_text(encoding="utf-8").removesuffix("\n")
     initial = summary.get("initial_prompt")
     if initial is None:  # GPO's summary: the first prompt of its trajectory
@@ -344,7 +380,7 @@ def read_result(method: str, log_dir: Path) -> OptimizeResult:
         initial_accuracy=float(summary["initial_test_accuracy"]),
         final_accuracy=float(final_test),
         gain=gain,
-        stop_reason=stop,
+        **search,
         log_dir=log_dir,
         simulated=bool(summary["simulated"]),
         held_out=None,

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from drpo.methods.task_scoring import ANSWER_FORMAT
-from drpo.plan import CallBook
+from drpo.planning import CallBook
 
 #: Characters an answer-extraction wrapper adds around a prompt and a question.
 SCORING_OVERHEAD = len(ANSWER_FORMAT) + 8

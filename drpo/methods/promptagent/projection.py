@@ -10,7 +10,7 @@ from drpo.methods.task_projection import (
     initial_prompt_chars,
     score_calls,
 )
-from drpo.plan import CallBook, Projection, book_total, data_sizes
+from drpo.planning import CallBook, Projection, book_total, data_sizes
 
 
 def expansions_of(search: str, *, depth: int, n_iters: int, width: int, beam_size: int) -> int:
