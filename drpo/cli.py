@@ -265,4 +265,10 @@ def _main(argv: Sequence[str] | None, methods: Sequence[MethodSpec]) -> int:
             print(f"train.py: error: {exc}", file=sys.stderr)
             return 2
         return 0
+    return execute(method, args, log_dir)
+
+
+def execute(method: MethodSpec, args: argparse.Namespace, log_dir: Path) -> int:
+    """Run `method` with the arguments `parse` returned; the exit code (the Python API calls
+    this too, inside `drpo.methods.runner.raising_errors`)."""
     return method.run(args, log_dir)

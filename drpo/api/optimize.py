@@ -302,6 +302,7 @@ def optimize(
         print(result.best_prompt, result.gain.mean)
         ```
     """
+    from drpo.cli import execute
     from drpo.methods.runner import raising_errors
     from drpo.run_context import RunError
     from drpo.run_dir import RunDirError
@@ -319,7 +320,7 @@ def optimize(
     out = contextlib.nullcontext() if verbose else contextlib.redirect_stdout(io.StringIO())
     try:
         with raising_errors(), out:
-            code = spec.run(args, run_dir)
+            code = execute(spec, args, run_dir)
     except (RunError, RunDirError, ValueError) as exc:  # the runner's words, in the API's
         message = api_message(str(exc))
         if message == str(exc):
