@@ -17,6 +17,7 @@ import pytest
 import drpo
 from drpo.api.models import model_flags
 from drpo.cli import main
+from drpo.llm import LLMError
 from drpo.methods.tasks import TaskError
 from drpo.run_context import RunError
 
@@ -115,6 +116,12 @@ def test_optimize_returns_what_the_run_wrote(tmp_path: Path, monkeypatch) -> Non
     evaluation = drpo.evaluate(result.best_prompt, task, model="sim", split="eval")
     assert evaluation.n == 10 and evaluation.split == "eval" and evaluation.simulated
     assert evaluation.accuracy == summary["final_eval_accuracy"]
+    cache = tmp_path / "logs/reviews/llm_cache.sqlite"  # the run's answers, no model called
+    again = drpo.evaluate(result.best_prompt, task, cache_path=cache, offline=True)
+    assert again.accuracy == result.final_accuracy
+    with pytest.raises(LLMError, match="not in the cache") as missing:
+        drpo.evaluate("A prompt the run never tried.", task, cache_path=cache, offline=True)
+    assert "--" not in str(missing.value)
 
 
 def test_a_budget_says_what_it_bought(tmp_path: Path) -> None:

@@ -68,7 +68,8 @@ def evaluate(
         split: "test" (default), "eval", "train" or "all".
         max_tokens: the answer limit, as in a run.
         cache_path: an answer cache (sqlite) to reuse and fill, e.g. a run's
-            `<log_dir>/llm_cache.sqlite`; None: no cache.
+            `<log_dir>/llm_cache.sqlite` (with `offline=True` every answer must come from
+            it: a run's prompts re-scored without calling a model); None: no cache.
         **connection: the connection settings of `train.py` (`concurrency`, `timeout`,
             `max_retries`, `threads`, `models_dir`, ...).
 
@@ -77,10 +78,11 @@ def evaluate(
 
     Raises:
         ValueError: an unknown split, or a bad connection setting.
-        drpo.llm.LLMError: a call failed (a failed call is an error, never a wrong answer).
+        drpo.llm.LLMError: a call failed (a failed call is an error, never a wrong answer),
+            or, with `offline=True`, an answer is not in the cache.
     """
-    from drpo.api.optimize import _flag, _parse
-    from drpo.llm import LLMCache, make_llms
+    from drpo.api.optimize import _flag, _parse, reworded
+    from drpo.llm import LLMCache, LLMError, make_llms
     from drpo.llm._loop import run_sync
     from drpo.llm.roles import BackendPool
     from drpo.methods.runner import role_settings
@@ -109,8 +111,12 @@ def evaluate(
         llm = make_llms(roles, cache=cache, pool=pool)["base"]
         scorer = TaskScorer(llm, max_tokens=max_tokens)
         (score,) = run_sync(scorer.score_many([(prompt, examples)]))
+    except LLMError as exc:
+        raise reworded(exc) from None
     finally:
         pool.close()
+        if cache is not None:
+            cache.close()
     attempts = score.attempts
     return Evaluation(
         accuracy=score.accuracy,

@@ -119,6 +119,17 @@ def api_message(text: str) -> str:
     return re.sub(r"(?<![\w-])--(\w+)", r"\1", text)
 
 
+def reworded(exc: Exception) -> Exception:
+    """`exc` with its message in the API's words (`api_message`), where it names a flag."""
+    message = api_message(str(exc))
+    if message == str(exc):
+        return exc
+    try:
+        return type(exc)(message)
+    except TypeError:  # an exception that takes other arguments keeps its words
+        return exc
+
+
 def method_spec(method: str) -> MethodSpec:
     """The registered method called `method`; ValueError listing them otherwise."""
     from drpo.methods import registry
@@ -303,6 +314,7 @@ def optimize(
         ```
     """
     from drpo.cli import execute
+    from drpo.llm import LLMError
     from drpo.methods.runner import raising_errors
     from drpo.run_context import RunError
     from drpo.run_dir import RunDirError
@@ -321,15 +333,8 @@ def optimize(
     try:
         with raising_errors(), out:
             code = execute(spec, args, run_dir)
-    except (RunError, RunDirError, ValueError) as exc:  # the runner's words, in the API's
-        message = api_message(str(exc))
-        if message == str(exc):
-            raise
-        try:
-            translated = type(exc)(message)
-        except TypeError:
-            raise exc from None
-        raise translated from None
+    except (RunError, RunDirError, ValueError, LLMError) as exc:  # in the API's words
+        raise reworded(exc) from None
     if code != 0:
         raise RunError(f"the run ended with exit code {code}")
     return read_result(spec.name, run_dir)
