@@ -13,7 +13,6 @@ figure for English text; a real tokenizer may count somewhat more), completions 
 
 from __future__ import annotations
 
-import argparse
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -152,36 +151,27 @@ class Plan:
         return out
 
 
-def settings_namespace(method: str, settings: Any = None, **options: Any) -> argparse.Namespace:
-    """The settings a run of `method` gets: train.py's defaults for it, then `settings` (an
-    object with attributes by the CLI's names, or a mapping), then `options`."""
-    from drpo.cli import build_parser
-    from drpo.methods.registry import METHODS
+def settings_namespace(method: str, settings: Any = None, **options: Any) -> Any:
+    """The settings a run of `method` gets: the method's settings object as given, or one
+    made from its defaults and `settings` (an object with attributes by the CLI's names, such
+    as an argparse.Namespace, or a mapping); then `options`."""
+    import dataclasses
 
-    spec = next((m for m in METHODS if m.name == method), None)
-    if spec is None:
-        names = ", ".join(m.name for m in METHODS)
-        raise ValueError(f"unknown method {method!r}; choose from {names}")
-    args = build_parser().parse_args(["--method", method])
-    for name, value in spec.defaults.items():
-        if getattr(args, name, None) is None:
-            setattr(args, name, value)
-    for option in spec.options:
-        if getattr(args, option.name, None) is None:
-            setattr(args, option.name, option.default)
+    from drpo.methods.registry import method_spec, settings_for
+
+    spec = method_spec(method)
+    if isinstance(settings, spec.settings):
+        return dataclasses.replace(settings, **options) if options else settings
     given = settings if isinstance(settings, Mapping) else vars(settings) if settings else {}
-    if settings is not None and not isinstance(settings, Mapping) and not given:
-        given = {k: getattr(settings, k) for k in dir(settings) if not k.startswith("_")}
-    for name, value in {**given, **options}.items():
-        if value is not None and (name in vars(args) or name in options):
-            setattr(args, name, value)
-    return args
+    fields = {f.name for f in dataclasses.fields(spec.settings) if f.init}
+    values = {k: v for k, v in {**given, **options}.items() if k in fields and v is not None}
+    return settings_for(method, **values)
 
 
 def _projector(method: str) -> Any:
-    from drpo.methods.registry import METHODS
+    from drpo.methods.registry import method_spec
 
-    spec = next(m for m in METHODS if m.name == method)
+    spec = method_spec(method)
     package = getattr(spec.run, "__module__", f"drpo.methods.{method}.method").rsplit(".", 1)[0]
     try:
         return import_module(f"{package}.projection").project

@@ -166,7 +166,7 @@ def test_the_command_runs_on_the_demo_task_and_writes_every_artefact(tmp_path: P
     assert summary["final_test_accuracy"] > summary["initial_test_accuracy"]
     assert summary["test_difference"]["ci_low"] > 0
     assert (log_dir / "best_prompt.txt").read_text().strip() == summary["final_prompt"]
-    assert summary["settings"]["rounds"] == 3 and summary["settings"]["beam_size"] == 3
+    assert summary["settings"]["depth"] == 3 and summary["settings"]["beam_size"] == 3
     assert len(summary["finalists"]) == 9  # 3 kept in each of 3 rounds
     trace = (log_dir / "algo_output/trace.txt").read_text()
     for field in ("induced", "variation", "subset_accuracy", "eval_accuracy"):

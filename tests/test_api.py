@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 import drpo
-from drpo.api.models import model_flags
+from drpo.api.models import model_settings
 from drpo.cli import main
 from drpo.llm import LLMError
 from drpo.methods.tasks import TaskError
@@ -256,26 +256,27 @@ def test_a_task_too_small_for_its_splits_says_what_fits() -> None:
 
 
 def test_model_specs_become_the_roles_models(tmp_path: Path) -> None:
-    assert "--base_model_name=sim" in model_flags("sim", None)
-    flags = model_flags("sim", {"base": "qwen0.5b", "optimize": "gpt-4o-mini"})
-    assert {"--base_model_name=qwen0.5b", "--base_backend=llamacpp",
-            "--optimize_model_name=gpt-4o-mini", "--optimize_backend=openai",
-            "--eval_model_name=sim"} <= set(flags)  # fmt: skip
+    assert model_settings("sim", None)["base_model_name"] == "sim"
+    mixed = model_settings("sim", {"base": "qwen0.5b", "optimize": "gpt-4o-mini"})
+    assert mixed.items() >= {("base_model_name", "qwen0.5b"), ("base_backend", "llamacpp"),
+                             ("optimize_model_name", "gpt-4o-mini"),
+                             ("optimize_backend", "openai"), ("eval_model_name", "sim"),
+                             ("eval_backend", None)}  # fmt: skip
     gguf = tmp_path / "m.gguf"
     with pytest.raises(FileNotFoundError, match=r"m\.gguf"):
-        model_flags(gguf, None)
+        model_settings(gguf, None)
     gguf.write_bytes(b"GGUF")
-    assert f"--base_model_name={gguf.resolve()}" in model_flags(gguf, None)
+    assert model_settings(gguf, None)["metrics_model_name"] == str(gguf.resolve())
     served = drpo.Model(name="qwen", base_url="http://127.0.0.1:8000/v1", api_key_env="MY_KEY")
-    flags = model_flags(served, None)
-    assert {"--base_base_url=http://127.0.0.1:8000/v1", "--base_backend=openai",
-            "--api_key_env=MY_KEY"} <= set(flags)  # fmt: skip
+    assert model_settings(served, None).items() >= {
+        ("base_base_url", "http://127.0.0.1:8000/v1"), ("base_backend", "openai"),
+        ("api_key_env", "MY_KEY")}  # fmt: skip
     with pytest.raises(ValueError, match=r"unknown role.*judge"):
-        model_flags("sim", {"judge": "sim"})
+        model_settings("sim", {"judge": "sim"})
     with pytest.raises(ValueError, match="api_key_env"):
-        model_flags(served, {"optimize": drpo.Model(name="x", api_key_env="OTHER")})
+        model_settings(served, {"optimize": drpo.Model(name="x", api_key_env="OTHER")})
     with pytest.raises(TypeError, match=r"drpo\.Model"):
-        model_flags(3, None)  # type: ignore[arg-type]
+        model_settings(3, None)  # type: ignore[arg-type]
 
 
 def test_a_model_on_an_openai_compatible_server(sim_server, tmp_path: Path) -> None:

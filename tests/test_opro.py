@@ -165,7 +165,7 @@ def test_the_command_writes_every_artefact_and_improves(tmp_path: Path) -> None:
     assert summary["final_train_accuracy"] > summary["initial_train_accuracy"] + 0.2
     assert summary["final_eval_accuracy"] > summary["initial_eval_accuracy"] + 0.2
     assert summary["test_difference"]["ci_low"] > 0
-    assert summary["settings"]["steps"] == 8 and summary["settings"]["instructions_per_step"] == 8
+    assert summary["settings"]["depth"] == 8 and summary["settings"]["instructions_per_step"] == 8
     assert (run / "best_prompt.txt").read_text().strip() == summary["final_prompt"]
     assert len(summary["history"]) == summary["instructions_scored"] > 8
     data = json.loads((run / "algo_output/output.json").read_text())

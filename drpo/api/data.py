@@ -152,12 +152,15 @@ class Task:
         path.write_text(text, encoding="utf-8")
         return path
 
-    def flags(self) -> list[str]:
-        """`train.py`'s flags for the splits (the task file itself is added by the run)."""
-        out = [f"--eval_size={self.eval_size}", f"--test_size={self.test_size}",
-               f"--seed={self.seed}"]  # fmt: skip
+    def settings(self) -> dict[str, Any]:
+        """The run settings (`train.py`'s flags, by name) of this task and its splits (a
+        task made from examples gets its file once the run's log dir is known)."""
+        out: dict[str, Any] = {"eval_size": self.eval_size, "test_size": self.test_size,
+                               "seed": self.seed}  # fmt: skip
+        if self.path is not None:
+            out["task"] = str(self.path)
         if self.train_size is not None:
-            out.append(f"--train_size={self.train_size}")
+            out["train_size"] = self.train_size
         return out
 
     def answer_key(self) -> dict[str, str]:
@@ -211,8 +214,7 @@ class AlignmentData:
         return cls.from_dir(DEMO_DATA_DIR, num_training_examples=num_training_examples,
                             test_size=test_size)  # fmt: skip
 
-    def flags(self) -> list[str]:
-        """`train.py`'s flags for this data."""
-        return [f"--data_dir={self.data_dir}",
-                f"--num_training_examples={self.num_training_examples}",
-                f"--test_size={self.test_size}"]  # fmt: skip
+    def settings(self) -> dict[str, Any]:
+        """The run settings (`train.py`'s flags, by name) of this data."""
+        return {"data_dir": self.data_dir, "num_training_examples": self.num_training_examples,
+                "test_size": self.test_size}  # fmt: skip

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from drpo.api.data import Task
-from drpo.api.models import ModelSpec, model_flags
+from drpo.api.models import ModelSpec, model_settings
 
 if TYPE_CHECKING:
     from drpo.methods.task_scoring import Attempt
@@ -81,13 +81,13 @@ def evaluate(
         drpo.llm.LLMError: a call failed (a failed call is an error, never a wrong answer),
             or, with `offline=True`, an answer is not in the cache.
     """
-    from drpo.api.optimize import _flag, _parse, reworded
+    from drpo.api.optimize import check_value, reworded
     from drpo.llm import LLMCache, LLMError, make_llms
     from drpo.llm._loop import run_sync
     from drpo.llm.roles import BackendPool
     from drpo.methods.runner import role_settings
     from drpo.methods.task_scoring import TaskScorer
-    from drpo.run_context import with_knowledge
+    from drpo.run_context import RunSettings, with_knowledge
 
     if not isinstance(task, Task):
         raise TypeError(f"evaluate() scores a drpo.Task, got {type(task).__name__}")
@@ -100,10 +100,11 @@ def evaluate(
     if unknown:
         raise TypeError(f"evaluate(): unknown setting(s) {', '.join(unknown)}; the connection "
                         f"settings are {', '.join(sorted(allowed))}")  # fmt: skip
-    argv = [*model_flags(model, None), f"--max_tokens={max_tokens}", f"--seed={task.seed}"]
-    argv += [_flag(k, v) for k, v in connection.items() if v is not None]
-    _, args, _ = _parse(argv)
-    base = role_settings(args)["base"]
+    given = {k: v for k, v in connection.items() if v is not None}
+    for name, value in given.items():
+        check_value(RunSettings, name, value)
+    run = RunSettings(**model_settings(model, None), seed=task.seed, **given)
+    base = role_settings(run)["base"]
     roles = with_knowledge({"base": base}, task.answer_key())
     cache = LLMCache(Path(cache_path)) if cache_path is not None else None
     pool = BackendPool()

@@ -1,5 +1,6 @@
 """Which model plays each role of a run, as the Python API takes it: one spec for every role
-(`model=`) or one per role (`models=`), turned into `train.py`'s model flags.
+(`model=`) or one per role (`models=`), turned into the run's model settings (the same as
+`train.py`'s model flags).
 
 A spec is `"sim"` (the simulated LLM), the name of a pinned model fetched before
 (`"qwen0.5b"`: `python -m drpo.models fetch qwen0.5b`), a path to a GGUF file (both run on
@@ -13,7 +14,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Union
+from typing import Any, Union
 
 #: The roles a run can give a model: the task model ("base"), the judges of DRPO ("eval",
 #: "metrics") and the optimiser ("optimize"). The task-prompt methods use base and optimize.
@@ -89,8 +90,9 @@ def _resolve(spec: ModelSpec) -> _Resolved:
     return _Resolved(text, "openai", None, None)
 
 
-def model_flags(model: ModelSpec, models: Mapping[str, ModelSpec] | None) -> list[str]:
-    """`train.py`'s flags for the roles' models: `models[role]` where given, else `model`.
+def model_settings(model: ModelSpec, models: Mapping[str, ModelSpec] | None) -> dict[str, Any]:
+    """The run settings (`train.py`'s model flags, by name) of the roles' models:
+    `models[role]` where given, else `model`.
 
     Raises ValueError for an unknown role, or for models that read their API keys from
     different variables (a run reads one, `api_key_env`)."""
@@ -99,15 +101,13 @@ def model_flags(model: ModelSpec, models: Mapping[str, ModelSpec] | None) -> lis
     if unknown:
         raise ValueError(f"unknown role(s) {', '.join(unknown)} in models=; the roles are "
                          f"{', '.join(ROLES)}")  # fmt: skip
-    flags: list[str] = []
+    out: dict[str, Any] = {}
     keys: set[str] = set()
     for role in ROLES:
         resolved = _resolve(chosen.get(role, model))
-        flags.append(f"--{role}_model_name={resolved.name}")
-        if resolved.backend is not None:
-            flags.append(f"--{role}_backend={resolved.backend}")
-        if resolved.base_url is not None:
-            flags.append(f"--{role}_base_url={resolved.base_url}")
+        out[f"{role}_model_name"] = resolved.name
+        out[f"{role}_backend"] = resolved.backend
+        out[f"{role}_base_url"] = resolved.base_url
         if resolved.api_key_env is not None:
             keys.add(resolved.api_key_env)
     if len(keys) > 1:
@@ -115,5 +115,5 @@ def model_flags(model: ModelSpec, models: Mapping[str, ModelSpec] | None) -> lis
         raise ValueError(f"the models read their API keys from {names}; a run reads one "
                          "variable (give every drpo.Model the same api_key_env)")  # fmt: skip
     if keys:
-        flags.append(f"--api_key_env={keys.pop()}")
-    return flags
+        out["api_key_env"] = keys.pop()
+    return out

@@ -1,12 +1,11 @@
-"""`drpo.optimize`: run a method from Python. It goes through the same parser and the same
-runner as `train.py` (drpo.cli), so a run writes exactly what `train.py` writes (args.txt,
-log.txt, summary.json, algo_output/, best_prompt.txt, the cache and the checkpoint), and
-the result is read back from those artefacts."""
+"""`drpo.optimize`: run a method from Python. Its settings are made as `train.py` makes them
+(`drpo.methods.registry.settings_for`: the method's settings dataclass, its preset, the values
+given) and run by the same `drpo.methods.runner.run_method`, so a run writes exactly what
+`train.py` writes (args.txt, log.txt, summary.json, algo_output/, best_prompt.txt, the cache
+and the checkpoint), and the result is read back from those artefacts."""
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import os
 import re
@@ -17,11 +16,9 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from drpo.api.data import AlignmentData, Task
-from drpo.api.models import ModelSpec, model_flags
+from drpo.api.models import ModelSpec, model_settings
 
 if TYPE_CHECKING:
-    import argparse
-
     from drpo.methods.spec import MethodSpec
     from drpo.stats import PairedDifference
 
@@ -45,7 +42,7 @@ _OWNED = {
     "num_training_examples": "drpo.AlignmentData.from_dir(..., num_training_examples=)",
     "model_path": "model=",
     "api_key_env": "drpo.Model(api_key_env=)",
-    "help": "",
+    "roles": "model= or models=",
 }
 for _role in ("base", "eval", "metrics", "optimize"):
     for _what in ("model_name", "backend", "base_url"):
@@ -131,73 +128,79 @@ def reworded(exc: Exception) -> Exception:
 
 
 def method_spec(method: str) -> MethodSpec:
-    """The registered method called `method`; ValueError listing them otherwise."""
-    from drpo.methods import registry
+    """The registered method called `method` (built in, or added with
+    `drpo.methods.registry.register`); ValueError listing the methods otherwise."""
+    from drpo.methods.registry import method_spec as find
 
-    for spec in registry.METHODS:
-        if spec.name == method:
-            return spec
-    names = ", ".join(s.name for s in registry.METHODS)
-    raise ValueError(f"unknown method {method!r}; the methods are {names}")
+    return find(method)
 
 
-def _flags() -> set[str]:
-    """The names of `train.py`'s flags."""
-    from drpo.cli import build_parser
-    from drpo.methods import registry
-
-    return {a.dest for a in build_parser(methods=registry.METHODS)._actions}
+def _owned(spec: MethodSpec) -> dict[str, str]:
+    """The settings the API takes otherwise for `spec`, each with where it goes instead."""
+    return {**_OWNED, **({"seed": "drpo.Task.from_jsonl(..., seed=)"} if spec.task_prompt else {})}
 
 
 def setting_names(spec: MethodSpec) -> set[str]:
-    """The keyword settings `optimize` takes for `spec`: `train.py`'s flags that apply to
-    the method (its own, the shared settings whose default it declares, and the run's
-    common ones), less those the API takes otherwise (`_OWNED`; for a task-prompt method
-    also `seed`, which the `Task` holds: it splits the task)."""
-    from drpo.methods import registry
+    """The keyword settings `optimize` takes for `spec`: the fields of the method's settings
+    dataclass (the same names as `train.py`'s flags), less those the API takes otherwise
+    (`_OWNED`; for a task-prompt method also `seed`, which the `Task` holds: it splits the
+    task)."""
+    import dataclasses
 
-    flags = _flags()
-    if spec.task_prompt:
-        flags.discard("seed")
-    others = {o.name for m in registry.METHODS for o in m.options} - {o.name for o in spec.options}
-    per_method = {n for m in registry.METHODS for n in m.defaults} - set(spec.defaults)
-    return flags - others - per_method - set(_OWNED)
+    names = {f.name for f in dataclasses.fields(spec.settings) if f.init}
+    return names - set(_owned(spec))
 
 
 def check_settings(spec: MethodSpec, settings: Mapping[str, Any]) -> None:
-    """TypeError for a keyword that is no setting of the method, listing the valid ones."""
+    """TypeError for a keyword that is no setting of the method (listing the valid ones),
+    ValueError for a value its flag would refuse (type, choices, range)."""
     valid = setting_names(spec)
     unknown = sorted(set(settings) - valid)
-    if not unknown:
-        return
-    where = {**_OWNED, **({"seed": "drpo.Task.from_jsonl(..., seed=)"} if spec.task_prompt else {})}
-    owned = [f"{n} (give it as {where[n]})" for n in unknown if where.get(n)]
-    other = [n for n in unknown if not where.get(n)]
-    parts = []
-    if other:
-        parts.append(f"unknown setting(s) {', '.join(other)} for method {spec.name!r}")
-    if owned:
-        parts.append("not a keyword setting: " + "; ".join(owned))
-    raise TypeError(f"optimize(): {'; '.join(parts)}. The settings of {spec.name} are: "
-                    f"{', '.join(sorted(valid))}")  # fmt: skip
+    if unknown:
+        where = _owned(spec)
+        owned = [f"{n} (give it as {where[n]})" for n in unknown if where.get(n)]
+        other = [n for n in unknown if not where.get(n)]
+        parts = []
+        if other:
+            parts.append(f"unknown setting(s) {', '.join(other)} for method {spec.name!r}")
+        if owned:
+            parts.append("not a keyword setting: " + "; ".join(owned))
+        raise TypeError(f"{'; '.join(parts)}. The settings of {spec.name} are: "
+                        f"{', '.join(sorted(valid))}")  # fmt: skip
+    for name, value in settings.items():
+        if value is not None:
+            check_value(spec.settings, name, value)
 
 
-def _flag(name: str, value: Any) -> str:
-    if isinstance(value, bool):
-        value = "true" if value else "false"
-    elif isinstance(value, os.PathLike):
-        value = os.fspath(value)
-    return f"--{name}={value}"
+def check_value(cls: type, name: str, value: Any) -> None:
+    """ValueError unless `value` is one `train.py --name` could give: of the field's type,
+    among its choices, accepted by its flag's parser (e.g. > 0 for a budget)."""
+    import argparse
+    import dataclasses
 
+    from drpo.methods.declare import declaration, flag_parser, parse_bool
 
-def _parse(argv: list[str]) -> tuple[MethodSpec, argparse.Namespace, Path]:
-    from drpo.cli import UsageError, parse
-    from drpo.methods import registry
-
-    try:
-        return parse(argv, methods=registry.METHODS, raise_errors=True)
-    except UsageError as exc:
-        raise ValueError(api_message(str(exc))) from None
+    field = next(f for f in dataclasses.fields(cls) if f.name == name)
+    declared = declaration(field)
+    parse = flag_parser(cls, field)
+    wanted = {parse_bool: (bool,), int: (int,), float: (int, float)}.get(parse)  # type: ignore[call-overload]
+    if declared is not None and declared.parse is not None and parse is not parse_bool:
+        wanted = (int, float)  # a declared parser of numbers (positive(int), ...)
+    if wanted is not None and (
+        not isinstance(value, wanted) or (bool not in wanted and isinstance(value, bool))
+    ):
+        raise ValueError(f"{name} must be {' or '.join(t.__name__ for t in wanted)}, got "
+                         f"{value!r}")  # fmt: skip
+    if wanted is None and not isinstance(value, (str, os.PathLike)):
+        raise ValueError(f"{name} must be text, got {value!r}")
+    if declared is not None and declared.choices is not None and value not in declared.choices:
+        raise ValueError(f"{name} must be one of {', '.join(map(str, declared.choices))}, got "
+                         f"{value!r}")  # fmt: skip
+    if parse is not None and parse not in (parse_bool, int, float):
+        try:
+            parse(str(value))
+        except (argparse.ArgumentTypeError, ValueError) as exc:
+            raise ValueError(f"{name}: {exc}") from None
 
 
 def _used(log_dir: Path) -> bool:
@@ -206,7 +209,7 @@ def _used(log_dir: Path) -> bool:
     return (log_dir / CHECKPOINT).is_file()
 
 
-def run_argv(
+def run_settings(
     method: str,
     data: Task | AlignmentData | None,
     *,
@@ -219,9 +222,14 @@ def run_argv(
     resume: bool,
     verbose: bool,
     settings: Mapping[str, Any],
-) -> tuple[MethodSpec, list[str]]:
-    """The method and the `train.py` arguments of a run `optimize` (or `plan`) is asked for;
-    the task file of a `Task` made from examples is added once the log dir is known."""
+) -> tuple[MethodSpec, Any]:
+    """The method and the settings object of the run `optimize` (or `plan`) is asked for,
+    made as `train.py` makes them (`drpo.methods.registry.settings_for`: the method's
+    defaults, its preset, then the values given); the task file of a `Task` made from
+    examples is set once the log dir is known."""
+    from drpo.cli import with_default_log_dir
+    from drpo.methods.registry import settings_for
+
     spec = method_spec(method)
     if not (spec.task_prompt or spec.name == "drpo"):
         raise ValueError(f"the API runs the task-prompt methods and drpo; run {spec.name} "
@@ -231,28 +239,33 @@ def run_argv(
     if data is not None and not isinstance(data, wanted):
         raise TypeError(f"{spec.name} optimises on a drpo.{wanted.__name__}, got "
                         f"{type(data).__name__}")  # fmt: skip
-    if preset is not None and "preset" not in _flags():
-        raise ValueError(f"{spec.name} has no preset {preset!r} (no method has presets yet)")
-    argv = [f"--method={spec.name}", *model_flags(model, models)]
+    given: dict[str, Any] = {**model_settings(model, models)}
     if data is not None:
-        argv += data.flags()
-    if isinstance(data, Task) and data.path is not None:
-        argv.append(_flag("task", data.path))
+        given.update(data.settings())
     if log_dir is not None:
-        argv.append(_flag("log_dir", Path(log_dir)))
+        given["log_dir"] = Path(log_dir)
     if initial_prompt is not None:
-        name = "initial_system_prompt" if spec.name == "drpo" else "initial_prompt"
-        argv.append(_flag(name, initial_prompt))
+        given["initial_system_prompt" if spec.name == "drpo" else "initial_prompt"] = (
+            initial_prompt
+        )
     if budget_calls is not None:
-        argv.append(_flag("budget_calls", budget_calls))
-    if preset is not None:
-        argv.append(_flag("preset", preset))
-    if resume:
-        argv.append("--resume=true")
-    if not verbose and "disable_tqdm" not in settings:
-        argv.append("--disable_tqdm=true")
-    argv += [_flag(k, v) for k, v in settings.items() if v is not None]
-    return spec, argv
+        if not spec.task_prompt:
+            raise ValueError(f"{spec.name} takes no search budget (budget_calls, "
+                             "budget_tokens, budget_search_usd); the task-prompt methods "
+                             "do")  # fmt: skip
+        check_value(spec.settings, "budget_calls", budget_calls)
+        given["budget_calls"] = budget_calls
+    if not spec.task_prompt and any(settings.get(k) is not None for k in
+                                    ("budget_tokens", "budget_search_usd")):  # fmt: skip
+        raise ValueError(f"{spec.name} takes no search budget; the task-prompt methods do")
+    given["resume"] = bool(resume)
+    if not verbose:
+        given["disable_tqdm"] = True
+    given.update({k: v for k, v in settings.items() if v is not None})
+    made = settings_for(spec.name, preset, **given)
+    if log_dir is None:
+        made = with_default_log_dir(spec, made)
+    return spec, made
 
 
 def optimize(
@@ -313,30 +326,29 @@ def optimize(
         print(result.best_prompt, result.gain.mean)
         ```
     """
-    from drpo.cli import execute
+    from dataclasses import replace
+
     from drpo.llm import LLMError
-    from drpo.methods.runner import raising_errors
+    from drpo.methods.runner import run_method
     from drpo.run_context import RunError
     from drpo.run_dir import RunDirError
 
-    spec, argv = run_argv(method, data, model=model, models=models, log_dir=log_dir,
-                          initial_prompt=initial_prompt, budget_calls=budget_calls,
-                          preset=preset, resume=resume, verbose=verbose,
-                          settings=settings)  # fmt: skip
-    spec, args, run_dir = _parse(argv)
+    spec, made = run_settings(method, data, model=model, models=models, log_dir=log_dir,
+                              initial_prompt=initial_prompt, budget_calls=budget_calls,
+                              preset=preset, resume=resume, verbose=verbose,
+                              settings=settings)  # fmt: skip
+    run_dir = Path(made.log_dir)
     if _used(run_dir) and not resume:
         raise RunError(f"{run_dir} already holds a run; pass resume=True to continue it, or "
                        "choose another log_dir")  # fmt: skip
-    if isinstance(data, Task):
-        args.task = str(data.file_for(run_dir))
-    out = contextlib.nullcontext() if verbose else contextlib.redirect_stdout(io.StringIO())
+    if isinstance(data, Task) and data.path is None:
+        made = replace(made, task=str(data.file_for(run_dir)))
     try:
-        with raising_errors(), out:
-            code = execute(spec, args, run_dir)
+        summary = run_method(spec, made)
     except (RunError, RunDirError, ValueError, LLMError) as exc:  # in the API's words
         raise reworded(exc) from None
-    if code != 0:
-        raise RunError(f"the run ended with exit code {code}")
+    if verbose:
+        spec.report(summary)
     return read_result(spec.name, run_dir)
 
 

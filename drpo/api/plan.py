@@ -44,15 +44,16 @@ def plan(
         TypeError: a keyword that is no setting of the method (the message lists them).
         ValueError: an unknown method, a bad value or unusable data.
     """
-    from drpo.api.optimize import _parse, run_argv
+    from dataclasses import replace
+
+    from drpo.api.optimize import run_settings
     from drpo.planning import plan as project
 
-    spec, argv = run_argv(method, data, model=model, models=models, log_dir=None,
-                          initial_prompt=initial_prompt, budget_calls=budget_calls,
-                          preset=preset, resume=False, verbose=False,
-                          settings=settings)  # fmt: skip
-    _, args, _ = _parse(argv)
+    spec, made = run_settings(method, data, model=model, models=models, log_dir=None,
+                              initial_prompt=initial_prompt, budget_calls=budget_calls,
+                              preset=preset, resume=False, verbose=False,
+                              settings=settings)  # fmt: skip
     with tempfile.TemporaryDirectory() as folder:
         if isinstance(data, Task) and data.path is None:  # examples in memory: a file to read
-            args.task = os.fspath(data.file_for(Path(folder)))
-        return project(spec.name, args)
+            made = replace(made, task=os.fspath(data.file_for(Path(folder))))
+        return project(spec.name, made)

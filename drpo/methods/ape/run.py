@@ -5,14 +5,14 @@ every run (cache + checkpoint)."""
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from typing import Any
 
 from drpo.methods.ape.choice import choose
+from drpo.methods.ape.settings import ApeSettings
 from drpo.methods.ape.world import ApeConfig, ApeWorld
 from drpo.methods.task_run import finish_task_run
 from drpo.methods.task_scoring import TaskScorer
-from drpo.methods.task_settings import TaskRunSettings, TaskRunSummary
+from drpo.methods.task_settings import TaskRunSummary
 from drpo.methods.tasks import Task, answer_key
 from drpo.run_context import RunError, Session, with_knowledge
 from search import BeamSearch
@@ -20,18 +20,6 @@ from world_model import Reasoner
 
 log = logging.getLogger("drpo")
 ROLES = ("base", "optimize")
-
-
-@dataclass(frozen=True, kw_only=True)
-class ApeSettings(TaskRunSettings):
-    rounds: int = 3  # the proposal round, then resampling rounds
-    beam_size: int = 3
-    demo_sets: int = 3
-    n_demos: int = 5
-    proposals_per_set: int = 4
-    n_variations: int = 4
-    score_size: int = 20
-    temperature: float = 0.9
 
 
 def _config(settings: ApeSettings, task: Task, scorer: Any, optimizer: Any) -> ApeConfig:
@@ -51,7 +39,7 @@ def _config(settings: ApeSettings, task: Task, scorer: Any, optimizer: Any) -> A
 def prepare(settings: ApeSettings) -> tuple[Task, BeamSearch]:
     """Load the task and check the settings, before anything is written."""
     checks = [
-        (settings.rounds >= 1, f"depth (rounds) must be >= 1, got {settings.rounds}"),
+        (settings.depth >= 1, f"depth (rounds) must be >= 1, got {settings.depth}"),
         (settings.score_size >= 1, f"score_size must be >= 1, got {settings.score_size}"),
         (set(settings.roles) == set(ROLES), f"roles must be {', '.join(ROLES)}"),
     ]
@@ -61,7 +49,7 @@ def prepare(settings: ApeSettings) -> tuple[Task, BeamSearch]:
     task = settings.load_task()
     try:
         _config(settings, task, None, None)
-        search = BeamSearch(beam_size=settings.beam_size, max_depth=settings.rounds,
+        search = BeamSearch(beam_size=settings.beam_size, max_depth=settings.depth,
                             action_dedup=lambda c: c.prompt, seed=settings.seed)  # fmt: skip
     except ValueError as exc:
         raise RunError(str(exc)) from None
@@ -70,7 +58,7 @@ def prepare(settings: ApeSettings) -> tuple[Task, BeamSearch]:
 
 def run_ape(settings: ApeSettings) -> TaskRunSummary:
     task, search = prepare(settings)
-    with Session(settings, desc="APE rounds", total=settings.rounds) as session:
+    with Session(settings, desc="APE rounds", total=settings.depth) as session:
         log.info("task %s: %d train, %d eval, %d test examples", task.name, len(task.train),
                  len(task.eval), len(task.test))  # fmt: skip
         llms = session.llms(with_knowledge(settings.roles, answer_key(task)))

@@ -8,10 +8,9 @@ from pathlib import Path
 from typing import Any
 
 from drpo.llm._loop import run_sync
-from drpo.methods.bandit_scoring import SelectionSettings
+from drpo.methods.gpo.settings import GPOSettings
 from drpo.methods.gpo.world import GPOConfig, GPOWorld
 from drpo.methods.task_scoring import TaskScorer, write_test_answers
-from drpo.methods.task_settings import TaskRunSettings
 from drpo.methods.tasks import Task, answer_key
 from drpo.run_context import RunError, Session, with_knowledge
 from drpo.stats import PairedDifference, paired_difference
@@ -22,20 +21,6 @@ from world_model import Reasoner
 log = logging.getLogger("drpo")
 
 
-@dataclass(frozen=True, kw_only=True)
-class GPOSettings(TaskRunSettings, SelectionSettings):
-    steps: int = 12
-    n_candidates: int = 8
-    retrieval: str = "relevance"
-    k: int = 3
-    update: str = "edit"
-    schedule: str = "cosine"
-    initial_budget: int = 50
-    final_budget: int = 10
-    warmup: int = 0
-    feedback: bool = False
-    n_examples: int = 3
-    temperature: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -68,8 +53,8 @@ class GPOSummary:
 
 def prepare(settings: GPOSettings) -> Task:
     """Load the task and check the settings, before anything is written."""
-    if settings.steps < 1:
-        raise RunError(f"steps must be >= 1, got {settings.steps}")
+    if settings.depth < 1:
+        raise RunError(f"steps must be >= 1, got {settings.depth}")
     task = settings.load_task()
     try:
         _config(settings, task, None, None)
@@ -84,7 +69,7 @@ def _config(settings: GPOSettings, task: Task, scorer: Any, optimizer: Any) -> G
         task,
         scorer,
         optimizer,
-        total_steps=settings.steps,
+        total_steps=settings.depth,
         n_candidates=settings.n_candidates,
         retrieval=settings.retrieval,
         k=settings.k,
@@ -102,14 +87,14 @@ def _config(settings: GPOSettings, task: Task, scorer: Any, optimizer: Any) -> G
 
 def run_gpo(settings: GPOSettings) -> GPOSummary:
     task = prepare(settings)
-    with Session(settings, desc="GPO steps", total=settings.steps) as session:
+    with Session(settings, desc="GPO steps", total=settings.depth) as session:
         llms = session.llms(with_knowledge(settings.roles, answer_key(task)))
         scorer = TaskScorer(llms["base"], max_tokens=settings.max_tokens)
         initial = settings.start_prompt(task)
         world = GPOWorld(task, scorer, initial_prompt=initial, on_frontier=session.on_frontier,
                          selection=settings.bandit(), seed=settings.seed)  # fmt: skip
         config = _config(settings, task, scorer, llms["optimize"])
-        search = Greedy(max_depth=settings.steps, action_dedup=lambda c: c.prompt)
+        search = Greedy(max_depth=settings.depth, action_dedup=lambda c: c.prompt)
         result = Reasoner(world, config, search)(task.name)
         session.search_finished()  # what follows (test scoring) is counted apart
         session.record_search(result)

@@ -8,10 +8,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from drpo.llm._loop import run_sync
+from drpo.methods.opro.settings import OPROSettings
 from drpo.methods.opro.world import OPROConfig, OPROWorld, scoring_set
 from drpo.methods.task_run import finish_task_run
 from drpo.methods.task_scoring import TaskScorer
-from drpo.methods.task_settings import TaskRunSettings, TaskRunSummary
+from drpo.methods.task_settings import TaskRunSummary
 from drpo.methods.tasks import Task, answer_key
 from drpo.run_context import RunError, Session, with_knowledge
 from search import Greedy
@@ -20,15 +21,6 @@ from world_model import Reasoner
 log = logging.getLogger("drpo")
 
 
-@dataclass(frozen=True, kw_only=True)
-class OPROSettings(TaskRunSettings):
-    steps: int = 8
-    instructions_per_step: int = 8
-    exemplars_per_step: int = 3
-    max_history: int = 20
-    history_threshold: float = 0.0
-    score_size: int = 50
-    temperature: float = 1.0
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -39,8 +31,8 @@ class OPROSummary(TaskRunSummary):
 
 def prepare(settings: OPROSettings) -> Task:
     """Load the task and check the settings, before anything is written."""
-    if settings.steps < 1:
-        raise RunError(f"steps (--depth) must be >= 1, got {settings.steps}")
+    if settings.depth < 1:
+        raise RunError(f"steps (--depth) must be >= 1, got {settings.depth}")
     if settings.score_size < 1:
         raise RunError(f"score_size must be >= 1, got {settings.score_size}")
     task = settings.load_task()
@@ -69,7 +61,7 @@ def _config(settings: OPROSettings, task: Task, optimizer: Any) -> OPROConfig:
 
 def run_opro(settings: OPROSettings) -> OPROSummary:
     task = prepare(settings)
-    with Session(settings, desc="OPRO steps", total=settings.steps) as session:
+    with Session(settings, desc="OPRO steps", total=settings.depth) as session:
         scoring = scoring_set(task, settings.score_size)
         log.info("task %s: instructions scored on %d training examples; %d eval, %d test",
                  task.name, len(scoring), len(task.eval), len(task.test))  # fmt: skip
@@ -79,7 +71,7 @@ def run_opro(settings: OPROSettings) -> OPROSummary:
         world = OPROWorld(task, scorer, initial_prompt=initial, scoring=scoring,
                           on_frontier=session.on_frontier)  # fmt: skip
         config = _config(settings, task, llms["optimize"])
-        result = Reasoner(world, config, Greedy(max_depth=settings.steps))(task.name)
+        result = Reasoner(world, config, Greedy(max_depth=settings.depth))(task.name)
         history = result.terminal_state.history
         best = result.terminal_state.best
         initial_eval, best_eval = run_sync(

@@ -4,14 +4,13 @@ split, write the artefacts. Resumable like every run (cache + checkpoint)."""
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 
 from drpo.llm._loop import run_sync
-from drpo.methods.bandit_scoring import SelectionSettings
+from drpo.methods.promptagent.settings import PromptAgentSettings
 from drpo.methods.promptagent.world import PromptAgentConfig, PromptAgentWorld
 from drpo.methods.task_run import finish_task_run
 from drpo.methods.task_scoring import TaskScorer
-from drpo.methods.task_settings import TaskRunSettings, TaskRunSummary
+from drpo.methods.task_settings import TaskRunSummary
 from drpo.methods.tasks import answer_key
 from drpo.run_context import RunError, Session, with_knowledge
 from search import MCTS, BeamSearch, Greedy
@@ -21,18 +20,6 @@ log = logging.getLogger("drpo")
 ROLES = ("base", "optimize")
 
 
-@dataclass(frozen=True, kw_only=True)
-class PromptAgentSettings(TaskRunSettings, SelectionSettings):
-    batch_size: int = 5
-    expand_width: int = 3
-    num_new_prompts: int = 1
-    temperature: float = 0.7
-    search: str = "mcts"
-    n_iters: int = 12
-    depth: int = 5
-    min_depth: int = 2
-    w_exp: float = 2.5
-    beam_size: int = 3
 
 
 def algorithm(settings: PromptAgentSettings) -> SearchAlgorithm:

@@ -5,15 +5,14 @@ final prompt on the eval and test splits, write the artefacts. Resumable like ev
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 
 from drpo.llm import LLM
 from drpo.llm._loop import run_sync
-from drpo.methods.bandit_scoring import BanditSettings, SelectionSettings
+from drpo.methods.protegi.settings import ProTeGiSettings
 from drpo.methods.protegi.world import ProTeGiConfig, ProTeGiWorld
 from drpo.methods.task_run import finish_task_run
 from drpo.methods.task_scoring import TaskScorer
-from drpo.methods.task_settings import TaskRunSettings, TaskRunSummary
+from drpo.methods.task_settings import TaskRunSummary
 from drpo.methods.tasks import Task, answer_key
 from drpo.run_context import RunError, Session, with_knowledge
 from search import BeamSearch
@@ -23,31 +22,10 @@ log = logging.getLogger("drpo")
 ROLES = ("base", "optimize")
 
 
-@dataclass(frozen=True, kw_only=True)
-class ProTeGiSettings(TaskRunSettings, SelectionSettings):
-    rounds: int = 3
-    beam_size: int = 4
-    minibatch_size: int = 32
-    n_gradients: int = 4
-    errors_per_gradient: int = 4
-    gradients_per_error: int = 1
-    steps_per_gradient: int = 1
-    mc_samples_per_step: int = 2
-    max_expansion_factor: int = 8
-    selection: str = "ucb"
-    temperature: float = 0.7
-
-    def bandit(self) -> BanditSettings:
-        settings = super().bandit()
-        if settings is None:
-            raise ValueError("ProTeGi selects its beam with a bandit: --selection ucb or sr")
-        return settings
-
-
 def prepare(settings: ProTeGiSettings) -> Task:
     """Load the task and check the settings, before anything is written."""
-    if settings.rounds < 1:
-        raise RunError(f"depth (ProTeGi's rounds) must be >= 1, got {settings.rounds}")
+    if settings.depth < 1:
+        raise RunError(f"depth (ProTeGi's rounds) must be >= 1, got {settings.depth}")
     if set(settings.roles) != set(ROLES):
         raise RunError(f"roles must be {', '.join(ROLES)}")
     most = settings.beam_size * (settings.max_expansion_factor + 1)
@@ -59,7 +37,7 @@ def prepare(settings: ProTeGiSettings) -> Task:
     try:
         _config(settings, task, None, None)
         settings.bandit()
-        BeamSearch(beam_size=settings.beam_size, max_depth=settings.rounds)
+        BeamSearch(beam_size=settings.beam_size, max_depth=settings.depth)
     except ValueError as exc:
         raise RunError(str(exc)) from None
     return task
@@ -86,7 +64,7 @@ def _config(
 
 def run_protegi(settings: ProTeGiSettings) -> TaskRunSummary:
     task = prepare(settings)
-    with Session(settings, desc="ProTeGi rounds", total=settings.rounds) as session:
+    with Session(settings, desc="ProTeGi rounds", total=settings.depth) as session:
         log.info("task %s: %d train, %d eval, %d test examples", task.name, len(task.train),
                  len(task.eval), len(task.test))  # fmt: skip
         llms = session.llms(with_knowledge(settings.roles, answer_key(task)))
@@ -96,7 +74,7 @@ def run_protegi(settings: ProTeGiSettings) -> TaskRunSummary:
                              bandit=settings.bandit(), seed=settings.seed,
                              on_frontier=session.on_frontier)  # fmt: skip
         config = _config(settings, task, scorer, llms["optimize"])
-        search = BeamSearch(beam_size=settings.beam_size, max_depth=settings.rounds,
+        search = BeamSearch(beam_size=settings.beam_size, max_depth=settings.depth,
                             action_dedup=lambda s: s.prompt, seed=settings.seed)  # fmt: skip
         result = Reasoner(world, config, search)(task.name)
         candidate = result.terminal_state.prompt
