@@ -24,6 +24,9 @@ from typing import Any
 MAX_REASKS = 2
 #: Characters of a re-ask's own message (the reason the answer was unusable) at most.
 REASK_CHARS = 600
+#: Settings whose runner's name differs from the CLI's (GPO's and OPRO's steps, APE's and
+#: ProTeGi's rounds are `--depth`).
+SETTING_ALIASES = {"steps": "depth", "rounds": "depth"}
 #: Characters a token, for the projection.
 CHARS_PER_TOKEN = 4
 
@@ -169,11 +172,17 @@ def settings_namespace(method: str, settings: Any = None, **options: Any) -> arg
     for option in spec.options:
         if getattr(args, option.name, None) is None:
             setattr(args, option.name, option.default)
-    given = settings if isinstance(settings, Mapping) else vars(settings) if settings else {}
-    if settings is not None and not isinstance(settings, Mapping) and not given:
-        given = {k: getattr(settings, k) for k in dir(settings) if not k.startswith("_")}
+    given = dict(settings) if isinstance(settings, Mapping) else {}
+    if settings is not None and not isinstance(settings, Mapping):
+        names = vars(settings) if hasattr(settings, "__dict__") else dir(settings)
+        given = {k: getattr(settings, k) for k in names if not k.startswith("_")}
+    known = vars(args)
+    unknown = sorted(k for k in options if k not in known and k not in SETTING_ALIASES)
+    if unknown:
+        raise ValueError(f"unknown setting(s) for {method}: {', '.join(unknown)}")
     for name, value in {**given, **options}.items():
-        if value is not None and (name in vars(args) or name in options):
+        name = name if name in known else SETTING_ALIASES.get(name, name)
+        if value is not None and name in known and not callable(value):
             setattr(args, name, value)
     return args
 

@@ -98,3 +98,14 @@ def test_plan_takes_the_runners_settings_and_is_frozen() -> None:
         projected.expansions = 0  # type: ignore[misc]
     with pytest.raises(ValueError, match="unknown method 'nope'"):
         plan("nope", argparse.Namespace())
+    with pytest.raises(ValueError, match=r"unknown setting.*: depht"):
+        plan("promptagent", depht=3)
+
+
+def test_plan_takes_a_runners_settings_object() -> None:
+    from drpo.methods.gpo.run import GPOSettings
+    from drpo.methods.promptagent.run import PromptAgentSettings
+
+    settings = PromptAgentSettings(roles={}, depth=2, n_iters=3, eval_size=12)
+    assert plan("promptagent", settings) == plan("promptagent", depth=2, n_iters=3, eval_size=12)
+    assert "2 steps" in plan("gpo", GPOSettings(roles={}, steps=2)).search
