@@ -23,6 +23,9 @@ from typing import Any
 MAX_REASKS = 2
 #: Characters of a re-ask's own message (the reason the answer was unusable) at most.
 REASK_CHARS = 600
+#: Settings whose runner's name differs from the CLI's (GPO's and OPRO's steps, APE's and
+#: ProTeGi's rounds are `--depth`).
+SETTING_ALIASES = {"steps": "depth", "rounds": "depth"}
 #: Characters a token, for the projection.
 CHARS_PER_TOKEN = 4
 
@@ -160,10 +163,14 @@ def settings_namespace(method: str, settings: Any = None, **options: Any) -> Any
     from drpo.methods.registry import method_spec, settings_for
 
     spec = method_spec(method)
+    fields = {f.name for f in dataclasses.fields(spec.settings) if f.init}
+    options = {SETTING_ALIASES.get(k, k) if k not in fields else k: v for k, v in options.items()}
+    unknown = sorted(k for k in options if k not in fields)
+    if unknown:
+        raise ValueError(f"unknown setting(s) for {method}: {', '.join(unknown)}")
     if isinstance(settings, spec.settings):
         return dataclasses.replace(settings, **options) if options else settings
     given = settings if isinstance(settings, Mapping) else vars(settings) if settings else {}
-    fields = {f.name for f in dataclasses.fields(spec.settings) if f.init}
     values = {k: v for k, v in {**given, **options}.items() if k in fields and v is not None}
     return settings_for(method, **values)
 

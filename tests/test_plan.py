@@ -19,19 +19,32 @@ def _used(log_dir: Path) -> dict[str, tuple[int, int]]:
                         r["estimated_tokens"]) for r in roles}  # fmt: skip
 
 
-@pytest.mark.parametrize(
-    "extra",
-    [
-        ["--depth", "3", "--n_iters", "4"],
-        ["--search", "beam", "--depth", "3", "--beam_size", "2"],
-        ["--search", "greedy", "--depth", "3", "--selection", "ucb"],
-    ],
-)
+SMALL = ["--eval_size", "10", "--test_size", "10"]
+RUNS = {
+    "promptagent-mcts": ["--method", "promptagent", *SMALL, "--depth", "3", "--n_iters", "4"],
+    "promptagent-beam": ["--method", "promptagent", *SMALL, "--search", "beam", "--depth", "3",
+                         "--beam_size", "2"],
+    "promptagent-greedy-ucb": ["--method", "promptagent", *SMALL, "--search", "greedy",
+                               "--depth", "3", "--selection", "ucb"],
+    "gpo": ["--method", "gpo", *SMALL, "--depth", "3", "--feedback", "true"],
+    "gpo-ucb": ["--method", "gpo", *SMALL, "--depth", "2", "--selection", "ucb"],
+    "ape": ["--method", "ape", *SMALL, "--depth", "2"],
+    "opro": ["--method", "opro", *SMALL, "--depth", "3"],
+    "protegi": ["--method", "protegi", *SMALL, "--depth", "2"],
+    "drpo": ["--method", "drpo", "--depth", "3", "--max_depth_increase", "2",
+             "--test_size", "3", "--num_training_examples", "20"],
+    "drpo-mcts": ["--method", "drpo", "--search", "mcts", "--depth", "3", "--n_iters", "3",
+                  "--num_training_examples", "20"],
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("name", sorted(RUNS))
 def test_the_projection_bounds_what_a_run_uses_per_role(
-    tmp_path: Path, capsys: Any, extra: list[str]
+    tmp_path: Path, capsys: Any, name: str
 ) -> None:
-    args = ["--method", "promptagent", "--eval_size", "10", "--test_size", "10", *extra]
-    projected = plan("promptagent", None, **_as_options(extra), eval_size=10, test_size=10)
+    args = RUNS[name]
+    method, options = args[1], _as_options(args[2:])
+    projected = plan(method, None, **options)
     assert main(["--disable_tqdm", "--log_dir", str(tmp_path / "run"), *args]) == 0
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())
     used = _used(tmp_path / "run")
@@ -44,10 +57,16 @@ def test_the_projection_bounds_what_a_run_uses_per_role(
     assert bought["evaluated_prompts"] <= projected.evaluated_prompts
 
 
+def test_a_method_without_a_model_projects_no_call() -> None:
+    for method in ("oirl", "toy"):
+        projected = plan(method)
+        assert projected.roles == () and projected.calls == 0 and projected.notes
+
+
 def _as_options(extra: list[str]) -> dict[str, Any]:
-    out = {}
+    out: dict[str, Any] = {}
     for flag, value in zip(extra[::2], extra[1::2]):
-        out[flag[2:]] = int(value) if value.isdigit() else value
+        out[flag[2:]] = int(value) if value.isdigit() else {"true": True}.get(value, value)
     return out
 
 
@@ -79,3 +98,14 @@ def test_plan_takes_the_runners_settings_and_is_frozen() -> None:
         projected.expansions = 0  # type: ignore[misc]
     with pytest.raises(ValueError, match="unknown method 'nope'"):
         plan("nope", argparse.Namespace())
+    with pytest.raises(ValueError, match=r"unknown setting.*: depht"):
+        plan("promptagent", depht=3)
+
+
+def test_plan_takes_a_runners_settings_object() -> None:
+    from drpo.methods.gpo.run import GPOSettings
+    from drpo.methods.promptagent.run import PromptAgentSettings
+
+    settings = PromptAgentSettings(roles={}, depth=2, n_iters=3, eval_size=12)
+    assert plan("promptagent", settings) == plan("promptagent", depth=2, n_iters=3, eval_size=12)
+    assert "2 steps" in plan("gpo", GPOSettings(roles={}, depth=2)).search

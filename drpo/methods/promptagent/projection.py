@@ -9,12 +9,14 @@ from drpo.methods.task_projection import (
     frontier_scoring,
     initial_prompt_chars,
     score_calls,
+    task_projection,
 )
-from drpo.planning import CallBook, Projection, book_total, data_sizes
+from drpo.planning import CallBook, Projection, data_sizes
 
 
 def expansions_of(search: str, *, depth: int, n_iters: int, width: int, beam_size: int) -> int:
-    """The states whose actions a search asks for, at most."""
+    """The states whose actions a search of `depth` levels asks for, at most, with `width`
+    children per state."""
     if search == "mcts":  # one per iteration's leaf and per rollout step, within the tree
         above_limit = sum(width**d for d in range(depth))
         return min(n_iters * depth, above_limit)
@@ -32,18 +34,21 @@ def project(args: Any) -> Projection:
                                width=width, beam_size=args.beam_size)  # fmt: skip
     prompt_chars = max(initial_prompt_chars(args, task), MAX_PROMPT_CHARS)
     batch = min(args.batch_size, train)
-    answer = answer_chars(args.max_tokens)
-    errors = batch * (longest_q + 2 * answer + longest_gold + 120)
+    errors = batch * (longest_q + 2 * answer_chars(args.max_tokens) + longest_gold + 120)
+    feedback = len(PROMPTS.text("feedback")) + prompt_chars + errors + 40
+    chain = (args.depth + 1) * (prompt_chars + 8)
+    writer = len(PROMPTS.text("writer")) + prompt_chars + chain + errors + FEEDBACK_CHARS + 80
+
+    def initial(book: CallBook) -> None:
+        score_calls(book, eval_size, prompt_chars=prompt_chars, longest_q=longest_q,
+                    max_tokens=args.max_tokens)  # fmt: skip
 
     def expansion(book: CallBook, count: int) -> None:
-        # error batches: up to 3 draws per wanted batch; feedback and writer per batch
+        # error batches: up to 3 draws per wanted batch; a feedback and a writer per batch
         score_calls(book, count * 3 * args.expand_width * batch, prompt_chars=prompt_chars,
                     longest_q=longest_q, max_tokens=args.max_tokens)  # fmt: skip
-        feedback = len(PROMPTS.text("feedback")) + prompt_chars + errors
         book.add("optimize", count * args.expand_width, prompt_chars=feedback,
                  max_tokens=FEEDBACK_CHARS // 3 + 40, json=True)  # fmt: skip
-        chain = (args.depth + 1) * (prompt_chars + 8)
-        writer = len(PROMPTS.text("writer")) + prompt_chars + chain + errors + FEEDBACK_CHARS + 40
         book.add("optimize", count * args.expand_width, prompt_chars=writer,
                  max_tokens=args.num_new_prompts * MAX_PROMPT_CHARS // 3 + 40,
                  json=True)  # fmt: skip
@@ -51,34 +56,14 @@ def project(args: Any) -> Projection:
                     prompt_chars=prompt_chars, longest_q=longest_q,
                     max_tokens=args.max_tokens)  # fmt: skip
 
-    one = CallBook()
-    expansion(one, 1)
-    first = CallBook()
-    score_calls(first, eval_size, prompt_chars=prompt_chars, longest_q=longest_q,
-                max_tokens=args.max_tokens)  # fmt: skip
-    book = CallBook()
-    score_calls(book, eval_size, prompt_chars=prompt_chars, longest_q=longest_q,
-                max_tokens=args.max_tokens)  # fmt: skip
-    expansion(book, expansions)
-    after = 2 * len(task.test) + (eval_size if args.selection not in (None, "full") else 0)
-    score_calls(book, after, prompt_chars=prompt_chars, longest_q=longest_q,
-                max_tokens=args.max_tokens)  # fmt: skip
-    per_calls, per_tokens = book_total(one)
-    fixed_calls, fixed_tokens = book_total(first)
     search = {
         "mcts": f"MCTS, {args.n_iters} iterations, depth {args.depth}",
         "beam": f"beam search, beam {args.beam_size}, depth {args.depth}",
         "greedy": f"greedy search, depth {args.depth}",
     }.get(args.search, args.search)
-    return Projection(
-        search=f"{search}, {width} children per expansion",
-        expansions=expansions,
-        evaluated_prompts=expansions * width,
-        roles=book.roles(),
-        per_expansion_calls=per_calls,
-        per_expansion_tokens=per_tokens,
-        fixed_calls=fixed_calls,
-        fixed_tokens=fixed_tokens,
-        after_search=f"the roles' figures include the test scoring after the search "
-        f"({2 * len(task.test)} answers)",
-    )
+    after = 2 * len(task.test) + (eval_size if args.selection not in (None, "full") else 0)
+    return task_projection(
+        args, search=f"{search}, {width} children per expansion", expansions=expansions,
+        evaluated_prompts=expansions * width, initial=initial, expansion=expansion,
+        after=after, prompt_chars=prompt_chars, longest_q=longest_q, test=len(task.test),
+    )  # fmt: skip
