@@ -153,6 +153,19 @@ def test_plan_is_train_py_plan_and_calls_no_model(tmp_path: Path, monkeypatch, c
         drpo.plan("promptagent", task, n_iter=2)
 
 
+def test_a_preset_is_train_py_preset_and_values_given_override_it(tmp_path: Path, capsys) -> None:
+    path = write_reviews(tmp_path / "reviews.jsonl")
+    task = drpo.Task.from_jsonl(path, eval_size=10, test_size=10)
+    paper = drpo.plan("promptagent", task, preset="paper")
+    assert main(["--method", "promptagent", "--task", str(path), "--eval_size", "10",
+                 "--test_size", "10", "--preset", "paper", "--plan"]) == 0  # fmt: skip
+    assert capsys.readouterr().out.splitlines() == paper.lines()
+    assert "12 iterations, depth 8" in paper.search  # PromptAgent's paper, not our defaults
+    assert "depth 3" in drpo.plan("promptagent", task, preset="paper", depth=3).search
+    with pytest.raises(ValueError, match="no preset 'fast'"):
+        drpo.plan("promptagent", task, preset="fast")
+
+
 def test_the_api_writes_what_train_py_writes(tmp_path: Path, capsys) -> None:
     path = write_reviews(tmp_path / "reviews.jsonl")
     task = drpo.Task.from_jsonl(path, eval_size=10, test_size=10, seed=3)
