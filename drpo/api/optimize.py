@@ -300,7 +300,8 @@ def optimize(
             the task's description, or DRPO's "You are a helpful assistant.").
         budget_calls: the search's budget in LLM calls (task-prompt methods): the search
             stops at the frontier that spends it; the test scoring is counted apart.
-        preset: a named set of settings of the method (e.g. "paper"), where it has one.
+        preset: named settings of the method, as `train.py --preset` (e.g. "paper": the
+            configuration its paper reports); the keyword settings given override them.
         resume: continue the run in `log_dir` (same settings); what was answered is reused.
         verbose: print the run's closing lines and progress bars, as `train.py` does.
         **settings: the method's settings, with `train.py`'s names (e.g. `n_iters=3`,
@@ -311,7 +312,7 @@ def optimize(
 
     Raises:
         TypeError: a keyword that is no setting of the method (the message lists them).
-        ValueError: a bad value, an unknown method or role (the message says which).
+        ValueError: a bad value, an unknown method, preset or role (the message says which).
         drpo.run_context.RunError: the run cannot start (e.g. `log_dir` holds a run and
             `resume=True` was not given; a task too small for its splits).
         drpo.llm.LLMError: an LLM call failed (everything answered so far is saved:
