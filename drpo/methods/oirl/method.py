@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from drpo.methods.oirl.settings import OIRLSettings
-from drpo.methods.spec import MethodSpec
+from drpo.methods.spec import MethodSpec, Preset
 from drpo.run_context import RunError
 
 
@@ -35,6 +35,13 @@ def report(summary: Any) -> None:
     print(f"artefacts: {summary.log_dir}")
 
 
+PAPER = Preset(
+    description="Prompt-OIRL's paper (Sun et al., ICLR 2024): its released split",
+    values={"split": "paper"},
+    sources={"split": "the released logs' own split (LEAKY on SVAMP: every test question "
+                      "also occurs in train)"},
+)  # fmt: skip
+
 METHOD = MethodSpec(
     name="oirl",
     title="Prompt-OIRL (offline: no LLM call; best-of-N per query)",
@@ -44,4 +51,5 @@ METHOD = MethodSpec(
     check=check,
     run=run,
     report=report,
+    presets={"paper": PAPER},
 )

@@ -7,7 +7,7 @@ from typing import Any
 
 from drpo.methods.opro.settings import OPROSettings
 from drpo.methods.runner import task_report
-from drpo.methods.spec import MethodSpec
+from drpo.methods.spec import MethodSpec, Preset
 from drpo.run_context import RunError
 
 
@@ -30,6 +30,25 @@ def _training(summary: Any) -> list[str]:
             f"final {summary.final_train:.3f}"]  # fmt: skip
 
 
+PAPER = Preset(
+    description="OPRO's paper (Yang et al., ICLR 2024, 'Large Language Models as "
+    "Optimizers') and its reference code (google-deepmind/opro)",
+    values={"depth": 200, "instructions_per_step": 8, "max_history": 20,
+            "exemplars_per_step": 3, "temperature": 1.0, "history_threshold": 0.0},
+    sources={
+        "depth": "reference code opro/optimization/optimize_instructions.py: "
+        "num_search_steps 200",
+        "instructions_per_step": "optimize_instructions.py: "
+        "num_generated_instructions_in_each_step 8",
+        "max_history": "optimize_instructions.py: max_num_instructions 20",
+        "exemplars_per_step": "optimize_instructions.py: "
+        "num_few_shot_questions_for_instruction_refinement 3, drawn at random",
+        "temperature": "optimize_instructions.py: optimiser temperature 1.0",
+        "history_threshold": "optimize_instructions.py: old_instruction_score_threshold 0 "
+        "with a PaLM scorer (0.3 with GPT scorers)",
+    },
+)  # fmt: skip
+
 METHOD = MethodSpec(
     name="opro",
     title="OPRO (steps: --depth; the paper ran up to 200)",
@@ -40,5 +59,6 @@ METHOD = MethodSpec(
     run=run,
     report=task_report("OPRO", noun="instruction", lines=_training),
     roles=("base", "optimize"),
+    presets={"paper": PAPER},
     task_prompt=True,
 )
