@@ -52,4 +52,5 @@ METHOD = MethodSpec(
     roles=("base", "optimize"),
     presets={"paper": PAPER},
     task_prompt=True,
+    sim="drpo.methods.ape.sim",
 )

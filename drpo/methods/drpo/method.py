@@ -83,4 +83,5 @@ METHOD = MethodSpec(
     report=report,
     roles=("base", "metrics", "eval", "optimize"),
     presets={"paper": PAPER},
+    sim="drpo.methods.drpo.sim",
 )

@@ -61,4 +61,5 @@ METHOD = MethodSpec(
     roles=("base", "optimize"),
     presets={"paper": PAPER},
     task_prompt=True,
+    sim="drpo.methods.opro.sim",
 )

@@ -55,4 +55,5 @@ METHOD = MethodSpec(
     roles=("base", "optimize"),
     presets={"paper": PAPER},
     task_prompt=True,
+    sim="drpo.methods.promptagent.sim",
 )

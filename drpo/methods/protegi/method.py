@@ -62,4 +62,5 @@ METHOD = MethodSpec(
     roles=("base", "optimize"),
     presets={"paper": PAPER},
     task_prompt=True,
+    sim="drpo.methods.protegi.sim",
 )
