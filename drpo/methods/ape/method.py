@@ -12,6 +12,7 @@ from drpo.run_context import RunError
 
 
 def check(settings: ApeSettings) -> None:
+    """Bad settings: RunError or ValueError, before anything is written."""
     from drpo.methods.ape.run import prepare
 
     if settings.search != "beam":
@@ -20,6 +21,7 @@ def check(settings: ApeSettings) -> None:
 
 
 def run(settings: ApeSettings) -> Any:
+    """The run (in settings.log_dir, made by then); its summary."""
     from drpo.methods.ape.run import run_ape
 
     return run_ape(settings)

@@ -29,6 +29,7 @@ def _read(settings: DRPOSettings) -> DRPOSettings:
 
 
 def check(settings: DRPOSettings) -> None:
+    """Bad settings: RunError or ValueError, before anything is written."""
     from drpo.methods.drpo.run import validate
 
     if settings.search == "greedy":
@@ -37,12 +38,14 @@ def check(settings: DRPOSettings) -> None:
 
 
 def run(settings: DRPOSettings) -> Any:
+    """The run (in settings.log_dir, made by then); its summary."""
     from drpo.methods.drpo.run import run_drpo
 
     return run_drpo(_read(settings))
 
 
 def report(summary: Any) -> None:
+    """The run\'s closing lines on stdout."""
     where, resumed = provenance(summary)
     print(f"DRPO ran on {where}{resumed}: {summary.steps} steps on the best path: "
           f"{summary.handled} already handled, {summary.improved} better than the initial "

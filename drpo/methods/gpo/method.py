@@ -12,6 +12,7 @@ from drpo.run_context import RunError
 
 
 def check(settings: GPOSettings) -> None:
+    """Bad settings: RunError or ValueError, before anything is written."""
     from drpo.methods.gpo.run import prepare
 
     if settings.search != "greedy":
@@ -20,6 +21,7 @@ def check(settings: GPOSettings) -> None:
 
 
 def run(settings: GPOSettings) -> Any:
+    """The run (in settings.log_dir, made by then); its summary."""
     from drpo.methods.gpo.run import run_gpo
 
     return run_gpo(settings)

@@ -11,6 +11,7 @@ from drpo.run_context import RunError
 
 
 def check(settings: OIRLSettings) -> None:
+    """Bad settings: RunError or ValueError, before anything is written."""
     from drpo.methods.oirl.run import check as check_settings
     from drpo.methods.oirl.run import load_data
 
@@ -21,12 +22,14 @@ def check(settings: OIRLSettings) -> None:
 
 
 def run(settings: OIRLSettings) -> Any:
+    """The run (in settings.log_dir, made by then); its summary."""
     from drpo.methods.oirl.run import run_oirl
 
     return run_oirl(settings)
 
 
 def report(summary: Any) -> None:
+    """The run\'s closing lines on stdout."""
     leak = " (LEAKY: every test question also occurs in train)" if summary.split == "paper" else ""
     print(f"Prompt-OIRL on {summary.dataset}, split {summary.split}{leak}: offline, no LLM "
           f"call; reward model {summary.primary}, chosen on a validation split")  # fmt: skip

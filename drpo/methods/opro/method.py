@@ -12,6 +12,7 @@ from drpo.run_context import RunError
 
 
 def check(settings: OPROSettings) -> None:
+    """Bad settings: RunError or ValueError, before anything is written."""
     from drpo.methods.opro.run import prepare
 
     if settings.search != "greedy":
@@ -20,6 +21,7 @@ def check(settings: OPROSettings) -> None:
 
 
 def run(settings: OPROSettings) -> Any:
+    """The run (in settings.log_dir, made by then); its summary."""
     from drpo.methods.opro.run import run_opro
 
     return run_opro(settings)

@@ -11,6 +11,7 @@ from drpo.methods.spec import MethodSpec, Preset
 
 
 def check(settings: PromptAgentSettings) -> None:
+    """Bad settings: RunError or ValueError, before anything is written."""
     from drpo.methods.promptagent.run import algorithm
 
     algorithm(settings)
@@ -18,6 +19,7 @@ def check(settings: PromptAgentSettings) -> None:
 
 
 def run(settings: PromptAgentSettings) -> Any:
+    """The run (in settings.log_dir, made by then); its summary."""
     from drpo.methods.promptagent.run import run_promptagent
 
     return run_promptagent(settings)

@@ -12,6 +12,7 @@ from drpo.run_context import RunError
 
 
 def check(settings: ProTeGiSettings) -> None:
+    """Bad settings: RunError or ValueError, before anything is written."""
     from drpo.methods.protegi.run import prepare
 
     if settings.search != "beam":
@@ -20,6 +21,7 @@ def check(settings: ProTeGiSettings) -> None:
 
 
 def run(settings: ProTeGiSettings) -> Any:
+    """The run (in settings.log_dir, made by then); its summary."""
     from drpo.methods.protegi.run import run_protegi
 
     return run_protegi(settings)
