@@ -30,6 +30,7 @@ from drpo.llm import (
     make_llms,
 )
 from drpo.methods.declare import positive, public_settings, setting
+from drpo.sim import backend as _sim_backend  # noqa: F401  (registers the `sim` backend)
 from search.artifacts import write_atomic
 
 log = logging.getLogger("drpo")

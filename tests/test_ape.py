@@ -16,6 +16,7 @@ from run_helpers import kill_after_frontiers, train, tree_without_meta
 
 from drpo.llm import Backend, BackendCall, RoleSettings, make_llms
 from drpo.llm._loop import run_sync
+from drpo.methods.ape import sim as ape_sim
 from drpo.methods.ape.choice import choose, kept_nodes
 from drpo.methods.ape.world import ApeConfig, ApeState, ApeWorld
 from drpo.methods.task_scoring import TaskScorer
@@ -229,12 +230,11 @@ def test_an_optimiser_that_only_writes_worse_instructions_leaves_the_initial_pro
 ) -> None:
     from drpo.cli import main
     from drpo.sim.catalogue import HINT_SENTENCES
-    from drpo.sim.model import SimulatedLLM
 
     worse = "Answer at once, without thinking."
-    monkeypatch.setattr(SimulatedLLM, "_induce_instruction", lambda self, text, rng, temp:
+    monkeypatch.setattr(ape_sim, "induce_instruction", lambda request:
                         json.dumps({"induced_instruction": worse}))  # fmt: skip
-    monkeypatch.setattr(SimulatedLLM, "_vary_instruction", lambda self, text, rng, temp:
+    monkeypatch.setattr(ape_sim, "vary_instruction", lambda request:
                         json.dumps({"instruction_variation": worse + " Be quick."}))  # fmt: skip
     initial = "Solve the task. " + " ".join(list(HINT_SENTENCES.values())[3:])
     log_dir = tmp_path / "run"

@@ -7,11 +7,12 @@ from typing import Any
 
 from drpo.methods.ape.settings import ApeSettings
 from drpo.methods.runner import task_report
-from drpo.methods.spec import MethodSpec
+from drpo.methods.spec import MethodSpec, Preset
 from drpo.run_context import RunError
 
 
 def check(settings: ApeSettings) -> None:
+    """Bad settings: RunError or ValueError, before anything is written."""
     from drpo.methods.ape.run import prepare
 
     if settings.search != "beam":
@@ -20,10 +21,26 @@ def check(settings: ApeSettings) -> None:
 
 
 def run(settings: ApeSettings) -> Any:
+    """The run (in settings.log_dir, made by then); its summary."""
     from drpo.methods.ape.run import run_ape
 
     return run_ape(settings)
 
+
+PAPER = Preset(
+    description="APE's instruction induction experiments (Zhou et al., ICLR 2023) as their "
+    "reference code (keirp/automatic_prompt_engineer) configures them",
+    values={"depth": 1, "demo_sets": 3, "n_demos": 5, "proposals_per_set": 30,
+            "score_size": 30, "temperature": 0.9},
+    sources={
+        "depth": "reference code: one proposal round (it implements no iterative search)",
+        "demo_sets": "experiments/configs/instruction_induction.yaml: num_subsamples 3",
+        "n_demos": "instruction_induction.yaml: num_demos 5",
+        "proposals_per_set": "instruction_induction.yaml: num_prompts_per_subsample 30",
+        "score_size": "instruction_induction.yaml: exec_accuracy on num_samples 30",
+        "temperature": "instruction_induction.yaml: generation temperature 0.9",
+    },
+)  # fmt: skip
 
 METHOD = MethodSpec(
     name="ape",
@@ -35,5 +52,7 @@ METHOD = MethodSpec(
     run=run,
     report=task_report("APE"),
     roles=("base", "optimize"),
+    presets={"paper": PAPER},
     task_prompt=True,
+    sim="drpo.methods.ape.sim",
 )

@@ -9,7 +9,7 @@ from typing import Any
 
 from drpo.methods.drpo.settings import DRPOSettings
 from drpo.methods.runner import print_ending, provenance
-from drpo.methods.spec import MethodSpec
+from drpo.methods.spec import MethodSpec, Preset
 from drpo.run_context import RunError
 
 
@@ -29,6 +29,7 @@ def _read(settings: DRPOSettings) -> DRPOSettings:
 
 
 def check(settings: DRPOSettings) -> None:
+    """Bad settings: RunError or ValueError, before anything is written."""
     from drpo.methods.drpo.run import validate
 
     if settings.search == "greedy":
@@ -37,12 +38,14 @@ def check(settings: DRPOSettings) -> None:
 
 
 def run(settings: DRPOSettings) -> Any:
+    """The run (in settings.log_dir, made by then); its summary."""
     from drpo.methods.drpo.run import run_drpo
 
     return run_drpo(_read(settings))
 
 
 def report(summary: Any) -> None:
+    """The run\'s closing lines on stdout."""
     where, resumed = provenance(summary)
     print(f"DRPO ran on {where}{resumed}: {summary.steps} steps on the best path: "
           f"{summary.handled} already handled, {summary.improved} better than the initial "
@@ -54,6 +57,25 @@ def report(summary: Any) -> None:
     print_ending(summary, "best system prompt", "best_system_prompt.txt", summary.best_prompt)
 
 
+#: Where the DRPO preset's values come from.
+_ORIGINAL = "the original code's train.py default, kept by this port (not re-verified)"
+
+PAPER = Preset(
+    description="DRPO's paper (Singla et al., EMNLP 2024) and its released code: the "
+    "defaults of this port",
+    values={"search": "beam", "beam_size": 2, "n_actions": 3, "depth": 20,
+            "max_depth_increase": 10, "k": 2, "num_training_examples": 180},
+    sources={
+        "search": "paper: beam search over system prompts",
+        "beam_size": f"{_ORIGINAL}: beam_size 2",
+        "n_actions": f"{_ORIGINAL}: 3 actions a state",
+        "depth": f"{_ORIGINAL}: depth 20",
+        "max_depth_increase": f"{_ORIGINAL}: +10 levels for queries already handled",
+        "k": f"{_ORIGINAL}: 2 in-context examples",
+        "num_training_examples": f"{_ORIGINAL}: 180 training queries",
+    },
+)  # fmt: skip
+
 METHOD = MethodSpec(
     name="drpo",
     title="DRPO (--k: in-context examples; --test_size: held-out queries)",
@@ -63,4 +85,6 @@ METHOD = MethodSpec(
     run=run,
     report=report,
     roles=("base", "metrics", "eval", "optimize"),
+    presets={"paper": PAPER},
+    sim="drpo.methods.drpo.sim",
 )

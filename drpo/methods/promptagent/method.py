@@ -11,6 +11,7 @@ from drpo.methods.spec import MethodSpec, Preset
 
 
 def check(settings: PromptAgentSettings) -> None:
+    """Bad settings: RunError or ValueError, before anything is written."""
     from drpo.methods.promptagent.run import algorithm
 
     algorithm(settings)
@@ -18,38 +19,32 @@ def check(settings: PromptAgentSettings) -> None:
 
 
 def run(settings: PromptAgentSettings) -> Any:
+    """The run (in settings.log_dir, made by then); its summary."""
     from drpo.methods.promptagent.run import run_promptagent
 
     return run_promptagent(settings)
 
 
 PAPER = Preset(
-    description="PromptAgent's paper (Wang et al., ICLR 2024), its reference code where the "
-    "paper is silent",
-    values={
-        "depth": 8,
-        "n_iters": 12,
-        "expand_width": 3,
-        "num_new_prompts": 1,
-        "batch_size": 5,
-        "w_exp": 2.5,
-        "min_depth": 2,
-        "temperature": 0.0,
-        "eval_size": 150,
-    },
+    description="PromptAgent's paper (Wang et al., ICLR 2024), its reference code "
+    "(XinyuanWangCS/PromptAgent) where the paper is silent; the released example config "
+    "differs (depth 5, 10 iterations)",
+    values={"search": "mcts", "depth": 8, "n_iters": 12, "expand_width": 3,
+            "num_new_prompts": 1, "batch_size": 5, "w_exp": 2.5, "min_depth": 2,
+            "temperature": 1.0},
     sources={
-        "depth": "paper §4.1 'Implementation details': depth limit 8",
-        "n_iters": "paper §4.1: 12 MCTS iterations",
-        "expand_width": "paper §4.1: expand width 3",
-        "num_new_prompts": "reference code: example_configs (num_new_prompts: 1)",
-        "batch_size": "paper §4.1: a batch of 5 training examples per error feedback",
-        "w_exp": "paper §4.1: exploration weight c = 2.5",
-        "min_depth": "reference code: search_algo/mcts.py (min_depth 2)",
-        "temperature": "reference code: example_configs (base model temperature 0; "
-        "optimiser temperature 0 in the released configs)",
-        "eval_size": "paper §4.1: a held-out eval set of 150 examples from the training data",
+        "search": "paper §3: MCTS",
+        "depth": "paper §4.1, implementation details: depth limit 8",
+        "n_iters": "paper §4.1, implementation details: 12 iterations",
+        "expand_width": "paper §4.1 and example_config.yaml: expand width 3",
+        "num_new_prompts": "reference code example_config.yaml: num_new_prompts 1 (MCTS)",
+        "batch_size": "reference code example_config.yaml: train_batch_size 5",
+        "w_exp": "paper §4.1 and example_config.yaml: exploration weight 2.5",
+        "min_depth": "reference code example_config.yaml: min_depth 2",
+        "temperature": "reference code example_config.yaml: optimiser temperature 1.0",
     },
-)
+)  # fmt: skip
+
 
 METHOD = MethodSpec(
     name="promptagent",
@@ -62,4 +57,5 @@ METHOD = MethodSpec(
     roles=("base", "optimize"),
     presets={"paper": PAPER},
     task_prompt=True,
+    sim="drpo.methods.promptagent.sim",
 )

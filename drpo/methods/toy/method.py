@@ -33,12 +33,14 @@ def _algorithm(settings: ToySettings) -> Any:
 
 
 def check(settings: ToySettings) -> None:
+    """Bad settings: RunError or ValueError, before anything is written."""
     _algorithm(settings)
     if settings.noise_std < 0:
         raise ValueError(f"noise_std must be >= 0, got {settings.noise_std}")
 
 
 def run(settings: ToySettings) -> Any:
+    """The run (in settings.log_dir, made by then); its summary."""
     from drpo.toy_run import run_toy
 
     return run_toy(_algorithm(settings), search=settings.search, log_dir=settings.log_dir,
@@ -47,6 +49,7 @@ def run(settings: ToySettings) -> Any:
 
 
 def report(summary: Any) -> None:
+    """The run\'s closing lines on stdout."""
     print(f"toy prompt-building world (no LLM), {summary.search} search, {summary.n_nodes} nodes")
     print(f"best prompt: {' '.join(summary.prompt)}")
     print(f"value {summary.value:.4g} (noise-free optimum {summary.optimum:.4g})")
