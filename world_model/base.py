@@ -29,6 +29,13 @@ Trace = tuple[list[Any], list[Any]]
 Scored = tuple[float, dict[str, Any]]
 #: One `reward` request in a frontier: (state, action, keyword arguments for `reward`).
 RewardRequest = tuple[Any, Any, Mapping[str, Any]]
+#: Why a search stopped: it ran its full length (``"depth"``: every level, every iteration),
+#: its budget was spent (``"budget"``), every path ended in a terminal state (``"terminal"``),
+#: no state left had an action (``"no_actions"``), or the world asked it to stop for another
+#: reason (``"interrupted"``).
+STOP_REASONS = ("depth", "budget", "terminal", "no_actions", "interrupted")
+#: The reasons a world may give in `WorldModel.stop_requested`.
+STOP_REQUESTS = ("budget", "interrupted")
 
 
 class WorldModel(ABC, Generic[State, Action, Example]):
@@ -61,6 +68,13 @@ class WorldModel(ABC, Generic[State, Action, Example]):
     ) -> list[tuple[State, dict[str, Any]]]:
         """`step` for a whole frontier; override to batch the work behind it."""
         return [self.step(state, action) for state, action in pairs]
+
+    def stop_requested(self) -> str | None:
+        """Whether the search must stop now, and why: ``"budget"`` (what it may spend is
+        spent) or ``"interrupted"``; None (the default) to go on. A search asks after each
+        frontier it evaluates and then ends with the tree it has, its result saying why.
+        States stay what they are: a spent budget ends the search, not the paths."""
+        return None
 
 
 class SearchConfig(ABC, Generic[State, Action, Example]):

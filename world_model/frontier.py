@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from numbers import Real
 from typing import Any
 
-from world_model.base import RewardRequest, Scored
+from world_model.base import STOP_REQUESTS, RewardRequest, Scored
 
 
 class ContractError(TypeError):
@@ -156,3 +156,18 @@ def root_reward(config: Any, state: Any) -> Scored:
 def extends_depth(config: Any, state: Any) -> bool:
     method = getattr(config, "extends_depth", None)
     return bool(method(state)) if method is not None else False
+
+
+def stop_requested(world: Any) -> str | None:
+    """The world's request to end the search now (``"budget"``, ``"interrupted"``) or None; a
+    world without `stop_requested` (one written for llm-reasoners) never asks."""
+    method = getattr(world, "stop_requested", None)
+    if method is None:
+        return None
+    out = method()
+    if out is not None and out not in STOP_REQUESTS:
+        raise ContractError(
+            f"{type(world).__name__}.stop_requested must return None or one of "
+            f"{', '.join(STOP_REQUESTS)}; got {_short(out)}"
+        )
+    return out

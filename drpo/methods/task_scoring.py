@@ -120,9 +120,10 @@ class TaskPromptWorld(WorldModel):
     """The shared part of the task-prompt worlds (PromptAgent, GPO, ...): a task, a scorer,
     the initial prompt, and `on_frontier`, which a subclass calls with the depth reached
     after each evaluated frontier. It passes the run's hook the best eval accuracy so far
-    (for the anytime trace) and learns whether the search budget is spent: from then on every
-    state is terminal, so the search stops expanding at that frontier's boundary. Otherwise
-    paths end at the search's depth limit, never in the world."""
+    (for the anytime trace) and learns whether the search budget is spent: from then on it
+    asks the search to stop (`stop_requested` says ``"budget"``), so the search ends at that
+    frontier's boundary and its result says so. Paths end at the search's depth limit, never
+    in the world."""
 
     def __init__(
         self,
@@ -153,4 +154,7 @@ class TaskPromptWorld(WorldModel):
         return self.scorer.best_on(self.task.eval)
 
     def is_terminal(self, state: Any) -> bool:
-        return self.budget_spent
+        return False
+
+    def stop_requested(self) -> str | None:
+        return "budget" if self.budget_spent else None

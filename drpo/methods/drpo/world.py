@@ -13,9 +13,13 @@ from drpo.llm._loop import run_sync
 from drpo.methods.drpo.dynamic_reward import DynamicReward
 from drpo.methods.drpo.prompts import render, template
 from drpo.methods.drpo.schemas import MAX_PROMPT_CHARS, OPTIMIZER_MAX_TOKENS, OPTIMIZER_SCHEMA
+from drpo.methods.drpo.settings import DRPOSettings
 from drpo.methods.drpo.state import DRPOState, Step
 from drpo.methods.prompt_checks import WRITING_PENALTY, check_prompt
 from world_model import SearchConfig, WorldModel
+
+#: The settings' declared defaults (drpo.methods.drpo.settings): the config's own.
+_DEFAULTS = DRPOSettings()
 
 log = logging.getLogger("drpo")
 
@@ -90,8 +94,8 @@ class DRPOSearchConfig(SearchConfig):
         self,
         optimizer: LLM,
         *,
-        n_actions: int = 3,
-        temperature: float = 0.2,
+        n_actions: int = _DEFAULTS.n_actions,
+        temperature: float = _DEFAULTS.temperature,
         top_p: float = 0.95,
         max_tokens: int = OPTIMIZER_MAX_TOKENS,
         former_prompts: int = 5,
