@@ -2,7 +2,8 @@
 then ends as usual, saving everything, and its result says ``stop_reason: interrupted``); a
 second aborts at once (the checkpoint is kept, so --resume continues either way).
 
-`graceful_interrupts` installs the handler for the length of a run (train.py's); the worlds
+`graceful_interrupts` installs the handler for the length of a run (train.py's, and
+`drpo.optimize`'s, whose result then says ``stop_reason == "interrupted"``); the worlds
 ask `interrupt_requested` when a search asks them whether to stop.
 """
 
@@ -19,7 +20,7 @@ _requested = threading.Event()
 
 #: What the first Ctrl-C prints on stderr.
 NOTICE = (
-    "train.py: Ctrl-C: the search stops at its next frontier and the run saves what it has "
+    "Ctrl-C: the search stops at its next frontier and the run saves what it has "
     "(press Ctrl-C again to abort at once)\n"
 )
 

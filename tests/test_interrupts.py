@@ -125,3 +125,26 @@ def test_a_second_ctrl_c_aborts_at_once_and_keeps_the_checkpoint(
     assert "Traceback" not in err
     assert not (run / "summary.json").exists()  # aborted: no ending was written
     assert json.loads((run / "checkpoint.json").read_text())["status"] == "interrupted"
+
+
+def test_ctrl_c_in_python_returns_the_interrupted_result(tmp_path: Path) -> None:
+    import threading
+
+    import drpo
+
+    task = drpo.Task.from_jsonl(DEMO_TASK, eval_size=10, test_size=10, seed=0)
+    run = tmp_path / "api"
+
+    def press_ctrl_c() -> None:  # as a terminal (or Jupyter's interrupt) would, half way
+        deadline = time.time() + 120
+        while _frontiers(run) < 2 and time.time() < deadline:
+            time.sleep(0.005)
+        os.kill(os.getpid(), signal.SIGINT)
+
+    threading.Thread(target=press_ctrl_c, daemon=True).start()
+    result = drpo.optimize("promptagent", task, model="sim", log_dir=str(run))
+    assert result.stop_reason == "interrupted" and result.best_prompt
+    checkpoint = json.loads((run / "checkpoint.json").read_text())
+    assert checkpoint["status"] == "interrupted" and 2 <= checkpoint["frontiers_done"] < 6
+    again = drpo.optimize("promptagent", task, model="sim", log_dir=str(run), resume=True)
+    assert again.stop_reason == "depth"
