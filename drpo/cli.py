@@ -3,7 +3,8 @@
 are the flags, with their defaults, help and choices), its presets and its run.
 
 Bad input ends with one line on stderr and exit code 2 (1 when a run that started fails, 3
-when it stopped before overspending its budget), never a traceback.
+when it stopped before overspending its budget, 130 when Ctrl-C stopped it), never a
+traceback.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, NoReturn
 
+from drpo.interrupts import graceful_interrupts, interrupt_requested
 from drpo.methods.declare import Declaration, coerce, flag_parser, parse_bool
 from drpo.methods.declare import declared as declared_fields
 from drpo.methods.registry import methods as registered
@@ -49,6 +51,11 @@ LAYOUT: tuple[tuple[str | None, tuple[str, ...]], ...] = (
         "budget_calls", "budget_tokens", "budget_search_usd", "prices",
     )),
 )  # fmt: skip
+
+
+#: The exit code of a run stopped by Ctrl-C (the first stops its search and saves the run,
+#: a second aborts at once).
+INTERRUPTED = 130
 
 
 class _Parser(argparse.ArgumentParser):
@@ -213,11 +220,16 @@ def _main(argv: Sequence[str] | None, methods: Sequence[MethodSpec] | None) -> i
             print(f"train.py: error: {exc}", file=sys.stderr)
             return 2
         return 0
-    try:
-        summary = run_method(method, settings)
-    except (Exception, KeyboardInterrupt) as exc:  # one line and an exit code; bugs re-raised
-        return failure(exc)
-    method.report(summary)
+    with graceful_interrupts():  # the first Ctrl-C stops the search, a second aborts
+        try:
+            summary = run_method(method, settings)
+        except (Exception, KeyboardInterrupt) as exc:  # one line and an exit code; bugs re-raised
+            return failure(exc)
+        method.report(summary)
+        if interrupt_requested():
+            print("train.py: stopped by Ctrl-C; everything is saved: continue the search with "
+                  "--resume", file=sys.stderr)  # fmt: skip
+            return INTERRUPTED
     return 0
 
 

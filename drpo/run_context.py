@@ -490,7 +490,8 @@ class Session:
 
     def finish(self, summary: Mapping[str, Any]) -> None:
         """Write usage.json and summary.json (both with the budget report; summary.json with
-        the search's `stop_reason` and what it bought), and mark the checkpoint done."""
+        the search's `stop_reason` and what it bought), and mark the checkpoint done (or
+        interrupted, when a Ctrl-C stopped the search: --resume continues it)."""
         elapsed = time.perf_counter() - self._started
         budget = self.budget_report()
         reason = self.stop_reason()
@@ -500,7 +501,11 @@ class Session:
             {**summary, **stopped, "search_budget": budget},
             elapsed_s=elapsed, servers=self.pool.notes(), budget=budget,
         )  # fmt: skip
-        self.checkpoint.write("done", self.frontiers, self.usage)
+        if reason == "interrupted":
+            log.info("the search stopped on Ctrl-C after frontier %d; the run saved what it "
+                     "has (continue with --resume)", self.frontiers)  # fmt: skip
+        status = "interrupted" if reason == "interrupted" else "done"
+        self.checkpoint.write(status, self.frontiers, self.usage)
 
     def __exit__(
         self,

@@ -73,6 +73,26 @@ def test_a_world_that_asks_ends_the_search_at_that_frontier(name: str, reason: s
     assert result.terminal_node in result.nodes()
 
 
+class StopAwareWorld(BudgetWorld):
+    """Reports its stop in `is_terminal` too (for algorithms that never ask), and its states'
+    own terminality in `is_terminal_state`."""
+
+    def is_terminal_state(self, state: tuple[int, ...]) -> bool:
+        return super().is_terminal(state)
+
+    def is_terminal(self, state: tuple[int, ...]) -> bool:
+        return self.is_terminal_state(state) or self.stop_requested() is not None
+
+
+@pytest.mark.parametrize("name", sorted(ALGORITHMS))
+def test_a_stop_reported_as_terminality_too_keeps_its_reason(name: str) -> None:
+    world = StopAwareWorld(frontiers=2, branching=2, depth=9)
+    result = ALGORITHMS[name]()(world, TreeConfig(branching=2))
+    assert result.stop_reason == "budget" and world.left == 0
+    assert world.is_terminal(result.terminal_state)  # what an algorithm that never asks sees
+    assert not any(n.is_terminal for n in result.nodes())  # what ours record
+
+
 def test_a_budgeted_mcts_answer_may_be_any_node_it_paid_for() -> None:
     world = BudgetWorld(frontiers=2, branching=3, depth=9)
     algo = promptagent_mcts(n_iters=30, depth_limit=5, min_depth=5)

@@ -84,7 +84,9 @@ class OptimizeResult:
             `.n`; None for a DRPO run without held-out queries.
         stop_reason: why the search stopped: `depth` (its depth or iterations ran out),
             `budget` (its search budget was spent), `terminal`, `no_actions`,
-            `interrupted`; None where the method does not report it.
+            `interrupted` (a Ctrl-C stopped it at its next frontier and the run saved
+            everything; `resume=True` continues it; a second Ctrl-C raises
+            KeyboardInterrupt at once); None where the method does not report it.
         expansions: states the search expanded (what its budget bought), where reported.
         evaluated_prompts: prompts it stepped to and scored, where reported.
         log_dir: the folder with every artefact of the run.
@@ -329,6 +331,7 @@ def optimize(
     """
     from dataclasses import replace
 
+    from drpo.interrupts import graceful_interrupts
     from drpo.llm import LLMError
     from drpo.methods.runner import run_method
     from drpo.run_context import RunError
@@ -345,7 +348,8 @@ def optimize(
     if isinstance(data, Task) and data.path is None:
         made = replace(made, task=str(data.file_for(run_dir)))
     try:
-        summary = run_method(spec, made)
+        with graceful_interrupts():  # Ctrl-C stops the search: the result says "interrupted"
+            summary = run_method(spec, made)
     except (RunError, RunDirError, ValueError, LLMError) as exc:  # in the API's words
         raise reworded(exc) from None
     if verbose:

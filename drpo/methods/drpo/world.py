@@ -8,6 +8,7 @@ import logging
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from drpo.interrupts import interrupt_requested
 from drpo.llm import LLM, ChatRequest
 from drpo.llm._loop import run_sync
 from drpo.methods.drpo.dynamic_reward import DynamicReward
@@ -33,7 +34,8 @@ class DRPOWorld(WorldModel):
     The root answers query 0 under the initial prompt; taking an action answers the next
     query under the new prompt and evaluates it. A path ends when the queries run out (the
     search algorithm sets the depth). `on_frontier` is called after each evaluated frontier
-    (the run writes its checkpoint there).
+    (the run writes its checkpoint there). After a Ctrl-C the world asks the search to stop
+    (`stop_requested`: ``"interrupted"``).
     """
 
     def __init__(
@@ -77,8 +79,17 @@ class DRPOWorld(WorldModel):
             self.on_frontier(max(len(state.steps) for state, _ in out) - 1)
         return out
 
-    def is_terminal(self, state: DRPOState) -> bool:
+    def is_terminal_state(self, state: DRPOState) -> bool:
         return len(state.steps) >= len(self.queries)
+
+    def is_terminal(self, state: DRPOState) -> bool:
+        """The state's own end, or any state once the world asks the search to stop (for an
+        algorithm that never asks: llm-reasoners' own)."""
+        return self.is_terminal_state(state) or self.stop_requested() is not None
+
+    def stop_requested(self) -> str | None:
+        """``"interrupted"`` after a Ctrl-C (the search stops at that frontier's end)."""
+        return "interrupted" if interrupt_requested() else None
 
 
 class DRPOSearchConfig(SearchConfig):
