@@ -9,7 +9,7 @@ import logging
 import threading
 import time
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from types import TracebackType
 from typing import Any, ClassVar
@@ -17,6 +17,7 @@ from typing import Any, ClassVar
 from tqdm import tqdm
 
 from drpo.llm import (
+    BACKENDS,
     LLM,
     BackendPool,
     LLMCache,
@@ -28,6 +29,8 @@ from drpo.llm import (
     UsageTracker,
     make_llms,
 )
+from drpo.methods.declare import positive, public_settings, setting
+from drpo.sim import backend as _sim_backend  # noqa: F401  (registers the `sim` backend)
 from search.artifacts import write_atomic
 
 log = logging.getLogger("drpo")
@@ -46,28 +49,94 @@ class MostlyFailedError(LLMError):
     1). Everything is saved; the message names the role and the commonest error."""
 
 
+#: The model families `--base_model_family` names.
+FAMILIES = ("sim", "mistral", "llama", "gpt", "other")
+
+
+def _model(default: Any = None, **declared: Any) -> Any:
+    """A setting of where a role's model runs: not in summary.json's settings nor in the
+    resume fingerprint (the models' names are, as `models`)."""
+    return setting(default, public=False, **declared)
+
+
 @dataclass(frozen=True, kw_only=True)
 class RunSettings:
-    """What every method's run takes besides the method's own settings."""
+    """What every method's run takes besides the method's own settings: the roles' models,
+    where the run writes, its seed, budgets and logging. Each method's settings dataclass
+    derives from it; each field is a flag of `train.py` (`roles` excepted: the Python API's
+    way to give the roles' `RoleSettings` directly; None: made from the model settings)."""
 
-    roles: Mapping[str, RoleSettings]
-    log_dir: Path = Path("logs/run")
-    disable_log: bool = False
-    disable_tqdm: bool = False
-    logging_level: str = "INFO"
-    cache_path: Path | None = None
-    budget_usd: float | None = None
-    budget_calls: int | None = None  # the search budget: its search ends at the frontier
-    budget_tokens: int | None = None  # that spends it (task-prompt methods)
-    budget_search_usd: float | None = None
-    prices: Path | None = None
-    seed: int = 0
-    resume: bool = False
+    roles: Mapping[str, RoleSettings] | None = None
+    seed: int = setting(0)
+    log_dir: Path = setting(Path("logs/run"), help="default: logs/<method>-<search>-<time>")
+    resume: bool = setting(False, help="continue the run in --log_dir (same arguments); a "
+                           "log_dir that does not exist is an error, one without a checkpoint "
+                           "starts a new run")  # fmt: skip
+    base_model_name: str = _model("sim")
+    base_model_family: str | None = _model(choices=FAMILIES)
+    eval_model_name: str = _model("sim")
+    metrics_model_name: str = _model("sim")
+    optimize_model_name: str = _model("sim")
+    base_backend: str | None = _model(choices=BACKENDS)
+    base_base_url: str | None = _model()
+    eval_backend: str | None = _model(choices=BACKENDS)
+    eval_base_url: str | None = _model()
+    metrics_backend: str | None = _model(choices=BACKENDS)
+    metrics_base_url: str | None = _model()
+    optimize_backend: str | None = _model(choices=BACKENDS)
+    optimize_base_url: str | None = _model()
+    model_path: str | None = _model(
+        help="every role on this local GGUF (llamacpp backend), or the name of a fetched "
+        "model: qwen0.5b, smollm2 (python -m drpo.models fetch NAME)"
+    )
+    models_dir: str | None = _model(help="where fetched models are kept")
+    api_key_env: str = _model("OPENAI_API_KEY", help="the variable with the key")
+    concurrency: int | None = _model(
+        help="requests at once per server (default 8; llamacpp: its slots, 4)"
+    )
+    threads: int | None = _model(help="llamacpp: CPU threads (all cores)")
+    timeout: float | None = _model(help="seconds per request (default 120; llamacpp: 600)")
+    max_wait: float = _model(
+        120.0, help="the longest Retry-After a run waits; a longer one is an error"
+    )
+    max_retries: int = _model(6)
+    retry_backoff: float = _model(
+        0.5, help="seconds before the first retry, doubled for each next one"
+    )
+    num_gpus: int = _model(1, help="vLLM tensor parallelism")
+    gpu_memory_utilization: float = _model(0.9)
+    disable_log: bool = setting(False, help="write no log.txt")
+    disable_tqdm: bool = setting(False, help="no progress bars")
+    offline: bool = _model(
+        False,
+        help="answer every call from --cache_path, never calling a model "
+        "(re-score a run from its cache); a call not in it is an error",
+    )
+    logging_level: str = setting("INFO", choices=("DEBUG", "INFO", "WARNING"))
+    cache_path: Path | None = setting(None, help="default: <log_dir>/llm_cache.sqlite")
+    budget_usd: float | None = setting(
+        None,
+        help="a hard ceiling in US dollars: the run stops before a batch could pass it (exit 3)",
+    )
+    budget_calls: int | None = setting(  # the search budget: its search ends at the frontier
+        None,  # that spends it (task-prompt methods)
+        parse=positive(int),
+        help="the search budget in LLM calls: the search stops at the frontier that spends "
+        "it and keeps its best prompt so far; test scoring is counted apart (task-prompt "
+        "methods)",
+    )
+    budget_tokens: int | None = setting(
+        None, parse=positive(int), help="the search budget in tokens (likewise)"
+    )
+    budget_search_usd: float | None = setting(
+        None, parse=positive(float), help="the search budget in US dollars (likewise)"
+    )
+    prices: Path | None = setting(None, help="JSON of model -> USD per 1M tokens")
 
     #: Settings that may change between the attempts of one run: where the models run,
     #: logging, the budgets. Everything else must match for --resume.
     VOLATILE: ClassVar[tuple[str, ...]] = (
-        "roles", "log_dir", "disable_log", "disable_tqdm", "logging_level", "cache_path",
+        "log_dir", "disable_log", "disable_tqdm", "logging_level", "cache_path",
         "budget_usd", "budget_calls", "budget_tokens", "budget_search_usd", "prices", "resume",
     )  # fmt: skip
 
@@ -79,20 +148,27 @@ class RunSettings:
         except ValueError as exc:
             raise RunError(str(exc)) from None
 
+    @property
+    def role_map(self) -> Mapping[str, RoleSettings]:
+        """The roles; RunError when they are not made yet."""
+        if self.roles is None:
+            raise RunError("the run's roles are not set (drpo.methods.runner.with_roles)")
+        return self.roles
+
     def fingerprint(self) -> str:
-        data = {k: v for k, v in asdict(self).items() if k not in self.VOLATILE}
-        data["models"] = {role: s.model_name for role, s in sorted(self.roles.items())}
+        data = {k: v for k, v in public_settings(self).items() if k not in self.VOLATILE}
+        data["models"] = {role: s.model_name for role, s in sorted(self.role_map.items())}
         text = json.dumps(data, sort_keys=True, default=str)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
     @property
     def simulated(self) -> bool:
-        return all(s.backend == "sim" or s.model.startswith("sim") for s in self.roles.values())
+        return all(s.backend == "sim" or s.model.startswith("sim") for s in self.role_map.values())
 
     def public(self) -> dict[str, Any]:
         """The settings for summary.json (roles reduced to their model names)."""
-        out = {k: v for k, v in asdict(self).items() if k != "roles"}
-        out["models"] = {role: s.model_name for role, s in self.roles.items()}
+        out = {k: v for k, v in public_settings(self).items()}
+        out["models"] = {role: s.model_name for role, s in self.role_map.items()}
         return out
 
 
@@ -280,6 +356,7 @@ class Session:
         self.frontiers = 0
         self.progress = ProgressTrace(self.log_dir / PROGRESS, keep=self.checkpoint.resumed_from)
         self.stopped_on_budget = False
+        self.searches: list[Any] = []  # the search results the run recorded (record_search)
         self._search_spend: Spend | None = None  # set when the search ends
         self._frontier_spend = Spend()  # the run's spend at the last evaluated frontier
         self._replayed = False  # that frontier was replayed from an earlier attempt's trace
@@ -375,6 +452,25 @@ class Session:
         # (the rest of what that attempt paid went to the test scoring).
         self._search_spend = self._frontier_spend if self._replayed else self.usage.run_spend()
 
+    def record_search(self, result: Any) -> None:
+        """Note a search's result (a `search.SearchResult`): summary.json then says why the
+        search stopped and, under a budget, what it bought."""
+        if all(r is not result for r in self.searches):
+            self.searches.append(result)
+
+    def stop_reason(self) -> str | None:
+        """Why the run's search stopped (None when no search was recorded): for a run of
+        several searches, the first reason other than ``"depth"`` (each ran its full length
+        otherwise)."""
+        reasons = [r.stop_reason for r in self.searches]
+        return next((r for r in reasons if r != "depth"), reasons[0] if reasons else None)
+
+    def bought(self) -> dict[str, int]:
+        """What the recorded searches' calls bought: expansions (states whose actions were
+        asked for) and evaluated prompts (states stepped and scored)."""
+        return {"expansions": sum(r.expansions for r in self.searches),
+                "evaluated_prompts": sum(r.evaluated for r in self.searches)}  # fmt: skip
+
     def budget_report(self) -> dict[str, Any]:
         """What the search spent, what the rest (test scoring) spent, the search budget, by
         how much the last frontier went past it, and whether the search stopped on it."""
@@ -389,18 +485,27 @@ class Session:
             "total": total.to_json(),
             "over_budget": budget.overshoot(search),
             "frontiers": self.frontiers,
+            **({"bought": self.bought()} if budget.limited and self.searches else {}),
         }
 
     def finish(self, summary: Mapping[str, Any]) -> None:
-        """Write usage.json and summary.json (both with the budget report), and mark the
-        checkpoint done."""
+        """Write usage.json and summary.json (both with the budget report; summary.json with
+        the search's `stop_reason` and what it bought), and mark the checkpoint done (or
+        interrupted, when a Ctrl-C stopped the search: --resume continues it)."""
         elapsed = time.perf_counter() - self._started
         budget = self.budget_report()
+        reason = self.stop_reason()
+        stopped = {} if reason is None else {"stop_reason": reason, "search_bought": self.bought()}
         write_reports(
-            self.log_dir, self.usage, self.checkpoint, {**summary, "search_budget": budget},
+            self.log_dir, self.usage, self.checkpoint,
+            {**summary, **stopped, "search_budget": budget},
             elapsed_s=elapsed, servers=self.pool.notes(), budget=budget,
         )  # fmt: skip
-        self.checkpoint.write("done", self.frontiers, self.usage)
+        if reason == "interrupted":
+            log.info("the search stopped on Ctrl-C after frontier %d; the run saved what it "
+                     "has (continue with --resume)", self.frontiers)  # fmt: skip
+        status = "interrupted" if reason == "interrupted" else "done"
+        self.checkpoint.write(status, self.frontiers, self.usage)
 
     def __exit__(
         self,

@@ -22,6 +22,9 @@ class ToyRunSummary:
     optimum: float
     n_nodes: int
     paths: ArtifactPaths
+    stop_reason: str = "depth"
+    expansions: int = 0
+    evaluated: int = 0
 
 
 def make_algorithm(
@@ -62,6 +65,7 @@ def run_toy(
         "world": "prompt building (toy world, no LLM)",
         "noise_std": noise_std,
         "noise_free_optimum": optimum,
+        "stop_reason": result.stop_reason,
     }
     paths = save_artifacts(result, log_dir / "algo_output", meta=meta)
     return ToyRunSummary(
@@ -71,4 +75,7 @@ def run_toy(
         optimum=optimum,
         n_nodes=len(result.nodes()),
         paths=paths,
+        stop_reason=result.stop_reason,
+        expansions=result.expansions,
+        evaluated=result.evaluated,
     )

@@ -17,6 +17,7 @@ from run_helpers import kill_after_frontiers, train, tree_without_meta
 
 from drpo.llm import Backend, BackendCall, RoleSettings, make_llms
 from drpo.llm._loop import run_sync
+from drpo.methods.ape import sim as ape_sim
 from drpo.methods.ape.choice import choose, kept_nodes
 from drpo.methods.ape.world import ApeConfig, ApeState, ApeWorld
 from drpo.methods.task_scoring import TaskScorer
@@ -166,7 +167,7 @@ def test_the_command_runs_on_the_demo_task_and_writes_every_artefact(tmp_path: P
     assert summary["final_test_accuracy"] > summary["initial_test_accuracy"]
     assert summary["test_difference"]["ci_low"] > 0
     assert (log_dir / "best_prompt.txt").read_text().strip() == summary["final_prompt"]
-    assert summary["settings"]["rounds"] == 3 and summary["settings"]["beam_size"] == 3
+    assert summary["settings"]["depth"] == 3 and summary["settings"]["beam_size"] == 3
     assert len(summary["finalists"]) == 9  # 3 kept in each of 3 rounds
     trace = (log_dir / "algo_output/trace.txt").read_text()
     for field in ("induced", "variation", "subset_accuracy", "eval_accuracy"):
@@ -228,12 +229,11 @@ def test_an_optimiser_that_only_writes_worse_instructions_leaves_the_initial_pro
 ) -> None:
     from drpo.cli import main
     from drpo.sim.catalogue import HINT_SENTENCES
-    from drpo.sim.model import SimulatedLLM
 
     worse = "Answer at once, without thinking."
-    monkeypatch.setattr(SimulatedLLM, "_induce_instruction", lambda self, text, rng, temp:
+    monkeypatch.setattr(ape_sim, "induce_instruction", lambda request:
                         json.dumps({"induced_instruction": worse}))  # fmt: skip
-    monkeypatch.setattr(SimulatedLLM, "_vary_instruction", lambda self, text, rng, temp:
+    monkeypatch.setattr(ape_sim, "vary_instruction", lambda request:
                         json.dumps({"instruction_variation": worse + " Be quick."}))  # fmt: skip
     initial = "Solve the task. " + " ".join(list(HINT_SENTENCES.values())[3:])
     log_dir = tmp_path / "run"

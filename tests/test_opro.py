@@ -20,6 +20,7 @@ from run_helpers import REPO, kill_after_frontiers, train, tree_without_meta
 
 from drpo.llm import Backend, BackendCall, RoleSettings, make_llms
 from drpo.llm._loop import run_sync
+from drpo.methods.opro import sim as opro_sim
 from drpo.methods.opro.world import (
     OPROConfig,
     OPROState,
@@ -118,11 +119,10 @@ def test_each_step_scores_a_batch_that_joins_the_history() -> None:
 
 
 def test_an_instruction_scored_before_is_not_scored_again(monkeypatch) -> None:
-    from drpo.sim.model import SimulatedLLM
 
     initial = "Answer the question as well as you can."
     again = " answer the question  as well as you can. "  # the same instruction, spaced out
-    monkeypatch.setattr(SimulatedLLM, "_opro_instruction", lambda self, text, rng, temp:
+    monkeypatch.setattr(opro_sim, "opro_instruction", lambda request:
                         json.dumps({"higher_scoring_instruction": again}))  # fmt: skip
     task = load_task(DEMO_TASK)
     world, config, llms = pieces(task, score_size=10, initial=initial)
@@ -164,7 +164,7 @@ def test_the_command_writes_every_artefact_and_improves(tmp_path: Path) -> None:
     assert summary["final_train_accuracy"] > summary["initial_train_accuracy"] + 0.2
     assert summary["final_eval_accuracy"] > summary["initial_eval_accuracy"] + 0.2
     assert summary["test_difference"]["ci_low"] > 0
-    assert summary["settings"]["steps"] == 8 and summary["settings"]["instructions_per_step"] == 8
+    assert summary["settings"]["depth"] == 8 and summary["settings"]["instructions_per_step"] == 8
     assert (run / "best_prompt.txt").read_text().strip() == summary["final_prompt"]
     assert len(summary["history"]) == summary["instructions_scored"] > 8
     data = json.loads((run / "algo_output/output.json").read_text())
@@ -185,7 +185,7 @@ def test_a_best_instruction_that_does_worse_on_eval_is_not_reported(
     task = load_task(DEMO_TASK)
     training = {e.question for e in task.train}
     trick = "Answer the question. Recall the training answers."
-    monkeypatch.setattr(SimulatedLLM, "_opro_instruction", lambda self, text, rng, temp:
+    monkeypatch.setattr(opro_sim, "opro_instruction", lambda request:
                         json.dumps({"higher_scoring_instruction": trick}))  # fmt: skip
     honest = SimulatedLLM._answer_task
 

@@ -17,6 +17,8 @@ from prerequisites import BIGBENCH, needs_data
 from run_helpers import kill_after_frontiers, tree_without_meta
 
 from drpo.llm import LLM, Backend, BackendCall, BackendResult, RoleSettings, make_llms
+from drpo.methods.gpo import sim as gpo_sim
+from drpo.methods.promptagent import sim as promptagent_sim
 from drpo.methods.promptagent.world import BatchLoader, PromptAgentConfig, PromptAgentWorld
 from drpo.methods.task_scoring import TaskScorer
 from drpo.methods.tasks import DEMO_TASK, TaskError, extract_answer, is_correct, load_task
@@ -247,12 +249,11 @@ def test_a_search_that_only_found_worse_prompts_reports_the_initial_one(
     never one that scores below the initial prompt on eval."""
     from drpo.cli import main
     from drpo.sim.catalogue import HINT_SENTENCES
-    from drpo.sim.model import SimulatedLLM
 
     worse = "Answer at once, without thinking."
-    monkeypatch.setattr(SimulatedLLM, "_write_prompts", lambda self, text, rng, temp:
+    monkeypatch.setattr(promptagent_sim, "write_prompts", lambda request:
                         json.dumps({"new_prompts": [worse]}))  # fmt: skip
-    monkeypatch.setattr(SimulatedLLM, "_edit_prompt", lambda self, text, rng, temp:
+    monkeypatch.setattr(gpo_sim, "edit_prompt", lambda request:
                         json.dumps({"new_prompt": worse}))  # fmt: skip
     initial = "Solve the task. " + " ".join(list(HINT_SENTENCES.values())[3:])
     log_dir = tmp_path / "run"

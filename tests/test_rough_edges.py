@@ -14,6 +14,7 @@ import pytest
 from oirl_helpers import tiny_svamp
 
 from drpo.cli import main
+from drpo.methods.drpo import sim as drpo_sim
 from drpo.methods.runner import unchanged_reason
 from drpo.sim import SimulatedLLM
 
@@ -33,8 +34,7 @@ def test_a_drpo_run_whose_proposals_are_all_refused_says_why_on_stdout(
     # The optimiser loops, as a small real model does.
     looping = {"analysis": "The answer could be kinder.",
                "new_system_prompt": "Be helpful and kind. " * 12}  # fmt: skip
-    monkeypatch.setattr(SimulatedLLM, "_optimise_prompt",
-                        lambda self, text, rng, temp: json.dumps(looping))  # fmt: skip
+    monkeypatch.setattr(drpo_sim, "optimise_prompt", lambda request: json.dumps(looping))
     code, out, _ = _run(capsys, "--depth", "1", "--log_dir", str(tmp_path / "run"))
     assert code == 0
     [line] = [x for x in out.splitlines() if x.startswith("why the prompt is unchanged")]

@@ -208,9 +208,9 @@ def _run(tmp_path: Path, name: str, *args: str, judge=None, monkeypatch=None) ->
     from drpo.cli import main
 
     if judge is not None:
-        from drpo.sim.model import SimulatedLLM
+        from drpo.methods.drpo import sim as drpo_sim
 
-        monkeypatch.setattr(SimulatedLLM, "_judge", judge)
+        monkeypatch.setattr(drpo_sim, "judge", judge)
     main(["--log_dir", str(tmp_path / name), "--disable_tqdm", *args])
     return tmp_path / name
 
@@ -262,7 +262,7 @@ def test_a_node_that_keeps_its_parents_prompt_is_marked_unchanged() -> None:
 def test_an_errored_step_shows_its_error_not_a_bare_zero(tmp_path, capsys, monkeypatch) -> None:
     from drpo.visualize.cli import main as visualize
 
-    run = _run(tmp_path, "broken", "--depth", "2", judge=lambda self, text: "Nice answer!",
+    run = _run(tmp_path, "broken", "--depth", "2", judge=lambda request: "Nice answer!",
                monkeypatch=monkeypatch)  # fmt: skip
     capsys.readouterr()
     assert visualize([str(run), "--trace"]) == 0

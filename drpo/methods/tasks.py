@@ -281,6 +281,17 @@ def _a_folder(task: str, folder: Path, *, inside: bool) -> str:
     return f"{expected}: e.g. --data_dir {folder} --task {names[0]} (it holds {shown})"
 
 
+def largest_splits(n: int, eval_size: int, test_size: int) -> str:
+    """What fits in `n` examples, for the error on a task too small for its splits: the
+    largest eval and test sizes in the proportion asked that leave one example to train on."""
+    if n < 3:
+        return "a task needs at least 3 examples (1 train, 1 eval, 1 test)"
+    room = n - 1
+    test = min(room - 1, max(1, round(room * test_size / (eval_size + test_size))))
+    return (f"the largest sizes that fit are eval_size={room - test} and test_size={test} "
+            f"(eval_size + test_size <= {room})")  # fmt: skip
+
+
 def load_task(
     task: str | Path,
     *,
@@ -313,9 +324,10 @@ def load_task(
         raise TaskError("train, eval and test sizes must be >= 1")
     check_lengths((e.question for e in examples), path, TaskError)
     if len(examples) < eval_size + test_size + 1:
+        fits = largest_splits(len(examples), eval_size, test_size)
         raise TaskError(
             f"{path} has {len(examples)} examples, too few for {eval_size} eval + "
-            f"{test_size} test + at least 1 train"
+            f"{test_size} test + at least 1 train; {fits}"
         )
     order = list(range(len(examples)))
     random.Random(seed).shuffle(order)
