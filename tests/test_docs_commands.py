@@ -10,7 +10,11 @@ A block that cannot run here says why in a marker on the line before its fence:
 - `<!-- docs-test: setup -->`: set-up commands; `.ci/run` runs them in a fresh virtualenv;
 - `<!-- docs-test: real-model -->`: needs a real model (`bench.real_smoke` runs the real path);
 - `<!-- docs-test: ray -->`: needs a Ray cluster (tests/test_jobs_ray.py runs the Ray path);
-- `<!-- docs-test: server -->`: starts a server that runs until stopped (its tests start it).
+- `<!-- docs-test: server -->`: starts a server that runs until stopped (its tests start it);
+- `<!-- docs-test: fragment -->`: a piece of a class shown for its shape, not a program.
+
+A block with a title (```` ```python title="pkg/module.py" ````) is a file: it is written into
+the scratch folder for the page's later blocks to use.
 
 A block that needs `../shared/data` is skipped, with that reason, where the data is missing
 (tests/prerequisites.py: `PROMPT_SEARCH_DATA` names another folder).
@@ -29,20 +33,22 @@ import pytest
 from prerequisites import DATA, absent
 
 ROOT = Path(__file__).resolve().parents[1]
-MARKERS = {"setup", "real-model", "ray", "server"}
-FENCE = re.compile(r"^```(bash|python)\s*$")
+MARKERS = {"setup", "real-model", "ray", "server", "fragment"}
+FENCE = re.compile(r'^```(bash|python)(?:\s+title="([^"]+)")?\s*$')
 MARKER = re.compile(r"^<!--\s*docs-test:\s*([\w-]+)\s*-->\s*$")
 
 
 @dataclass(frozen=True)
 class Block:
-    """One fenced block of a page: its language, first line number, text and marker."""
+    """One fenced block of a page: its language, first line number, text and marker; a
+    block with a `title="path"` is a file the page's later blocks use."""
 
     page: str
     line: int
     language: str
     text: str
     marker: str | None
+    file: str | None = None
 
 
 def pages() -> list[Path]:
@@ -69,7 +75,8 @@ def blocks(page: Path) -> list[Block]:
         while end < len(lines) and not lines[end].startswith("```"):
             end += 1
         text = "\n".join(lines[i + 1 : end])
-        out.append(Block(str(page.relative_to(ROOT)), i + 1, fence.group(1), text, marker))
+        out.append(Block(str(page.relative_to(ROOT)), i + 1, fence.group(1), text, marker,
+                         fence.group(2)))  # fmt: skip
         i = end + 1
     return out
 
@@ -114,6 +121,11 @@ def _finished_runs(work: Path, env: dict[str, str]) -> dict[str, str]:
 
 def _run(block: Block, work: Path, env: dict[str, str], runs: dict[str, str]) -> None:
     where = f"{block.page}:{block.line}"
+    if block.file is not None:
+        path = work / block.file
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(block.text + "\n", encoding="utf-8")
+        return
     if block.language == "python":
         script = work / f"block_{block.line}.py"
         script.write_text(block.text, encoding="utf-8")
