@@ -15,6 +15,7 @@ from drpo.methods.runner import (
     start,
 )
 from drpo.methods.spec import MethodSpec, Option, parse_bool
+from drpo.retrieval import EMBEDDING_BACKENDS
 
 
 def _initial_prompt(text: str) -> str:
@@ -108,7 +109,12 @@ METHOD = MethodSpec(
             type=parse_bool,
             help="retrieve the k most similar in-context examples",
         ),
-        Option("embedding_backend", default="hash", choices=("hash", "openai")),
+        Option(
+            "embedding_backend",
+            default="auto",
+            choices=EMBEDDING_BACKENDS,
+            help="retrieval's embedder; auto: MiniLM (extra embed, fetched weights), else hash",
+        ),
         Option(
             "optimize_icl",
             default=False,

