@@ -376,9 +376,14 @@ class Session:
         checkpoint done."""
         elapsed = time.perf_counter() - self._started
         budget = self.budget_report()
+        servers = self.pool.notes()
+        local = {where: n["throughput"] for where, n in servers.items() if "throughput" in n}
+        summary = {**summary, "search_budget": budget}
+        if local:  # what each local server processed, reused and generated, beside its peak
+            summary["local_servers"] = local
         write_reports(
-            self.log_dir, self.usage, self.checkpoint, {**summary, "search_budget": budget},
-            elapsed_s=elapsed, servers=self.pool.notes(), budget=budget,
+            self.log_dir, self.usage, self.checkpoint, summary,
+            elapsed_s=elapsed, servers=servers, budget=budget,
         )  # fmt: skip
         self.checkpoint.write("done", self.frontiers, self.usage)
 
