@@ -182,3 +182,18 @@ def choose_embedder(
     return EmbedderChoice(
         HashingEmbedder(), f"word hashing, because the MiniLM sentence embedder cannot run: {why}"
     )
+
+
+def embedder_named(name: str, *, base_url: str | None = None) -> Embedder:
+    """The embedder whose `name` is `name` (as a run recorded it, e.g. in
+    aligned_model.json), so that retrieval is repeated with the same vectors; ValueError for
+    a name no embedder has."""
+    from drpo.sentence_embedder import EMBEDDER_NAME, MiniLMEmbedder
+
+    if name == EMBEDDER_NAME:
+        return MiniLMEmbedder()
+    if name.startswith("hash-") and name[len("hash-") :].isdigit():
+        return HashingEmbedder(int(name[len("hash-") :]))
+    if name.startswith("openai:") and len(name) > len("openai:"):
+        return OpenAIEmbedder(name[len("openai:") :], base_url=base_url)
+    raise ValueError(f"no embedder is named {name!r}")

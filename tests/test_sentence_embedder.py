@@ -16,7 +16,7 @@ from run_helpers import train
 from drpo.methods.oirl.choose import embedder_for
 from drpo.methods.oirl.embed import make_embedder
 from drpo.models import MODELS, FetchError, fetch
-from drpo.retrieval import HashingEmbedder, Retriever, choose_embedder
+from drpo.retrieval import HashingEmbedder, Retriever, choose_embedder, embedder_named
 from drpo.sentence_embedder import MiniLMEmbedder, SentenceEmbedderError, missing_packages
 
 REPO = Path(__file__).resolve().parents[1]
@@ -140,3 +140,15 @@ def test_a_sentence_embedder_is_no_model_to_answer_with(tmp_path: Path) -> None:
     out = train("--method", "promptagent", "--model_path", "minilm", "--log_dir",
                 str(tmp_path / "r"))  # fmt: skip
     assert out.returncode == 2 and "minilm is a sentence embedder" in out.stderr
+
+
+def test_an_embedder_is_found_again_by_its_name() -> None:
+    for embedder in (HashingEmbedder(64), MiniLMEmbedder()):
+        again = embedder_named(embedder.name)
+        assert type(again) is type(embedder) and again.name == embedder.name
+    assert (
+        embedder_named("openai:text-embedding-3-small", base_url="http://127.0.0.1:1/v1").name
+        == "openai:text-embedding-3-small"
+    )
+    with pytest.raises(ValueError, match="no embedder is named 'bert'"):
+        embedder_named("bert")
