@@ -5,15 +5,16 @@ llama.cpp server (REAL: a pinned model on this machine's CPU).
         [--prompts 3] [--questions 12] [--rounds 2] [--out bench/prefix_order_results.json]
 
 One frontier: `--prompts` task prompts, each on the same `--questions` questions, as
-`TaskScorer` asks them (the prompt first, then the question). It is sent twice per round, to
+`TaskScorer` asks them (the prompt first, then the question). It is sent three times per round, to
 a fresh server each time (an empty prompt cache, the same slots and threads):
-- interleaved: question by question, every prompt in turn (a slot's next request almost
-  never shares its last one's prompt);
-- grouped: `prefix_order`, what the task-prompt methods send: all of a prompt's requests
-  together, so a slot's next request shares its last one's prompt as a prefix.
-The arms alternate which goes first from round to round. It reports, per arm, the prompt
+- interleaved: question by question, every prompt in turn;
+- grouped: all of a prompt's requests together (`prefix_order` with one lane), which hands
+  every prompt to every slot;
+- lanes: `prefix_order` with one lane per slot, what the task-prompt methods send: the
+  grouped requests cut into one run per slot, sent in turn.
+The order of the arms is reversed every other round. It reports, per arm, the prompt
 tokens the server processed and those it reused from its prompt cache, the wall time, and
-whether the answers are the same; then the ratios grouped / interleaved.
+whether the answers are the same; then the ratios to interleaved.
 """
 
 from __future__ import annotations
@@ -122,13 +123,15 @@ def main(argv: list[str] | None = None) -> int:
     orders = {
         "interleaved": list(range(len(pairs))),
         "grouped": prefix_order([p for p, _ in pairs]),
+        "lanes": prefix_order([p for p, _ in pairs], lanes=args.slots),
     }
     print(f"REAL: {model.name}, {len(prompts)} prompts x {len(questions)} {task.name} "
           f"questions, {args.slots} slots, {args.threads} threads, max {args.max_tokens} "
           f"tokens, {args.rounds} round(s), a fresh server per arm")  # fmt: skip
     runs: list[dict[str, Any]] = []
+    arms = ["interleaved", "grouped", "lanes"]
     for round_ in range(args.rounds):
-        names = ["interleaved", "grouped"] if round_ % 2 == 0 else ["grouped", "interleaved"]
+        names = arms if round_ % 2 == 0 else arms[::-1]
         for name in names:
             run = _arm(name, model, requests, orders[name], slots=args.slots,
                        threads=args.threads)  # fmt: skip
@@ -148,16 +151,15 @@ def main(argv: list[str] | None = None) -> int:
         / len(reference)
         for r in runs
     }
+    keys = ("prompt_tokens_processed", "server_prompt_s", "wall_s")
     ratios = {
-        "prompt_tokens_processed": mean("grouped", "prompt_tokens_processed")
-        / mean("interleaved", "prompt_tokens_processed"),
-        "wall_s": mean("grouped", "wall_s") / mean("interleaved", "wall_s"),
-        "server_prompt_s": mean("grouped", "server_prompt_s")
-        / mean("interleaved", "server_prompt_s"),
+        arm: {key: mean(arm, key) / mean("interleaved", key) for key in keys}
+        for arm in ("grouped", "lanes")
     }
-    print(f"grouped / interleaved: prompt tokens processed {ratios['prompt_tokens_processed']:.3f}"
-          f", server prompt time {ratios['server_prompt_s']:.3f}, wall time "
-          f"{ratios['wall_s']:.3f}")  # fmt: skip
+    for arm, ratio in ratios.items():
+        print(f"{arm} / interleaved: prompt tokens processed "
+              f"{ratio['prompt_tokens_processed']:.3f}, server prompt time "
+              f"{ratio['server_prompt_s']:.3f}, wall time {ratio['wall_s']:.3f}")  # fmt: skip
     print("answers identical to the first interleaved arm's: "
           + ", ".join(f"{k} {v:.0%}" for k, v in same.items()))  # fmt: skip
     result = {
@@ -171,7 +173,9 @@ def main(argv: list[str] | None = None) -> int:
         "threads": args.threads,
         "max_tokens": args.max_tokens,
         "machine": f"{platform.machine()}, {platform.system()}",
-        "ratios_grouped_over_interleaved": {k: round(v, 4) for k, v in ratios.items()},
+        "ratios_over_interleaved": {
+            arm: {k: round(v, 4) for k, v in ratio.items()} for arm, ratio in ratios.items()
+        },
         "identical_answers_share": {k: round(v, 4) for k, v in same.items()},
         "runs": [{k: v for k, v in r.items() if k != "texts"} for r in runs],
     }
