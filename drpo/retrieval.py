@@ -1,8 +1,10 @@
 """Nearest-neighbour retrieval of texts: embeddings in a faiss index, cosine top-k.
 
-Embeddings come from an `Embedder`: `HashingEmbedder` (the default: local, no weights,
-deterministic) or `OpenAIEmbedder` (any OpenAI-compatible embeddings endpoint). faiss is
-imported when the first index is built.
+Embeddings come from an `Embedder`: `MiniLMEmbedder` (all-MiniLM-L6-v2, a real sentence
+embedder: `drpo.sentence_embedder`, extra ``embed``), `HashingEmbedder` (local, no weights,
+deterministic: word overlap, not meaning) or `OpenAIEmbedder` (any OpenAI-compatible
+embeddings endpoint). `choose_embedder("auto")` takes MiniLM where it can run and says why
+not otherwise. faiss is imported when the first index is built.
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ import hashlib
 import os
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Protocol
 
 import numpy as np
@@ -18,9 +22,19 @@ import numpy as np
 _WORD = re.compile(r"[a-z0-9']+")
 
 
+#: The `--embedding_backend` choices; "auto" is MiniLM where it can run, hashing otherwise.
+EMBEDDING_BACKENDS = ("auto", "minilm", "hash", "openai")
+
+
 class Embedder(Protocol):
+    @property
+    def name(self) -> str:
+        """Names the model and its settings, stably: vectors of one name are comparable."""
+        ...
+
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """An (n, d) float32 array of L2-normalised vectors."""
+        ...
 
 
 def _normalise(vectors: np.ndarray) -> np.ndarray:
@@ -36,6 +50,10 @@ class HashingEmbedder:
         if dim < 8:
             raise ValueError(f"dim must be >= 8, got {dim}")
         self.dim = dim
+
+    @property
+    def name(self) -> str:
+        return f"hash-{self.dim}"
 
     def _features(self, text: str) -> list[str]:
         words = _WORD.findall(text.lower())
@@ -73,6 +91,10 @@ class OpenAIEmbedder:
         self._key = key or "EMPTY"
         self.batch_size = batch_size
 
+    @property
+    def name(self) -> str:
+        return f"openai:{self.model}"
+
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         import openai
 
@@ -105,11 +127,73 @@ class Retriever:
         vectors = embedder.embed(self.texts)
         self.index = faiss.IndexFlatIP(vectors.shape[1])
         self.index.add(vectors)
+        self._queries: dict[str, np.ndarray] = {}  # a query is embedded once
 
     def top_k(self, query: str, k: int) -> list[tuple[str, float]]:
         """The `k` nearest texts and their cosine similarities, nearest first."""
         k = min(k, len(self.texts))
         if k <= 0:
             return []
-        scores, ids = self.index.search(self.embedder.embed([query]), k)
+        if query not in self._queries:
+            self._queries[query] = self.embedder.embed([query])
+        scores, ids = self.index.search(self._queries[query], k)
         return [(self.texts[i], float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
+
+
+@dataclass(frozen=True)
+class EmbedderChoice:
+    """The embedder a run uses, and why, in one line for its log."""
+
+    embedder: Embedder
+    reason: str
+
+
+def choose_embedder(
+    backend: str,
+    *,
+    model: str = "text-embedding-3-small",
+    base_url: str | None = None,
+    models_dir: Path | None = None,
+) -> EmbedderChoice:
+    """The embedder `backend` names. "auto": MiniLM when its packages (extra ``embed``) are
+    installed and its weights fetched, else hashing, with the reason; "minilm" must be able
+    to run (ValueError saying what is missing). Nothing is loaded yet."""
+    from drpo.sentence_embedder import MiniLMEmbedder, is_fetched, missing_packages, pinned_path
+
+    if backend not in EMBEDDING_BACKENDS:
+        raise ValueError(
+            f"unknown embedding backend {backend!r}; choose from {', '.join(EMBEDDING_BACKENDS)}"
+        )
+    if backend == "hash":
+        return EmbedderChoice(HashingEmbedder(), "asked for (--embedding_backend hash)")
+    if backend == "openai":
+        return EmbedderChoice(OpenAIEmbedder(model, base_url=base_url), "asked for")
+    missing = missing_packages()
+    fetched = is_fetched(models_dir)
+    if not missing and fetched:
+        return EmbedderChoice(MiniLMEmbedder(pinned_path(models_dir)), "the sentence embedder")
+    why = (
+        f"{', '.join(missing)} not installed (pip install -e '.[embed]')"
+        if missing
+        else "its weights are not fetched (python -m drpo.models fetch minilm)"
+    )
+    if backend == "minilm":
+        raise ValueError(f"the MiniLM embedder cannot run: {why}")
+    return EmbedderChoice(
+        HashingEmbedder(), f"word hashing, because the MiniLM sentence embedder cannot run: {why}"
+    )
+
+
+def embedder_named(name: str, *, base_url: str | None = None) -> Embedder:
+    """The embedder whose `name` is `name` (as a run recorded it, e.g. in
+    aligned_model.json), so that retrieval is repeated with the same vectors; ValueError for
+    a name no embedder has."""
+    from drpo.sentence_embedder import EMBEDDER_NAME, MiniLMEmbedder
+
+    if name == EMBEDDER_NAME:
+        return MiniLMEmbedder()
+    if name.startswith("hash-") and name[len("hash-") :].isdigit():
+        return HashingEmbedder(int(name[len("hash-") :]))
+    if name.startswith("openai:") and len(name) > len("openai:"):
+        return OpenAIEmbedder(name[len("openai:") :], base_url=base_url)
+    raise ValueError(f"no embedder is named {name!r}")

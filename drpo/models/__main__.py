@@ -1,4 +1,4 @@
-"""``python -m drpo.models fetch qwen0.5b|smollm2 [--models_dir D]``, ``list``, ``path NAME``.
+"""``python -m drpo.models fetch NAME [--models_dir D]``, ``list``, ``path NAME``.
 
 `fetch` prints its progress on stderr and the model's path on stdout, so that
 ``MODEL=$(python -m drpo.models fetch qwen0.5b)`` works in a script."""
@@ -21,7 +21,10 @@ class _Parser(argparse.ArgumentParser):
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = _Parser(prog="python -m drpo.models", description="Pinned real models (GGUF).")
+    parser = _Parser(
+        prog="python -m drpo.models",
+        description="Pinned real models (GGUFs, and the MiniLM sentence embedder).",
+    )
     parser.add_argument(
         "--models_dir", default=None, help=f"default: ${MODELS_DIR_ENV}, else the user cache"
     )

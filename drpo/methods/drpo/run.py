@@ -28,7 +28,7 @@ from drpo.methods.drpo.prompts import fixed_examples
 from drpo.methods.drpo.settings import DRPOSettings
 from drpo.methods.drpo.state import DRPOState, Step
 from drpo.methods.drpo.world import DRPOSearchConfig, DRPOWorld
-from drpo.retrieval import Embedder, HashingEmbedder, OpenAIEmbedder, Retriever
+from drpo.retrieval import EmbedderChoice, Retriever, choose_embedder
 from drpo.run_context import MostlyFailedError, RunError, Session
 from drpo.stats import PairedDifference, paired_difference
 from search import MCTS, BeamSearch, save_artifacts
@@ -61,12 +61,16 @@ class RunSummary:
 
 
 # ---- the pieces ------------------------------------------------------------------------
-def _embedder(settings: DRPOSettings) -> Embedder:
-    if settings.embedding_backend == "hash":
-        return HashingEmbedder()
-    if settings.embedding_backend == "openai":
-        return OpenAIEmbedder(settings.embedding_model, base_url=settings.embedding_base_url)
-    raise RunError(f"unknown embedding backend {settings.embedding_backend!r}; use hash or openai")
+def _embedder(settings: DRPOSettings) -> EmbedderChoice:
+    """The embedder of in-context example retrieval (nothing loaded yet)."""
+    try:
+        return choose_embedder(
+            settings.embedding_backend,
+            model=settings.embedding_model,
+            base_url=settings.embedding_base_url,
+        )
+    except ValueError as exc:
+        raise RunError(str(exc)) from None
 
 
 def _algorithm(settings: DRPOSettings) -> BeamSearch | MCTS:
@@ -118,8 +122,8 @@ def validate(settings: DRPOSettings) -> BeamSearch | MCTS:
     """The run's search algorithm; RunError for settings that cannot work, before anything
     is written."""
     _check_settings(settings)
-    if settings.embedding_backend not in ("hash", "openai"):
-        _embedder(settings)
+    if settings.ret_icl and settings.embedding_backend not in ("hash", "openai", "auto"):
+        _embedder(settings)  # "minilm" must be able to run; an unknown name is refused
     return _algorithm(settings)
 
 
@@ -158,11 +162,15 @@ def run_drpo(settings: DRPOSettings) -> RunSummary:
         log.info("loaded %d training and %d held-out test queries from %s", len(queries),
                  len(test_queries), settings.data_dir)  # fmt: skip
         llms = session.llms(settings.roles, max_reasks=settings.max_reasks)
+        embedder = None
+        if settings.ret_icl:
+            choice = _embedder(settings)
+            embedder = choice.embedder
+            log.info("in-context examples are retrieved with %s: %s", embedder.name,
+                     choice.reason)  # fmt: skip
 
         def reward_with(example_set: dict[str, str]) -> DynamicReward:
-            retriever = (
-                Retriever(list(example_set), _embedder(settings)) if settings.ret_icl else None
-            )
+            retriever = Retriever(list(example_set), embedder) if embedder is not None else None
             return DynamicReward(
                 base=llms["base"],
                 metrics=llms["metrics"],

@@ -9,6 +9,7 @@ from pathlib import Path
 from drpo.methods import shared_settings as shared
 from drpo.methods.declare import parse_bool, setting
 from drpo.methods.drpo.data import DEMO_DATA_DIR
+from drpo.retrieval import EMBEDDING_BACKENDS
 from drpo.run_context import RunSettings
 
 
@@ -37,7 +38,10 @@ class DRPOSettings(RunSettings):
         True, parse=parse_bool, help="retrieve the k most similar in-context examples"
     )
     k: int = shared.k(2)
-    embedding_backend: str = setting("hash", choices=("hash", "openai"))
+    embedding_backend: str = setting(
+        "auto", choices=EMBEDDING_BACKENDS,
+        help="retrieval's embedder; auto: MiniLM (extra embed, fetched weights), else hash",
+    )  # fmt: skip
     embedding_model: str = shared.embedding_model()
     embedding_base_url: str | None = shared.embedding_base_url()
     optimize_icl: bool = setting(

