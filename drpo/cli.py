@@ -98,16 +98,24 @@ def build_parser(*, methods: Sequence[MethodSpec] = METHODS) -> argparse.Argumen
     for role in ("base", "eval", "metrics", "optimize"):
         m.add_argument(f"--{role}_backend", choices=BACKENDS, default=None)
         m.add_argument(f"--{role}_base_url", default=None)
+        m.add_argument(f"--{role}_threads", type=_positive(int), default=None,
+                       help=f"llamacpp: CPU threads of the {role} role's server "
+                       "(default: --threads)")  # fmt: skip
     m.add_argument("--model_path", default=None,
                    help="every role on this local GGUF (llamacpp backend), or the name of a "
-                   "fetched model: qwen0.5b, smollm2 (python -m drpo.models fetch NAME)",
+                   "fetched model: qwen0.5b, qwen1.5b, smollm2 (python -m drpo.models fetch "
+                   "NAME). A role's --ROLE_model_name may name another fetched model, e.g. "
+                   "--model_path qwen0.5b --optimize_model_name qwen1.5b",
                    )  # fmt: skip
     m.add_argument("--models_dir", default=None, help="where fetched models are kept")
     m.add_argument("--api_key_env", default="OPENAI_API_KEY", help="the variable with the key")
     m.add_argument("--concurrency", type=int, default=None,
                    help="requests at once per server (default 8; llamacpp: its slots, 4)",
                    )  # fmt: skip
-    m.add_argument("--threads", type=int, default=None, help="llamacpp: CPU threads (all cores)")
+    m.add_argument("--threads", type=_positive(int), default=None,
+                   help="llamacpp: CPU threads of each server (default: one server takes "
+                   "every core; several local servers share the cores between them)",
+                   )  # fmt: skip
     m.add_argument("--timeout", type=float, default=None,
                    help="seconds per request (default 120; llamacpp: 600)")  # fmt: skip
     m.add_argument("--max_wait", type=float, default=120.0,

@@ -217,6 +217,7 @@ class LlamaCppBackend(OpenAIBackend):
             backoff_s=backoff_s,
             max_wait_s=max_wait_s,
         )
+        self.notes["threads"] = self.server.threads  # in usage.json, beside the server
 
     def describe(self) -> str:
         return f"local model {self.model!r} (llama.cpp at {self.base_url})"

@@ -113,6 +113,13 @@ def _local_model(text: str, models_dir: str | None, offline: bool = False) -> st
     return text
 
 
+def _pinned(name: str) -> bool:
+    """Whether `name` is a pinned real model (python -m drpo.models list)."""
+    from drpo.models import MODELS
+
+    return name in MODELS
+
+
 def local_slots(base_url: str | None) -> int | None:
     """The slots of a server on this machine that says how many it has (llama.cpp's
     /props), summed over a role's replicas: more requests at once would only queue there,
@@ -149,8 +156,9 @@ def role_settings(args: argparse.Namespace) -> dict[str, RoleSettings]:
         backend = getattr(args, f"{role}_backend")
         if local is not None and backend is None and base_url is None and model == "sim":
             model, backend = local, "llamacpp"  # --model_path: every role not set otherwise
-        elif backend == "llamacpp":
-            model = _local_model(model, args.models_dir, offline)
+        elif backend == "llamacpp" or (backend is None and base_url is None and _pinned(model)):
+            # a pinned model's name (--optimize_model_name qwen1.5b): that role on its GGUF
+            model, backend = _local_model(model, args.models_dir, offline), "llamacpp"
         backend = _backend(model, backend, base_url, family)
         concurrency = args.concurrency
         if concurrency is None and offline:
@@ -163,7 +171,7 @@ def role_settings(args: argparse.Namespace) -> dict[str, RoleSettings]:
             base_url=base_url,
             api_key_env=args.api_key_env,
             concurrency=concurrency,
-            threads=args.threads,
+            threads=getattr(args, f"{role}_threads", None) or args.threads,
             timeout_s=args.timeout,
             max_wait_s=args.max_wait,
             max_retries=args.max_retries,
@@ -228,6 +236,9 @@ class TaskSummary(Protocol):
     initial_eval: float
     initial_test: float
     test_difference: Any
+    initial_test_format: float
+    final_test_format: float
+    test_majority: float
 
     @property
     def final_eval(self) -> float: ...
@@ -274,5 +285,8 @@ def run_task_method(
           f"final {summary.final_eval:.3f}")  # fmt: skip
     print(f"test accuracy: initial {noun} {summary.initial_test:.3f}, "
           f"final {summary.final_test:.3f}; difference {summary.test_difference}")  # fmt: skip
+    print(f"test answers in the task's format: initial {noun} "
+          f"{summary.initial_test_format:.3f}, final {summary.final_test_format:.3f}; "
+          f"always the commonest test answer scores {summary.test_majority:.3f}")  # fmt: skip
     print_ending(summary, f"final {noun}", "best_prompt.txt", summary.final_prompt)
     return 0

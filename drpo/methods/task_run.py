@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from typing import Any, TypeVar
 
 from drpo.llm._loop import run_sync
-from drpo.methods.task_scoring import TaskScorer, write_test_answers
+from drpo.methods.task_scoring import TaskScorer, majority_baseline, write_test_answers
 from drpo.methods.task_settings import TaskRunSettings, TaskRunSummary
 from drpo.methods.tasks import Task
 from drpo.run_context import Session
@@ -58,6 +58,9 @@ def finish_task_run(
         "initial_test_accuracy": initial_test.accuracy,
         "final_test_accuracy": final_test.accuracy,
         "test_difference": difference.to_json(),
+        "initial_test_format_share": round(initial_test.format_share, 4),
+        "final_test_format_share": round(final_test.format_share, 4),
+        "test_majority_answer": majority_baseline(task.test),
         "best_prompt_is_initial": is_initial,
         **(meta_after or {}),
     }
@@ -80,6 +83,9 @@ def finish_task_run(
         initial_test=initial_test.accuracy,
         final_test=final_test.accuracy,
         test_difference=difference,
+        initial_test_format=initial_test.format_share,
+        final_test_format=final_test.format_share,
+        test_majority=majority_baseline(task.test)["accuracy"],
         simulated=settings.simulated,
         usage_table=session.usage.table(),
         resumed_from=session.checkpoint.resumed_from,

@@ -10,7 +10,7 @@ from typing import Any
 from drpo.llm._loop import run_sync
 from drpo.methods.bandit_scoring import SelectionSettings
 from drpo.methods.gpo.world import GPOConfig, GPOWorld
-from drpo.methods.task_scoring import TaskScorer, write_test_answers
+from drpo.methods.task_scoring import TaskScorer, majority_baseline, write_test_answers
 from drpo.methods.task_settings import TaskRunSettings
 from drpo.methods.tasks import Task, answer_key
 from drpo.run_context import RunError, Session, with_knowledge
@@ -52,6 +52,9 @@ class GPOSummary:
     usage_table: str
     resumed_from: int
     test_difference: PairedDifference | None = None
+    initial_test_format: float = 1.0  # the share of test answers in the task's format
+    final_test_format: float = 1.0
+    test_majority: float | None = None  # always the commonest test answer: its accuracy
 
     @property
     def final_eval(self) -> float:
@@ -135,6 +138,9 @@ def run_gpo(settings: GPOSettings) -> GPOSummary:
             "initial_test_accuracy": initial_test.accuracy,
             "best_test_accuracy": best_test.accuracy,
             "test_difference": difference.to_json(),
+            "initial_test_format_share": round(initial_test.format_share, 4),
+            "final_test_format_share": round(best_test.format_share, 4),
+            "test_majority_answer": majority_baseline(task.test),
             "best_prompt_is_initial": best.state.prompt == initial,
         }
         log_dir = session.log_dir
@@ -164,6 +170,9 @@ def run_gpo(settings: GPOSettings) -> GPOSummary:
         initial_test=initial_test.accuracy,
         best_test=best_test.accuracy,
         test_difference=difference,
+        initial_test_format=initial_test.format_share,
+        final_test_format=best_test.format_share,
+        test_majority=majority_baseline(task.test)["accuracy"],
         simulated=settings.simulated,
         usage_table=session.usage.table(),
         resumed_from=session.checkpoint.resumed_from,
