@@ -123,9 +123,10 @@ def test_round2_plans_every_method_on_three_tasks_with_big_enough_splits():
 
 @needs_bbh
 def test_round2_on_the_simulated_llm_reports_format_shares_and_rescores(tmp_path: Path):
+    """Seed 0 runs on one of the two tasks only, so that seed 1 goes to that task."""
     work, again = tmp_path / "r2", tmp_path / "r2-again"
     chosen = ["promptagent-sports_understanding-s0", "opro-sports_understanding-s0",
-              "ape-hyperbaton-s0", "promptagent-sports_understanding-s1"]  # fmt: skip
+              "ape-sports_understanding-s0", "promptagent-sports_understanding-s1"]  # fmt: skip
     argv = ["--plan", "round2", "--simulated", "--tasks", "sports_understanding,hyperbaton",
             "--runs", ",".join(chosen)]  # fmt: skip
     assert real.main([*argv, "--work", str(work)]) == 0
