@@ -48,6 +48,9 @@ FINAL_PROMPT = {
     "drpo": "best_system_prompt.txt",
     "promptagent": "best_prompt.txt",
     "gpo": "best_prompt.txt",
+    "ape": "best_prompt.txt",
+    "opro": "best_prompt.txt",
+    "protegi": "best_prompt.txt",
 }
 
 

@@ -129,11 +129,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.real_templates", description=__doc__)
     parser.add_argument("--model", choices=("qwen0.5b", "smollm2"), default="qwen0.5b")
     parser.add_argument("--models_dir", default=None)
+    parser.add_argument("--threads", type=int, default=None,
+                        help="the server's CPU threads (default: every core)")  # fmt: skip
     args = parser.parse_args(argv)
     gguf = fetch(args.model, models_dir=Path(args.models_dir) if args.models_dir else None)
     usage = UsageTracker()
-    llms = make_llms({r: RoleSettings(backend="llamacpp", model=str(gguf)) for r in ROLES},
-                     usage=usage)  # fmt: skip
+    llms = make_llms({r: RoleSettings(backend="llamacpp", model=str(gguf), threads=args.threads)
+                      for r in ROLES}, usage=usage)  # fmt: skip
     recording = Recording(llms["base"].backend)
     for llm in llms.values():
         llm.backend = recording

@@ -87,14 +87,32 @@ class RunSettings:
     optimize_base_url: str | None = _model()
     model_path: str | None = _model(
         help="every role on this local GGUF (llamacpp backend), or the name of a fetched "
-        "model: qwen0.5b, smollm2 (python -m drpo.models fetch NAME)"
+        "model: qwen0.5b, qwen1.5b, smollm2 (python -m drpo.models fetch NAME). A role's "
+        "--ROLE_model_name may name another fetched model, e.g. --model_path qwen0.5b "
+        "--optimize_model_name qwen1.5b"
     )
     models_dir: str | None = _model(help="where fetched models are kept")
     api_key_env: str = _model("OPENAI_API_KEY", help="the variable with the key")
     concurrency: int | None = _model(
         help="requests at once per server (default 8; llamacpp: its slots, 4)"
     )
-    threads: int | None = _model(help="llamacpp: CPU threads (all cores)")
+    threads: int | None = _model(
+        parse=positive(int),
+        help="llamacpp: CPU threads of each server (default: one server takes every core; "
+        "several local servers share the cores between them)",
+    )
+    base_threads: int | None = _model(
+        parse=positive(int), help="llamacpp: CPU threads of the base role's server "
+        "(default: --threads)")  # fmt: skip
+    eval_threads: int | None = _model(
+        parse=positive(int), help="llamacpp: CPU threads of the eval role's server "
+        "(default: --threads)")  # fmt: skip
+    metrics_threads: int | None = _model(
+        parse=positive(int), help="llamacpp: CPU threads of the metrics role's server "
+        "(default: --threads)")  # fmt: skip
+    optimize_threads: int | None = _model(
+        parse=positive(int), help="llamacpp: CPU threads of the optimize role's server "
+        "(default: --threads)")  # fmt: skip
     timeout: float | None = _model(help="seconds per request (default 120; llamacpp: 600)")
     max_wait: float = _model(
         120.0, help="the longest Retry-After a run waits; a longer one is an error"

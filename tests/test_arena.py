@@ -49,7 +49,7 @@ def test_a_tiny_grid_writes_its_table_json_report_and_figures(grid: tuple[Path, 
     out, text = grid
     methods = task_prompt_methods()
     assert {"promptagent", "gpo"} <= set(methods)
-    assert "SIMULATED" in text and "test acc [95% CI]" in text
+    assert "SIMULATED" in text and "test acc [95% CI]" in text and "in format" in text
     assert text.splitlines()[-2] == SIMULATED_FIGURES  # under the ranking, before the files
     rows = [line.split() for line in text.splitlines() if line.startswith("demo ")]
     assert [row[1] for row in rows] == methods and all(row[2] == "2/2" for row in rows)
@@ -65,11 +65,17 @@ def test_a_tiny_grid_writes_its_table_json_report_and_figures(grid: tuple[Path, 
         assert result["accuracy_per_1k_calls"] == pytest.approx(
             acc["mean"] / result["search_calls"] * 1000
         )
+        # format compliance and the majority baseline, as the runs' summaries give them
+        runs = [r for r in data["runs"] if r["method"] == result["method"]]
+        for key in ("initial_format_share", "final_format_share", "majority_baseline"):
+            assert result[key] == pytest.approx(sum(r[key] for r in runs) / len(runs))
+            assert all(0 <= r[key] <= 1 for r in runs)
     assert sorted(data["ranking"]["demo"]) == sorted(methods)
     # Every run is a normal train.py run in its own log_dir, stopped by its budget.
     for run in data["runs"]:
         summary = json.loads((Path(run["log_dir"]) / "summary.json").read_text())
         assert summary["search_budget"]["stopped_on_budget"] is True
+        assert run["final_format_share"] == summary["final_test_format_share"]
         assert (Path(run["log_dir"]) / "algo_output" / "output.json").exists()
     # The pictures: standalone SVG files, labelled, also inlined in the report.
     html = (out / "report.html").read_text()

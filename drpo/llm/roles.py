@@ -3,6 +3,7 @@ method adds), where it runs, and how it samples."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -40,7 +41,7 @@ class RoleSettings:
     max_retries: int = 6
     retry_backoff_s: float = 0.5  # first wait after a failed call; doubled each time
     max_wait_s: float = 120.0  # a longer Retry-After ends the call with an error
-    threads: int | None = None  # llamacpp: CPU threads (None: every core)
+    threads: int | None = None  # llamacpp: CPU threads (None: a share of the cores)
     ctx_per_slot: int = 4096  # llamacpp: context tokens per slot
     num_gpus: int = 1  # vllm
     gpu_memory_utilization: float = 0.9  # vllm
@@ -159,6 +160,38 @@ def register_backend(kind: str, factory: Callable[[RoleSettings], Backend]) -> N
     _REGISTERED[kind] = factory
 
 
+def share_cores(roles: Mapping[str, RoleSettings], cores: int) -> dict[tuple[Any, ...], int]:
+    """The CPU threads of each local llama.cpp server the roles start (by backend key).
+
+    A server whose roles give `threads` keeps them (the largest any of its roles asks for).
+    The others share the cores left: threads of several servers that decode at once must not
+    outnumber the cores, or every server's threads wait on each other and all of them crawl
+    (two 2-thread servers on 2 cores: from about 20 to 0.5 tokens/s each). Each gets an equal
+    share, at least one thread; the cores left over go to the server of the "base" role (the
+    task model, which answers most requests), else to the first."""
+    asked: dict[tuple[Any, ...], int | None] = {}
+    plays_base: set[tuple[Any, ...]] = set()
+    for role, settings in roles.items():
+        if settings.backend != "llamacpp" or settings.offline:
+            continue
+        key = settings.backend_key()
+        if settings.threads is not None:
+            asked[key] = max(asked.get(key) or 0, settings.threads)
+        else:
+            asked.setdefault(key, None)
+        if role == "base":
+            plays_base.add(key)
+    free = [key for key, n in asked.items() if n is None]
+    out = {key: n for key, n in asked.items() if n is not None}
+    if free:
+        left = max(len(free), cores - sum(out.values()))
+        share, extra = divmod(left, len(free))
+        first = next((key for key in free if key in plays_base), free[0])
+        for key in free:
+            out[key] = share + (extra if key == first else 0)
+    return out
+
+
 def make_llms(
     roles: Mapping[str, RoleSettings],
     *,
@@ -174,13 +207,15 @@ def make_llms(
     usage = usage or UsageTracker()
     slots: dict[tuple[Any, ...], int] = {}
     for settings in roles.values():
-        if settings.backend == "llamacpp":
+        if settings.backend == "llamacpp" and not settings.offline:
             key = settings.backend_key()
             slots[key] = max(slots.get(key, 1), settings.concurrency)
+    threads = share_cores(roles, os.cpu_count() or 1)
     out = {}
     for role, settings in roles.items():
-        if settings.backend == "llamacpp":
-            settings = replace(settings, concurrency=slots[settings.backend_key()])
+        if settings.backend == "llamacpp" and not settings.offline:
+            key = settings.backend_key()
+            settings = replace(settings, concurrency=slots[key], threads=threads[key])
         try:
             backend = pool.get(settings)
         except LLMConfigError as exc:

@@ -202,6 +202,13 @@ def _local_model(text: str, models_dir: str | None, offline: bool = False) -> st
     return text
 
 
+def _pinned(name: str) -> bool:
+    """Whether `name` is a pinned real model (python -m drpo.models list)."""
+    from drpo.models import MODELS
+
+    return name in MODELS
+
+
 def local_slots(base_url: str | None) -> int | None:
     """The slots of a server on this machine that says how many it has (llama.cpp's
     /props), summed over a role's replicas: more requests at once would only queue there,
@@ -245,8 +252,9 @@ def role_settings(settings: RunSettings) -> dict[str, RoleSettings]:
         backend = getattr(settings, f"{role}_backend")
         if local is not None and backend is None and base_url is None and model == "sim":
             model, backend = local, "llamacpp"  # --model_path: every role not set otherwise
-        elif backend == "llamacpp":
-            model = _local_model(model, settings.models_dir, offline)
+        elif backend == "llamacpp" or (backend is None and base_url is None and _pinned(model)):
+            # a pinned model's name (--optimize_model_name qwen1.5b): that role on its GGUF
+            model, backend = _local_model(model, settings.models_dir, offline), "llamacpp"
         backend = _backend(model, backend, base_url, family)
         concurrency = settings.concurrency
         if concurrency is None and offline:
@@ -259,7 +267,7 @@ def role_settings(settings: RunSettings) -> dict[str, RoleSettings]:
             base_url=base_url,
             api_key_env=settings.api_key_env,
             concurrency=concurrency,
-            threads=settings.threads,
+            threads=getattr(settings, f"{role}_threads") or settings.threads,
             timeout_s=settings.timeout,
             max_wait_s=settings.max_wait,
             max_retries=settings.max_retries,
@@ -314,6 +322,9 @@ class TaskSummary(Protocol):
     initial_eval: float
     initial_test: float
     test_difference: Any
+    initial_test_format: float
+    final_test_format: float
+    test_majority: float | None
 
     @property
     def final_eval(self) -> float: ...
@@ -338,6 +349,11 @@ def task_report(
               f"final {summary.final_eval:.3f}")  # fmt: skip
         print(f"test accuracy: initial {noun} {summary.initial_test:.3f}, "
               f"final {summary.final_test:.3f}; difference {summary.test_difference}")  # fmt: skip
+        majority = ("" if summary.test_majority is None else f"; always the commonest test "
+                    f"answer scores {summary.test_majority:.3f}")  # fmt: skip
+        print(f"test answers in the task's format: initial {noun} "
+              f"{summary.initial_test_format:.3f}, final {summary.final_test_format:.3f}"
+              f"{majority}")  # fmt: skip
         if summary.simulated:
             print(SIMULATED_FIGURES)
         unchanged = summary.final_prompt.strip() == summary.initial_prompt.strip()

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 from drpo.llm._loop import run_sync
-from drpo.methods.task_scoring import TaskScorer, write_test_answers
+from drpo.methods.task_scoring import TaskScorer, majority_baseline, write_test_answers
 from drpo.methods.task_settings import TaskRunSettings, TaskRunSummary
 from drpo.methods.tasks import Task, answer_key
 from drpo.run_context import Session, with_knowledge
@@ -67,6 +67,9 @@ def finish_task_run(
         "initial_test_accuracy": initial_test.accuracy,
         f"{label}_test_accuracy": final_test.accuracy,
         "test_difference": difference.to_json(),
+        "initial_test_format_share": round(initial_test.format_share, 4),
+        "final_test_format_share": round(final_test.format_share, 4),
+        "test_majority_answer": majority_baseline(task.test),
         "best_prompt_is_initial": is_initial,
         **(meta_after or {}),
     }
@@ -90,6 +93,9 @@ def finish_task_run(
         initial_test=initial_test.accuracy,
         final_test=final_test.accuracy,
         test_difference=difference,
+        initial_test_format=initial_test.format_share,
+        final_test_format=final_test.format_share,
+        test_majority=majority_baseline(task.test)["accuracy"],
         simulated=settings.simulated,
         usage_table=session.usage.table(),
         resumed_from=session.checkpoint.resumed_from,

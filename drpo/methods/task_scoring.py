@@ -13,7 +13,7 @@ from typing import Any
 
 from drpo.interrupts import interrupt_requested
 from drpo.llm import LLM, ChatRequest
-from drpo.methods.tasks import Example, Task, extract_answer, is_correct
+from drpo.methods.tasks import Example, Task, extract_answer, in_format, is_correct
 from search.artifacts import write_atomic
 from world_model import WorldModel
 
@@ -28,6 +28,7 @@ class Attempt:
     response: str
     prediction: str | None
     correct: bool
+    in_format: bool = True  # an answer in the task's format at all, right or wrong
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -36,6 +37,7 @@ class Attempt:
             "response": self.response,
             "prediction": self.prediction,
             "correct": self.correct,
+            "in_format": self.in_format,
         }
 
 
@@ -52,6 +54,22 @@ class Score:
     def correct(self) -> list[float]:
         """1.0 or 0.0 per example, in order (for paired comparisons)."""
         return [1.0 if a.correct else 0.0 for a in self.attempts]
+
+    @property
+    def format_share(self) -> float:
+        """The share of answers in the task's format at all (right or wrong): a prompt can
+        gain accuracy by fixing the format alone, which this shows apart."""
+        return sum(a.in_format for a in self.attempts) / max(1, len(self.attempts))
+
+
+def majority_baseline(examples: Sequence[Example]) -> dict[str, Any]:
+    """The accuracy of always giving the commonest gold answer of `examples`: a gain that
+    only moves a model's answers toward it is a shifted bias, not better reasoning."""
+    counts = Counter(e.gold for e in examples).most_common()
+    if not counts:
+        return {"answer": None, "accuracy": 0.0}
+    answer, count = counts[0]
+    return {"answer": answer, "accuracy": round(count / len(examples), 4)}
 
 
 def write_test_answers(path: Path, initial: Score, final: Score) -> dict[str, Any]:
@@ -130,8 +148,9 @@ class TaskScorer:
             for example in examples:
                 text = completions[position].text
                 position += 1
-                attempts.append(Attempt(example, text, extract_answer(text, example),
-                                        is_correct(text, example)))  # fmt: skip
+                answer = extract_answer(text, example)
+                attempts.append(Attempt(example, text, answer, is_correct(text, example),
+                                        in_format(answer, example)))  # fmt: skip
             accuracy = sum(a.correct for a in attempts) / max(1, len(attempts))
             scores.append(Score(accuracy, tuple(attempts)))
             key = tuple(examples)

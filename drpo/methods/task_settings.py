@@ -62,3 +62,6 @@ class TaskRunSummary:
     usage_table: str
     resumed_from: int
     test_difference: PairedDifference | None = None
+    initial_test_format: float = 1.0  # the share of test answers in the task's format
+    final_test_format: float = 1.0
+    test_majority: float | None = None  # always the commonest test answer: its accuracy

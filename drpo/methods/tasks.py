@@ -2,22 +2,33 @@
 and scoring.
 
 Formats: BIG-bench JSON (``examples: [{input, target, target_scores}]``, with
-``task_prefix``), and JSONL of ``{"question", "answer"}`` with optional ``"options"``.
-A task with options is multiple choice: the question lists them as (A), (B), ... and the gold
-answer is a letter; a task whose answers are numbers is scored numerically; any other is
-scored by exact match (case and surrounding punctuation ignored).
+``task_prefix``), BIG-Bench Hard's layout of it (``examples: [{input, target}]``, the options
+inside ``input``, letter targets such as ``(B)``), and JSONL of ``{"question", "answer"}``
+with optional ``"options"``.
+
+Each task's answer format is told from its gold answers (`Example.kind`): multiple choice
+("choice": the question lists (A), (B), ...; the gold answer is a letter), a closed set of
+labels ("label": yes/no, True/False, valid/invalid), numbers ("number", scored
+numerically), bracket sequences ("symbols") and free text ("exact": case and surrounding
+punctuation ignored). `in_format` says whether an answer is in the task's format at all,
+right or wrong, so that a gain from fixing the format alone shows as such.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import random
 import re
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from drpo.methods.bbh import bbh_description
+
+log = logging.getLogger("drpo")
 DEMO_TASK = Path(__file__).with_name("demo_task.jsonl")
 
 WORD_NUMBERS = {
@@ -62,8 +73,8 @@ class Example:
 
     question: str
     answers: tuple[str, ...]
-    kind: str  # "choice", "number" or "exact"
-    options: tuple[str, ...] = ()
+    kind: str  # "choice", "label", "number", "symbols" or "exact"
+    options: tuple[str, ...] = ()  # choice: the options' texts; label: the labels
 
     @property
     def gold(self) -> str:
@@ -111,9 +122,30 @@ def _final_part(text: str) -> str:
     return text[match[-1].end() :] if match else text
 
 
+def _label(text: str, labels: tuple[str, ...], *, last: bool) -> str | None:
+    """The label `text` names (its first, or `last`, one), spelt as in `labels`."""
+    pattern = r"\b(" + "|".join(re.escape(label) for label in labels) + r")\b"
+    found = re.findall(pattern, text, re.IGNORECASE)
+    if not found:
+        return None
+    said = (found[-1] if last else found[0]).lower()
+    return next(label for label in labels if label.lower() == said)
+
+
+_BRACKETS = "()[]{}<>"
+
+
 def extract_answer(text: str, example: Example) -> str | None:
     """The answer a model's text gives, in the form of `example.answers`."""
     final = _final_part(text)
+    if example.kind == "label":
+        return _label(final, example.options, last=False) or _label(
+            text, example.options, last=True
+        )
+    if example.kind == "symbols":
+        lines = [line for line in final.splitlines() if line.strip()]
+        kept = [c for c in (lines[0] if lines else "") if c in _BRACKETS]
+        return " ".join(kept) or None
     if example.kind == "choice":
         letters = re.findall(r"\(([A-Z])\)", final) or re.findall(r"\(([A-Z])\)", text)
         if letters:
@@ -135,10 +167,24 @@ def extract_answer(text: str, example: Example) -> str | None:
     return answer or None
 
 
+def in_format(answer: str | None, example: Example) -> bool:
+    """Whether an extracted answer is in the task's format at all (right or wrong): a letter
+    of one of the options, one of the labels, a number, a bracket sequence, some text."""
+    if answer is None:
+        return False
+    if example.kind == "choice":
+        return answer in LETTERS[: len(example.options)] if example.options else True
+    return True
+
+
 def is_correct(text: str, example: Example) -> bool:
     answer = extract_answer(text, example)
     if answer is None:
         return False
+    if example.kind == "label":
+        return answer.lower() == example.answers[0].lower()
+    if example.kind == "symbols":
+        return answer.replace(" ", "") == "".join(c for c in example.answers[0] if c in _BRACKETS)
     if example.kind == "number":
         return any(_number(a) is not None and float(answer) == _number(a) for a in example.answers)
     if example.kind == "choice":
@@ -172,10 +218,73 @@ def _order_gives_answer(examples: list[Any]) -> bool:
     return len(places) == 1 and len(examples) > 1
 
 
+_OPTION_LINE = re.compile(r"^\(([A-Z])\)\s*(.*?)\s*$", re.MULTILINE)
+
+
+def label_set(targets: list[str]) -> tuple[str, ...] | None:
+    """The labels of a task whose gold answers come from a small closed set of single
+    words (yes/no, True/False, valid/invalid), each given often; None for any other."""
+    counts = Counter(t.strip() for t in targets)
+    if not 2 <= len(counts) <= 4 or len({t.lower() for t in counts}) != len(counts):
+        return None
+    if any(len(t.split()) != 1 or _number(t) is not None for t in counts):
+        return None
+    if min(counts.values()) < max(3, len(targets) / 10):
+        return None
+    return tuple(sorted(counts, key=str.lower))
+
+
+def _bbh(examples: list[Any], path: Path) -> list[Example] | None:
+    """BIG-Bench Hard's layout (every example an `input` and a text `target`, no
+    `target_scores`), its format told from all its targets at once; None for another
+    layout."""
+    if not all(
+        isinstance(ex, dict) and isinstance(ex.get("input"), str)
+        and isinstance(ex.get("target"), str) and "target_scores" not in ex
+        for ex in examples
+    ):  # fmt: skip
+        return None
+    targets = [ex["target"].strip() for ex in examples]
+    letters = [re.fullmatch(r"\(([A-Z])\)", t) for t in targets]
+    if sum(map(bool, letters)) >= 0.95 * len(letters):
+        # a few BBH examples lost their options when the file was made (a comma in a film
+        # title split one into two): those without a letter answer are left out
+        dropped = len(letters) - sum(map(bool, letters))
+        if dropped:
+            log.warning("%s: %d example(s) without a letter answer left out", path, dropped)
+        out = []
+        for i, (ex, letter) in enumerate(zip(examples, letters, strict=True)):
+            if letter is None:
+                continue
+            options = {m.group(1): m.group(2) for m in _OPTION_LINE.finditer(ex["input"])}
+            listed = tuple(options.get(LETTERS[j], "") for j in range(len(options)))
+            if letter.group(1) not in options or set(options) != set(LETTERS[: len(options)]):
+                raise TaskError(f"{path}: example {i}: its answer {targets[i]} is not one of "
+                                "its options (A), (B), ...")  # fmt: skip
+            out.append(Example(ex["input"].strip(), (letter.group(1),), "choice", listed))
+        return out
+    labels = label_set(targets)
+    if labels is not None:
+        return [Example(ex["input"].strip(), (t,), "label", labels)
+                for ex, t in zip(examples, targets, strict=True)]  # fmt: skip
+    if all(_number(t) is not None for t in targets):
+        kind = "number"
+    elif all(t and all(c in _BRACKETS or c.isspace() for c in t) for t in targets):
+        kind = "symbols"
+    else:
+        kind = "exact"
+    return [Example(ex["input"].strip(), (t,), kind)
+            for ex, t in zip(examples, targets, strict=True)]  # fmt: skip
+
+
 def _bigbench(data: dict[str, Any], path: Path) -> tuple[str, str, list[Example]]:
     examples = data.get("examples")
     if not isinstance(examples, list) or not examples:
         raise TaskError(f"{path} has no 'examples' list")
+    description = str(data.get("description") or "") or bbh_description(path.stem)
+    bbh = None if data.get("task_prefix") else _bbh(examples, path)
+    if bbh is not None:
+        return str(data.get("name") or path.stem), description, bbh
     prefix = data.get("task_prefix") or ""
     leaky = _order_gives_answer(examples)
     out = []
@@ -195,7 +304,7 @@ def _bigbench(data: dict[str, Any], path: Path) -> tuple[str, str, list[Example]
             out.append(_from_answers(question, target if isinstance(target, list) else [target]))
         else:
             raise TaskError(f"{path}: example {i} has neither 'target' nor 'target_scores'")
-    return str(data.get("name") or path.stem), str(data.get("description") or ""), out
+    return str(data.get("name") or path.stem), description, out
 
 
 def _jsonl(text: str, path: Path) -> list[Example]:

