@@ -288,24 +288,20 @@ def test_threads_given_per_role_are_kept(tmp_path: Path) -> None:
 def test_a_pinned_model_name_puts_a_role_on_its_local_server(tmp_path: Path) -> None:
     """--model_path qwen0.5b --optimize_model_name qwen1.5b: the optimiser on the 1.5B's
     GGUF (fetched into --models_dir), every other role on the 0.5B's."""
-    import argparse
-
-    from drpo.cli import build_parser
+    from drpo.methods.registry import settings_for
     from drpo.methods.runner import role_settings
     from drpo.models import MODELS
 
     for name in ("qwen0.5b", "qwen1.5b"):
         (tmp_path / MODELS[name].file_name).write_bytes(b"GGUF" + bytes(64))
-    args: argparse.Namespace = build_parser().parse_args(
-        ["--model_path", "qwen0.5b", "--optimize_model_name", "qwen1.5b",
-         "--models_dir", str(tmp_path), "--optimize_threads", "1"]
-    )  # fmt: skip
-    roles = role_settings(args)
+    settings = settings_for("promptagent", model_path="qwen0.5b", optimize_model_name="qwen1.5b",
+                            models_dir=str(tmp_path), optimize_threads=1)  # fmt: skip
+    roles = role_settings(settings)
     assert {r: s.backend for r, s in roles.items()} == dict.fromkeys(roles, "llamacpp")
     assert Path(roles["optimize"].model).name == MODELS["qwen1.5b"].file_name
     assert Path(roles["base"].model).name == MODELS["qwen0.5b"].file_name
     assert roles["optimize"].threads == 1 and roles["base"].threads is None
-    missing = build_parser().parse_args(["--optimize_model_name", "qwen1.5b", "--models_dir",
-                                         str(tmp_path / "empty")])  # fmt: skip
+    missing = settings_for("promptagent", optimize_model_name="qwen1.5b",
+                           models_dir=str(tmp_path / "empty"))  # fmt: skip
     with pytest.raises(LLMConfigError, match=r"python -m drpo\.models fetch qwen1\.5b"):
         role_settings(missing)
