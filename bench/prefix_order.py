@@ -30,10 +30,10 @@ from typing import Any
 
 from drpo.llm import LLM, ChatRequest
 from drpo.llm.llamacpp_backend import LlamaCppBackend
-from drpo.llm.sim_backend import SimBackend
 from drpo.methods.task_scoring import TaskScorer, prefix_order
 from drpo.methods.tasks import load_task
 from drpo.models import FetchError, fetch
+from drpo.sim.backend import SimBackend
 
 ROOT = Path(__file__).resolve().parents[1]
 BIGBENCH = ROOT.parent / "shared" / "data" / "bigbench"

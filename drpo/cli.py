@@ -1,76 +1,130 @@
 """`python train.py`: the command line of every method, built from the registry
-(drpo.methods.registry): each method brings its name, its own flags, its values for the
-shared settings whose default depends on the method, and its runner.
+(drpo.methods.registry): each method brings its name, its settings dataclass (whose fields
+are the flags, with their defaults, help and choices), its presets and its run.
 
 Bad input ends with one line on stderr and exit code 2 (1 when a run that started fails, 3
-when it stopped before overspending its budget), never a traceback.
+when it stopped before overspending its budget, 130 when Ctrl-C stopped it), never a
+traceback.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import difflib
 import signal
 import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, NoReturn
 
-from drpo.llm import BACKENDS
-from drpo.methods.registry import METHODS
-from drpo.methods.spec import MethodSpec, Option, parse_bool
+from drpo.interrupts import graceful_interrupts, interrupt_requested
+from drpo.methods.declare import Declaration, coerce, flag_parser, parse_bool
+from drpo.methods.declare import declared as declared_fields
+from drpo.methods.registry import methods as registered
+from drpo.methods.runner import failure, run_method
+from drpo.methods.spec import MethodSpec
+from drpo.run_dir import resume_problem
 
-FAMILIES = ("sim", "mistral", "llama", "gpt", "other")
+#: Where `--help` shows the flags every method shares, by group (their declarations are in
+#: the settings dataclasses: drpo.run_context.RunSettings, drpo.methods.task_settings, and
+#: drpo.methods.shared_settings for those each method declares with its own default). A flag
+#: not named here is shown in the group of the first method that declares it.
+LAYOUT: tuple[tuple[str | None, tuple[str, ...]], ...] = (
+    (None, ("search", "seed", "log_dir", "resume")),
+    ("models", (
+        "base_model_name", "base_model_family", "eval_model_name", "metrics_model_name",
+        "optimize_model_name", "base_backend", "base_base_url", "eval_backend", "eval_base_url",
+        "metrics_backend", "metrics_base_url", "optimize_backend", "optimize_base_url",
+        "model_path", "models_dir", "api_key_env", "concurrency", "threads", "timeout",
+        "max_wait", "max_retries", "retry_backoff", "num_gpus", "gpu_memory_utilization",
+        "max_tokens", "embedding_model", "embedding_base_url",
+    )),
+    ("search (the default depends on --method)",
+     ("temperature", "depth", "beam_size", "n_iters", "w_exp", "k")),
+    ("data", ("data_dir", "task", "initial_prompt", "train_size", "eval_size", "test_size")),
+    ("run", (
+        "disable_log", "disable_tqdm", "offline", "logging_level", "cache_path", "budget_usd",
+        "budget_calls", "budget_tokens", "budget_search_usd", "prices",
+    )),
+)  # fmt: skip
+
+
+#: The exit code of a run stopped by Ctrl-C (the first stops its search and saves the run,
+#: a second aborts at once).
+INTERRUPTED = 130
 
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
-        self.exit(2, f"{self.prog}: error: {message}\n")
+        self.exit(2, f"{self.prog}: error: {message}{self.suggestion(message)}\n")
+
+    def suggestion(self, message: str) -> str:
+        """' (did you mean --depth?)' for an unrecognised flag close to a known one."""
+        if not message.startswith("unrecognized arguments:"):
+            return ""
+        known = [o for a in self._actions for o in a.option_strings if o.startswith("--")]
+        hints = []
+        for word in message.split(":", 1)[1].split():
+            flag = word.split("=", 1)[0]
+            close = difflib.get_close_matches(flag, known, n=1) if flag.startswith("-") else []
+            if close:
+                hints.append(f"{flag}: did you mean {close[0]}?")
+        return f" ({'; '.join(hints)})" if hints else ""
 
 
-def _add(parser: argparse._ActionsContainer, option: Option) -> None:
-    extra: dict[str, Any] = {"nargs": "?", "const": True} if option.type is parse_bool else {}
-    if option.type is not None:
-        extra["type"] = option.type
-    if option.choices is not None:
-        extra["choices"] = option.choices
-    parser.add_argument(f"--{option.name}", default=option.default, help=option.help, **extra)
+@dataclass(frozen=True)
+class _Flag:
+    """One flag of train.py: the settings field of each method that declares it."""
+
+    name: str
+    owners: tuple[tuple[MethodSpec, dataclasses.Field, Declaration], ...]
+    shared: bool  # one of LAYOUT's: the same for every method that declares it
+
+    def add_to(self, parser: argparse._ActionsContainer) -> None:
+        method, field, declared = self.owners[0]
+        for other, f, d in self.owners[1:]:
+            if (d.choices, flag_parser(other.settings, f)) != (
+                declared.choices,
+                flag_parser(method.settings, field),
+            ):
+                raise TypeError(f"--{self.name}: {other.name} declares another type or choices")
+        text = declared.help
+        if declared.per_method or (not self.shared and len(self.owners) > 1):
+            # each method's own default
+            defaults = ", ".join(f"{_shown(f.default)} ({m.name})" for m, f, _ in self.owners)
+            text = "; ".join(t for t in (text, f"default: {defaults}") if t)
+        parse = flag_parser(method.settings, field)
+        extra: dict[str, Any] = {"nargs": "?", "const": True} if parse is parse_bool else {}
+        if parse is not None:
+            extra["type"] = parse
+        if declared.choices is not None:
+            extra["choices"] = declared.choices
+        parser.add_argument(f"--{self.name}", default=None, help=text, **extra)
 
 
-def _positive(kind: Callable[[str], Any]) -> Callable[[str], Any]:
-    def parse(text: str) -> Any:
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-        if not value > 0:
-            raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
-        return value
-
-    parse.__name__ = kind.__name__
-    return parse
+def _shown(value: Any) -> str:
+    return str(value)
 
 
-def _flag(parser: argparse._ActionsContainer, name: str, default: bool, text: str) -> None:
-    _add(parser, Option(name, default=default, type=parse_bool, help=text))
+def _flags(methods: Sequence[MethodSpec]) -> dict[str, _Flag]:
+    """Every declared setting of `methods`, by flag name, in the order first declared."""
+    owners: dict[str, list[tuple[MethodSpec, dataclasses.Field, Declaration]]] = {}
+    for method in methods:
+        for field, declared in declared_fields(method.settings):
+            owners.setdefault(field.name, []).append((method, field, declared))
+    shared = {name for _, names in LAYOUT for name in names}
+    return {name: _Flag(name, tuple(found), name in shared) for name, found in owners.items()}
 
 
-def _per_method(
-    parser: argparse._ActionsContainer,
-    methods: Sequence[MethodSpec],
-    option: Option,
-) -> None:
-    """A shared setting whose default depends on the method: its help lists the defaults."""
-    defaults = ", ".join(
-        f"{m.defaults[option.name]} ({m.name})" for m in methods if option.name in m.defaults
-    )
-    text = "; ".join(t for t in (option.help, defaults and f"default: {defaults}") if t)
-    _add(parser, Option(option.name, type=option.type, choices=option.choices, help=text))
-
-
-def build_parser(*, methods: Sequence[MethodSpec] = METHODS) -> argparse.ArgumentParser:
-    """train.py's arguments: the shared ones, then a group of each method's own."""
+def build_parser(*, methods: Sequence[MethodSpec] | None = None) -> argparse.ArgumentParser:
+    """train.py's arguments: the shared ones, then a group of each method's own; every flag
+    made from the methods' settings dataclasses (default None: a run takes the method's
+    default, then its preset's value, for each flag not given)."""
+    methods = tuple(methods if methods is not None else registered())
     default = methods[0].name
     p = _Parser(
         prog="train.py",
@@ -84,127 +138,41 @@ def build_parser(*, methods: Sequence[MethodSpec] = METHODS) -> argparse.Argumen
         default=default,
         help=f"default: {default}. {listing}",
     )
-    _per_method(p, methods, Option("search", choices=("beam", "mcts", "greedy")))
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--log_dir", default=None, help="default: logs/<method>-<search>-<time>")
-    _flag(p, "resume", False, "continue the run in log_dir (same arguments)")
-
-    m = p.add_argument_group("models")
-    m.add_argument("--base_model_name", default="sim")
-    m.add_argument("--base_model_family", choices=FAMILIES, default=None)
-    m.add_argument("--eval_model_name", default="sim")
-    m.add_argument("--metrics_model_name", default="sim")
-    m.add_argument("--optimize_model_name", default="sim")
-    for role in ("base", "eval", "metrics", "optimize"):
-        m.add_argument(f"--{role}_backend", choices=BACKENDS, default=None)
-        m.add_argument(f"--{role}_base_url", default=None)
-    m.add_argument("--model_path", default=None,
-                   help="every role on this local GGUF (llamacpp backend), or the name of a "
-                   "fetched model: qwen0.5b, smollm2 (python -m drpo.models fetch NAME)",
-                   )  # fmt: skip
-    m.add_argument("--models_dir", default=None, help="where fetched models are kept")
-    m.add_argument("--api_key_env", default="OPENAI_API_KEY", help="the variable with the key")
-    m.add_argument("--concurrency", type=int, default=None,
-                   help="requests at once per server (default 8; llamacpp: its slots, 4)",
-                   )  # fmt: skip
-    m.add_argument("--threads", type=int, default=None, help="llamacpp: CPU threads (all cores)")
-    m.add_argument("--timeout", type=float, default=None,
-                   help="seconds per request (default 120; llamacpp: 600)")  # fmt: skip
-    m.add_argument("--max_wait", type=float, default=120.0,
-                   help="the longest Retry-After a run waits; a longer one is an error",
-                   )  # fmt: skip
-    m.add_argument("--max_retries", type=int, default=6)
-    m.add_argument("--retry_backoff", type=float, default=0.5,
-                   help="seconds before the first retry, doubled for each next one")  # fmt: skip
-    m.add_argument("--num_gpus", type=int, default=1, help="vLLM tensor parallelism")
-    m.add_argument("--gpu_memory_utilization", type=float, default=0.9)
-    m.add_argument("--max_tokens", type=int, default=512, help="base model answer limit")
-    m.add_argument("--embedding_model", default="text-embedding-3-small")
-    m.add_argument("--embedding_base_url", default=None)
-
-    s = p.add_argument_group("search (the default depends on --method)")
-    _per_method(s, methods, Option("temperature", type=float, help="optimiser sampling"))
-    _per_method(s, methods, Option("depth", type=int, help="search depth (MCTS depth limit)"))
-    _per_method(s, methods, Option("beam_size", type=int))
-    _per_method(s, methods, Option("n_iters", type=int, help="MCTS iterations"))
-    _per_method(s, methods, Option("w_exp", type=float, help="MCTS exploration weight"))
-    _per_method(s, methods, Option("k", type=int, help="in-context examples, or prompts retrieved"))
-
-    d = p.add_argument_group("data")
-    d.add_argument("--data_dir", default=None, help="default: the demo data shipped")
-    d.add_argument("--task", default=None, help="a task file, or a task name in --data_dir")
-    d.add_argument("--initial_prompt", default=None, help="default: the task's description")
-    d.add_argument("--train_size", type=int, default=None, help="default: all the rest")
-    d.add_argument("--eval_size", type=int, default=30)
-    _per_method(
-        d, methods, Option("test_size", type=int, help="held-out test examples (or queries)")
-    )
-
-    r = p.add_argument_group("run")
-    _flag(r, "disable_log", False, "write no log.txt")
-    _flag(r, "disable_tqdm", False, "no progress bars")
-    _flag(
-        r,
-        "offline",
-        False,
-        "answer every call from --cache_path, never calling a model "
-        "(re-score a run from its cache); a call not in it is an error",
-    )
-    r.add_argument("--logging_level", choices=("DEBUG", "INFO", "WARNING"), default="INFO")
-    r.add_argument("--cache_path", default=None, help="default: <log_dir>/llm_cache.sqlite")
-    r.add_argument("--budget_usd", type=float, default=None,
-                   help="a hard ceiling in US dollars: the run stops before a batch could pass "
-                   "it (exit 3)")  # fmt: skip
-    r.add_argument("--budget_calls", type=_positive(int), default=None,
-                   help="the search budget in LLM calls: the search stops at the frontier that "
-                   "spends it and keeps its best prompt so far; test scoring is counted apart "
-                   "(task-prompt methods)")  # fmt: skip
-    r.add_argument(
-        "--budget_tokens",
-        type=_positive(int),
-        default=None,
-        help="the search budget in tokens (likewise)",
-    )
-    r.add_argument(
-        "--budget_search_usd",
-        type=_positive(float),
-        default=None,
-        help="the search budget in US dollars (likewise)",
-    )
-    r.add_argument("--prices", default=None, help="JSON of model -> USD per 1M tokens")
-
-    declared: dict[str, list[tuple[MethodSpec, Option]]] = {}
-    for method in methods:
-        for option in method.options:
-            declared.setdefault(option.name, []).append((method, option))
+    presets = tuple(dict.fromkeys(name for m in methods for name in m.presets))
+    if presets:
+        p.add_argument("--preset", choices=presets, default=None,
+                       help="the method's named settings (paper: those its paper reports, "
+                       "each with its source in the docs); flags given override them")  # fmt: skip
+    flags = _flags(methods)
+    placed = set()
+    groups: dict[str | None, argparse._ActionsContainer] = {}
+    for title, names in LAYOUT:
+        group = groups[title] = p if title is None else p.add_argument_group(title)
+        for name in names:
+            if name in flags:
+                flags[name].add_to(group)
+                placed.add(name)
+    groups["run"].add_argument(
+        "--plan", nargs="?", const=True, type=parse_bool, default=False,
+        help="print each role's projected calls and tokens for the configured search (upper "
+        "bounds) and what a --budget_calls/--budget_tokens buys; call no model",
+    )  # fmt: skip
     for method in methods:
         group = p.add_argument_group(method.title)
-        for option in method.options:
-            owners = declared[option.name]
-            if len(owners) == 1:
-                _add(group, option)
-            elif owners[0][0] is method:  # declared by several methods: once, in the first
-                _add(group, _shared_option(owners))
+        for name, flag in flags.items():
+            if name not in placed and flag.owners[0][0] is method:
+                flag.add_to(group)
+                placed.add(name)
     return p
-
-
-def _shared_option(owners: Sequence[tuple[MethodSpec, Option]]) -> Option:
-    """A flag that several methods declare (each with its own default): one flag, default
-    None (each method fills in its own when it runs), its help listing every default."""
-    first = owners[0][1]
-    for method, option in owners[1:]:
-        if (option.type, option.choices) != (first.type, first.choices):
-            raise TypeError(f"--{first.name}: {method.name} declares another type or choices")
-    defaults = ", ".join(f"{o.default} ({m.name})" for m, o in owners)
-    text = "; ".join(t for t in (first.help, f"default: {defaults}") if t)
-    return Option(first.name, type=first.type, choices=first.choices, help=text)
 
 
 def _interrupt(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt  # a polite kill ends like Ctrl-C: checkpoint, log line, servers
 
 
-def main(argv: Sequence[str] | None = None, *, methods: Sequence[MethodSpec] = METHODS) -> int:
+def main(
+    argv: Sequence[str] | None = None, *, methods: Sequence[MethodSpec] | None = None
+) -> int:
     """Run `train.py ARGV` with the methods of the registry (or `methods`); the exit code."""
     if threading.current_thread() is not threading.main_thread():
         return _main(argv, methods)
@@ -215,7 +183,8 @@ def main(argv: Sequence[str] | None = None, *, methods: Sequence[MethodSpec] = M
         signal.signal(signal.SIGTERM, previous)
 
 
-def _main(argv: Sequence[str] | None, methods: Sequence[MethodSpec]) -> int:
+def _main(argv: Sequence[str] | None, methods: Sequence[MethodSpec] | None) -> int:
+    methods = tuple(methods if methods is not None else registered())
     args = build_parser(methods=methods).parse_args(argv)
     method = next(m for m in methods if m.name == args.method)
     search_budget = (args.budget_calls, args.budget_tokens, args.budget_search_usd)
@@ -224,12 +193,49 @@ def _main(argv: Sequence[str] | None, methods: Sequence[MethodSpec]) -> int:
               "(--budget_calls, --budget_tokens, --budget_search_usd); the task-prompt "
               "methods do", file=sys.stderr)  # fmt: skip
         return 2
-    for name, value in method.defaults.items():
-        if getattr(args, name) is None:
-            setattr(args, name, value)
-    for option in method.options:  # a flag other methods declare too has default None
-        if getattr(args, option.name) is None:
-            setattr(args, option.name, option.default)
+    preset = getattr(args, "preset", None)  # no --preset when no method has a preset
+    if preset is not None and preset not in method.presets:
+        known = ", ".join(method.presets) or "none"
+        print(f"train.py: error: --method {method.name} has no preset {preset!r} "
+              f"(its presets: {known})", file=sys.stderr)  # fmt: skip
+        return 2
+    names = {field.name for field, _ in declared_fields(method.settings)}
+    given = {k: v for k, v in vars(args).items() if k in names and v is not None}
+    settings = method.settings(**coerce(method.settings, {
+        **(method.presets[preset].values if preset else {}), **given}))  # fmt: skip
+    if args.log_dir is None:
+        settings = with_default_log_dir(method, settings)
+    if settings.resume:
+        problem, notice = resume_problem(settings.log_dir, given=args.log_dir is not None)
+        if problem is not None or notice is not None:
+            print(f"train.py: {'error: ' + problem if problem else notice}", file=sys.stderr)
+        if problem is not None:
+            return 2
+    if args.plan:
+        from drpo.planning import plan
+
+        try:
+            print("\n".join(plan(method.name, settings).lines()))
+        except (ValueError, OSError) as exc:
+            print(f"train.py: error: {exc}", file=sys.stderr)
+            return 2
+        return 0
+    with graceful_interrupts():  # the first Ctrl-C stops the search, a second aborts
+        try:
+            summary = run_method(method, settings)
+        except (Exception, KeyboardInterrupt) as exc:  # one line and an exit code; bugs re-raised
+            return failure(exc)
+        method.report(summary)
+        if interrupt_requested():
+            print("train.py: stopped by Ctrl-C; everything is saved: continue the search with "
+                  "--resume", file=sys.stderr)  # fmt: skip
+            return INTERRUPTED
+    return 0
+
+
+def with_default_log_dir(method: MethodSpec, settings: Any) -> Any:
+    """The settings with the default log dir, logs/<method>-<search>-<time> (train.py and
+    the Python API, when none is given)."""
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    log_dir = Path(args.log_dir or f"logs/{args.method}-{args.search}-{stamp}")
-    return method.run(args, log_dir)
+    search = getattr(settings, "search", "run")
+    return replace(settings, log_dir=Path(f"logs/{method.name}-{search}-{stamp}"))

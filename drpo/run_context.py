@@ -9,7 +9,7 @@ import logging
 import threading
 import time
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from types import TracebackType
 from typing import Any, ClassVar
@@ -17,6 +17,7 @@ from typing import Any, ClassVar
 from tqdm import tqdm
 
 from drpo.llm import (
+    BACKENDS,
     LLM,
     BackendPool,
     LLMCache,
@@ -28,6 +29,8 @@ from drpo.llm import (
     UsageTracker,
     make_llms,
 )
+from drpo.methods.declare import positive, public_settings, setting
+from drpo.sim import backend as _sim_backend  # noqa: F401  (registers the `sim` backend)
 from search.artifacts import write_atomic
 
 log = logging.getLogger("drpo")
@@ -46,28 +49,94 @@ class MostlyFailedError(LLMError):
     1). Everything is saved; the message names the role and the commonest error."""
 
 
+#: The model families `--base_model_family` names.
+FAMILIES = ("sim", "mistral", "llama", "gpt", "other")
+
+
+def _model(default: Any = None, **declared: Any) -> Any:
+    """A setting of where a role's model runs: not in summary.json's settings nor in the
+    resume fingerprint (the models' names are, as `models`)."""
+    return setting(default, public=False, **declared)
+
+
 @dataclass(frozen=True, kw_only=True)
 class RunSettings:
-    """What every method's run takes besides the method's own settings."""
+    """What every method's run takes besides the method's own settings: the roles' models,
+    where the run writes, its seed, budgets and logging. Each method's settings dataclass
+    derives from it; each field is a flag of `train.py` (`roles` excepted: the Python API's
+    way to give the roles' `RoleSettings` directly; None: made from the model settings)."""
 
-    roles: Mapping[str, RoleSettings]
-    log_dir: Path = Path("logs/run")
-    disable_log: bool = False
-    disable_tqdm: bool = False
-    logging_level: str = "INFO"
-    cache_path: Path | None = None
-    budget_usd: float | None = None
-    budget_calls: int | None = None  # the search budget: its search ends at the frontier
-    budget_tokens: int | None = None  # that spends it (task-prompt methods)
-    budget_search_usd: float | None = None
-    prices: Path | None = None
-    seed: int = 0
-    resume: bool = False
+    roles: Mapping[str, RoleSettings] | None = None
+    seed: int = setting(0)
+    log_dir: Path = setting(Path("logs/run"), help="default: logs/<method>-<search>-<time>")
+    resume: bool = setting(False, help="continue the run in --log_dir (same arguments); a "
+                           "log_dir that does not exist is an error, one without a checkpoint "
+                           "starts a new run")  # fmt: skip
+    base_model_name: str = _model("sim")
+    base_model_family: str | None = _model(choices=FAMILIES)
+    eval_model_name: str = _model("sim")
+    metrics_model_name: str = _model("sim")
+    optimize_model_name: str = _model("sim")
+    base_backend: str | None = _model(choices=BACKENDS)
+    base_base_url: str | None = _model()
+    eval_backend: str | None = _model(choices=BACKENDS)
+    eval_base_url: str | None = _model()
+    metrics_backend: str | None = _model(choices=BACKENDS)
+    metrics_base_url: str | None = _model()
+    optimize_backend: str | None = _model(choices=BACKENDS)
+    optimize_base_url: str | None = _model()
+    model_path: str | None = _model(
+        help="every role on this local GGUF (llamacpp backend), or the name of a fetched "
+        "model: qwen0.5b, smollm2 (python -m drpo.models fetch NAME)"
+    )
+    models_dir: str | None = _model(help="where fetched models are kept")
+    api_key_env: str = _model("OPENAI_API_KEY", help="the variable with the key")
+    concurrency: int | None = _model(
+        help="requests at once per server (default 8; llamacpp: its slots, 4)"
+    )
+    threads: int | None = _model(help="llamacpp: CPU threads (all cores)")
+    timeout: float | None = _model(help="seconds per request (default 120; llamacpp: 600)")
+    max_wait: float = _model(
+        120.0, help="the longest Retry-After a run waits; a longer one is an error"
+    )
+    max_retries: int = _model(6)
+    retry_backoff: float = _model(
+        0.5, help="seconds before the first retry, doubled for each next one"
+    )
+    num_gpus: int = _model(1, help="vLLM tensor parallelism")
+    gpu_memory_utilization: float = _model(0.9)
+    disable_log: bool = setting(False, help="write no log.txt")
+    disable_tqdm: bool = setting(False, help="no progress bars")
+    offline: bool = _model(
+        False,
+        help="answer every call from --cache_path, never calling a model "
+        "(re-score a run from its cache); a call not in it is an error",
+    )
+    logging_level: str = setting("INFO", choices=("DEBUG", "INFO", "WARNING"))
+    cache_path: Path | None = setting(None, help="default: <log_dir>/llm_cache.sqlite")
+    budget_usd: float | None = setting(
+        None,
+        help="a hard ceiling in US dollars: the run stops before a batch could pass it (exit 3)",
+    )
+    budget_calls: int | None = setting(  # the search budget: its search ends at the frontier
+        None,  # that spends it (task-prompt methods)
+        parse=positive(int),
+        help="the search budget in LLM calls: the search stops at the frontier that spends "
+        "it and keeps its best prompt so far; test scoring is counted apart (task-prompt "
+        "methods)",
+    )
+    budget_tokens: int | None = setting(
+        None, parse=positive(int), help="the search budget in tokens (likewise)"
+    )
+    budget_search_usd: float | None = setting(
+        None, parse=positive(float), help="the search budget in US dollars (likewise)"
+    )
+    prices: Path | None = setting(None, help="JSON of model -> USD per 1M tokens")
 
     #: Settings that may change between the attempts of one run: where the models run,
     #: logging, the budgets. Everything else must match for --resume.
     VOLATILE: ClassVar[tuple[str, ...]] = (
-        "roles", "log_dir", "disable_log", "disable_tqdm", "logging_level", "cache_path",
+        "log_dir", "disable_log", "disable_tqdm", "logging_level", "cache_path",
         "budget_usd", "budget_calls", "budget_tokens", "budget_search_usd", "prices", "resume",
     )  # fmt: skip
 
@@ -79,20 +148,27 @@ class RunSettings:
         except ValueError as exc:
             raise RunError(str(exc)) from None
 
+    @property
+    def role_map(self) -> Mapping[str, RoleSettings]:
+        """The roles; RunError when they are not made yet."""
+        if self.roles is None:
+            raise RunError("the run's roles are not set (drpo.methods.runner.with_roles)")
+        return self.roles
+
     def fingerprint(self) -> str:
-        data = {k: v for k, v in asdict(self).items() if k not in self.VOLATILE}
-        data["models"] = {role: s.model_name for role, s in sorted(self.roles.items())}
+        data = {k: v for k, v in public_settings(self).items() if k not in self.VOLATILE}
+        data["models"] = {role: s.model_name for role, s in sorted(self.role_map.items())}
         text = json.dumps(data, sort_keys=True, default=str)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
     @property
     def simulated(self) -> bool:
-        return all(s.backend == "sim" or s.model.startswith("sim") for s in self.roles.values())
+        return all(s.backend == "sim" or s.model.startswith("sim") for s in self.role_map.values())
 
     def public(self) -> dict[str, Any]:
         """The settings for summary.json (roles reduced to their model names)."""
-        out = {k: v for k, v in asdict(self).items() if k != "roles"}
-        out["models"] = {role: s.model_name for role, s in self.roles.items()}
+        out = {k: v for k, v in public_settings(self).items()}
+        out["models"] = {role: s.model_name for role, s in self.role_map.items()}
         return out
 
 
@@ -280,6 +356,7 @@ class Session:
         self.frontiers = 0
         self.progress = ProgressTrace(self.log_dir / PROGRESS, keep=self.checkpoint.resumed_from)
         self.stopped_on_budget = False
+        self.searches: list[Any] = []  # the search results the run recorded (record_search)
         self._search_spend: Spend | None = None  # set when the search ends
         self._frontier_spend = Spend()  # the run's spend at the last evaluated frontier
         self._replayed = False  # that frontier was replayed from an earlier attempt's trace
@@ -295,20 +372,40 @@ class Session:
             log.info("all roles run on the simulated LLM: the results are simulated")
         off = self.settings.disable_tqdm
         self._progress = tqdm(total=self._total, desc=self._desc, unit="level", disable=off)
-        self._requests = tqdm(desc="LLM calls done", unit="call", disable=off)
+        self._requests: tqdm | None = None  # the calls bar, from the first call on
+        self._bar_lock = threading.Lock()
         self._ticking = threading.Event()
         if not off:
             threading.Thread(target=self._tick, name="progress", daemon=True).start()
         return self
 
-    def _tick(self) -> None:
-        """Keeps the calls bar current inside a level: done, in flight, retries so far."""
-        while not self._ticking.wait(1.0):
+    def _calls_bar(self, *, final: bool = False) -> None:
+        """The calls bar brought up to date: done, in flight, retries so far. It appears
+        with the first call sent, so that a run that calls no LLM (an offline Prompt-OIRL
+        run) shows none; `final` closes it with the count of calls answered."""
+        with self._bar_lock:
+            if self._ticking.is_set() and not final:  # the run is over: the bar is closed
+                return
+            if self._requests is None:
+                if self.settings.disable_tqdm or not (self.usage.answered or self.usage.in_flight):
+                    return
+                self._requests = tqdm(desc="LLM calls answered", unit=" calls",
+                                      initial=self.usage.answered)  # fmt: skip
+                # the rate counts every call from the start of the run, not from the bar's
+                self._requests.initial = 0
+                self._requests.start_t -= time.perf_counter() - self._started
             retries = sum(n.get("retries", 0) for n in self.pool.notes().values())
             self._requests.n = self.usage.answered
-            self._requests.set_postfix_str(
-                f"in flight {self.usage.in_flight}, retries {retries}", refresh=True
-            )
+            postfix = f"retries {retries}" if final else (
+                f"in flight {self.usage.in_flight}, retries {retries}")  # fmt: skip
+            self._requests.set_postfix_str(postfix, refresh=True)
+            if final:
+                self._requests.close()
+
+    def _tick(self) -> None:
+        """Keeps the calls bar current inside a level."""
+        while not self._ticking.wait(1.0):
+            self._calls_bar()
 
     def llms(self, roles: Mapping[str, RoleSettings], *, max_reasks: int = 2) -> dict[str, LLM]:
         return make_llms(
@@ -355,6 +452,25 @@ class Session:
         # (the rest of what that attempt paid went to the test scoring).
         self._search_spend = self._frontier_spend if self._replayed else self.usage.run_spend()
 
+    def record_search(self, result: Any) -> None:
+        """Note a search's result (a `search.SearchResult`): summary.json then says why the
+        search stopped and, under a budget, what it bought."""
+        if all(r is not result for r in self.searches):
+            self.searches.append(result)
+
+    def stop_reason(self) -> str | None:
+        """Why the run's search stopped (None when no search was recorded): for a run of
+        several searches, the first reason other than ``"depth"`` (each ran its full length
+        otherwise)."""
+        reasons = [r.stop_reason for r in self.searches]
+        return next((r for r in reasons if r != "depth"), reasons[0] if reasons else None)
+
+    def bought(self) -> dict[str, int]:
+        """What the recorded searches' calls bought: expansions (states whose actions were
+        asked for) and evaluated prompts (states stepped and scored)."""
+        return {"expansions": sum(r.expansions for r in self.searches),
+                "evaluated_prompts": sum(r.evaluated for r in self.searches)}  # fmt: skip
+
     def budget_report(self) -> dict[str, Any]:
         """What the search spent, what the rest (test scoring) spent, the search budget, by
         how much the last frontier went past it, and whether the search stopped on it."""
@@ -369,23 +485,31 @@ class Session:
             "total": total.to_json(),
             "over_budget": budget.overshoot(search),
             "frontiers": self.frontiers,
+            **({"bought": self.bought()} if budget.limited and self.searches else {}),
         }
 
     def finish(self, summary: Mapping[str, Any]) -> None:
-        """Write usage.json and summary.json (both with the budget report), and mark the
-        checkpoint done."""
+        """Write usage.json and summary.json (both with the budget report; summary.json with
+        the search's `stop_reason` and what it bought), and mark the checkpoint done (or
+        interrupted, when a Ctrl-C stopped the search: --resume continues it)."""
         elapsed = time.perf_counter() - self._started
         budget = self.budget_report()
+        reason = self.stop_reason()
+        stopped = {} if reason is None else {"stop_reason": reason, "search_bought": self.bought()}
         servers = self.pool.notes()
+        summary = {**summary, **stopped, "search_budget": budget}
         local = {where: n["throughput"] for where, n in servers.items() if "throughput" in n}
-        summary = {**summary, "search_budget": budget}
         if local:  # what each local server processed, reused and generated, beside its peak
             summary["local_servers"] = local
         write_reports(
             self.log_dir, self.usage, self.checkpoint, summary,
             elapsed_s=elapsed, servers=servers, budget=budget,
         )  # fmt: skip
-        self.checkpoint.write("done", self.frontiers, self.usage)
+        if reason == "interrupted":
+            log.info("the search stopped on Ctrl-C after frontier %d; the run saved what it "
+                     "has (continue with --resume)", self.frontiers)  # fmt: skip
+        status = "interrupted" if reason == "interrupted" else "done"
+        self.checkpoint.write(status, self.frontiers, self.usage)
 
     def __exit__(
         self,
@@ -395,7 +519,7 @@ class Session:
     ) -> None:
         self._ticking.set()
         self._progress.close()
-        self._requests.close()
+        self._calls_bar(final=True)
         try:
             if error is not None:
                 self.checkpoint.write("interrupted", self.frontiers, self.usage)

@@ -33,6 +33,27 @@ def prepare_log_dir(path: str | Path) -> Path:
     return path
 
 
+def resume_problem(log_dir: Path, *, given: bool) -> tuple[str | None, str | None]:
+    """What `--resume` finds at `log_dir` (`given`: named by --log_dir): (an error, when
+    there is nothing there to continue: no --log_dir, a path that does not exist or is a
+    file; a notice, when the folder holds no checkpoint, so that a new run starts there, as a
+    grid of jobs that always passes --resume expects)."""
+    from drpo.run_context import CHECKPOINT
+
+    if not given:
+        return "--resume needs --log_dir, the folder of the run to continue", None
+    if not log_dir.exists():
+        return (f"--resume: {str(log_dir)!r} does not exist, so there is no run to continue; "
+                "give the log_dir of an earlier run, or leave out --resume to start a new "
+                "one"), None  # fmt: skip
+    if not log_dir.is_dir():
+        return f"--resume: {str(log_dir)!r} is a file, not a run's log_dir", None
+    if (log_dir / CHECKPOINT).exists():
+        return None, None
+    return None, (f"--resume: {str(log_dir)!r} holds no {CHECKPOINT}, so there is nothing to "
+                  "continue: a new run starts there")  # fmt: skip
+
+
 def redact(args: Mapping[str, Any]) -> dict[str, Any]:
     """The arguments with every value whose name looks secret replaced, and every value equal
     to a secret from the environment (API keys) replaced too."""

@@ -22,11 +22,20 @@ class ToyRunSummary:
     optimum: float
     n_nodes: int
     paths: ArtifactPaths
+    stop_reason: str = "depth"
+    expansions: int = 0
+    evaluated: int = 0
 
 
 def make_algorithm(
     search: str, *, depth: int, beam_size: int, n_iters: int, w_exp: float, seed: int
 ) -> SearchAlgorithm:
+    """The search of a toy run; ValueError (one line for the user) for settings it cannot
+    run with: a depth under 1 would build no prompt at all."""
+    if depth < 1:
+        raise ValueError(
+            f"--depth must be >= 1 (the words the toy prompt is built of), got {depth}"
+        )
     if search == "beam":
         return BeamSearch(beam_size=beam_size, max_depth=depth, seed=seed)
     if search == "greedy":
@@ -56,6 +65,7 @@ def run_toy(
         "world": "prompt building (toy world, no LLM)",
         "noise_std": noise_std,
         "noise_free_optimum": optimum,
+        "stop_reason": result.stop_reason,
     }
     paths = save_artifacts(result, log_dir / "algo_output", meta=meta)
     return ToyRunSummary(
@@ -65,4 +75,7 @@ def run_toy(
         optimum=optimum,
         n_nodes=len(result.nodes()),
         paths=paths,
+        stop_reason=result.stop_reason,
+        expansions=result.expansions,
+        evaluated=result.evaluated,
     )

@@ -7,7 +7,8 @@ from search.artifacts import ArtifactPaths, load_result, save_artifacts
 from search.beam import BeamSearch, Greedy
 from search.best_of_n import BestOfN
 from search.graph import to_networkx
-from search.mcts import MCTS, PromptAgentRules
+from search.mcts import MCTS, MCTSContext, MCTSRules
+from search.mcts_variants import PromptAgentRules, promptagent_mcts
 from search.node import SearchNode
 from search.result import BeamSearchResult, MCTSIteration, MCTSResult, SearchResult
 from search.trace_text import render_trace
@@ -20,8 +21,10 @@ __all__ = [
     "BeamSearchResult",
     "BestOfN",
     "Greedy",
+    "MCTSContext",
     "MCTSIteration",
     "MCTSResult",
+    "MCTSRules",
     "NodeRecord",
     "PromptAgentRules",
     "SearchNode",
@@ -29,6 +32,7 @@ __all__ = [
     "TreeFormatError",
     "TreeRecord",
     "load_result",
+    "promptagent_mcts",
     "render_trace",
     "save_artifacts",
     "to_networkx",

@@ -48,6 +48,11 @@ class BeamSearch(SearchAlgorithm):
     - ``max_depth_increase``: how many extra levels the search may grant in total when the
       config's `extends_depth` says a state earned one (at most one per level); the grant is
       local to the call and never changes these settings.
+
+    The search stops at the depth limit (stop reason ``"depth"``), when every path has ended
+    in a terminal state (``"terminal"``) or no state has an action left (``"no_actions"``), or
+    after the level at which the world asks it to (`stop_requested`: ``"budget"``,
+    ``"interrupted"``); that level's beam then ends its paths.
     """
 
     beam_size: int
@@ -106,6 +111,8 @@ class _BeamRun:
             algo.reward_aggregator, option="reward_aggregator", allowed=AGGREGATORS
         )
         self.ids = itertools.count()
+        self.expansions = 0  # states whose actions were asked for
+        self.evaluated = 0  # states stepped and scored
         # A path's value, kept per node id: a running sum for the named aggregators, the list
         # of rewards from the root for a callable one.
         spec = algo.reward_aggregator
@@ -126,6 +133,7 @@ class _BeamRun:
         self.path_rewards[root.id], self.path_sums[root.id] = [], 0.0
         limit, increase, level = algo.max_depth, 0, 0
         beam, finished = [root], []
+        reason = "depth"
         while beam:
             open_nodes = []
             for node in beam:
@@ -135,19 +143,27 @@ class _BeamRun:
             ):
                 limit, increase = limit + 1, increase + 1
             active = [n for n in open_nodes if n.depth < limit]
-            finished.extend(n for n in open_nodes if n.depth >= limit)
+            at_limit = [n for n in open_nodes if n.depth >= limit]
+            finished.extend(at_limit)
             if not active:
+                reason = "depth" if at_limit else "terminal"
                 break
             children = self._expand(active, finished)
             if algo.reject_min_reward is not None:
                 children = [c for c in children if c.cum_reward >= algo.reject_min_reward]
             if not children:
                 finished.extend(active)
+                reason = "no_actions"
                 break
             beam = self._select(children, level)
             for node in beam:
                 node.is_terminal = frontier.is_terminal(self.world, node.state)
             level += 1
+            stop = frontier.stop_requested(self.world)
+            if stop is not None:  # the search ends with the level it has just evaluated
+                finished.extend(beam)
+                reason = stop
+                break
         finished.sort(key=lambda n: -n.cum_reward)
         best = finished[0]
         return BeamSearchResult(
@@ -158,6 +174,9 @@ class _BeamRun:
             cum_reward=float(best.cum_reward),
             beam=tuple(finished),
             depth_increase=increase,
+            stop_reason=reason,
+            expansions=self.expansions,
+            evaluated=self.evaluated,
         )
 
     def _expand(self, active: list[SearchNode], finished: list[SearchNode]) -> list[SearchNode]:
@@ -166,6 +185,7 @@ class _BeamRun:
         Terminality is asked only of the children that `search` keeps in the beam.
         """
         action_lists = frontier.get_actions_many(self.config, [n.state for n in active])
+        self.expansions += len(active)
         parents: list[SearchNode] = []
         pairs: list[tuple[Any, Any]] = []
         key, seen = self.dedup_key, set()
@@ -182,6 +202,7 @@ class _BeamRun:
                 pairs.append((node.state, action))
         fast = frontier.fast_reward_many(self.config, pairs)
         steps = frontier.step_many(self.world, pairs)
+        self.evaluated += len(pairs)
         kwargs = frontier.reward_kwargs
         scored = frontier.reward_many(
             self.config,

@@ -52,12 +52,17 @@ class BestOfN(SearchAlgorithm):
         best = root
         if actions:
             best = self._score(world_model, search_config, root, actions, ids)
+        reason = "terminal" if root.is_terminal else "depth" if actions else "no_actions"
+        evaluated = sum(c.expanded for c in root.children)
         return SearchResult(
             algorithm=type(self).__name__,
             settings=settings_of(self),
             tree=root,
             terminal_node=best,
             cum_reward=float(best.cum_reward),
+            stop_reason=reason,
+            expansions=0 if root.is_terminal else 1,
+            evaluated=evaluated,
         )
 
     def _score(

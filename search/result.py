@@ -17,6 +17,11 @@ class SearchResult:
     `terminal_node` ends the chosen path (for a search that found no terminal state it is the
     best node reached, never None); the llm-reasoners names `terminal_state`, `trace`,
     `trace_of_nodes` and `tree_state` are derived from it and from `tree`.
+
+    `stop_reason` says why the search stopped (one of `world_model.STOP_REASONS`: ``"depth"``,
+    ``"budget"``, ``"terminal"``, ``"no_actions"``, ``"interrupted"``); `expansions` counts the
+    nodes whose actions the search asked for and `evaluated` the states it stepped and scored
+    (the root not counted): what the search's calls bought.
     """
 
     algorithm: str
@@ -24,6 +29,9 @@ class SearchResult:
     tree: SearchNode
     terminal_node: SearchNode
     cum_reward: float
+    stop_reason: str = "depth"
+    expansions: int = 0
+    evaluated: int = 0
 
     @property
     def terminal_state(self) -> Any:
@@ -70,7 +78,8 @@ class BeamSearchResult(SearchResult):
     def beam_results(self) -> list[SearchResult]:
         """Each finished path as a result of its own (llm-reasoners' ``return_beam``)."""
         return [
-            SearchResult(self.algorithm, self.settings, self.tree, node, float(node.cum_reward))
+            SearchResult(self.algorithm, self.settings, self.tree, node, float(node.cum_reward),
+                         self.stop_reason, self.expansions, self.evaluated)
             for node in self.beam
         ]
 

@@ -5,15 +5,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
+from prerequisites import DATA
+from prerequisites import needs_data as _needs
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 GSM8K_LOGS = DATA / "prompt_oirl" / "gsm8k_llama2"
 SVAMP_LOGS = DATA / "prompt_oirl" / "svamp_llama2"
-needs_data = pytest.mark.skipif(
-    not (GSM8K_LOGS.is_dir() and SVAMP_LOGS.is_dir() and (DATA / "gsm8k").is_dir()),
-    reason="../shared/data is not beside the repo",
-)
+needs_data = _needs("prompt_oirl/gsm8k_llama2", "prompt_oirl/svamp_llama2", "gsm8k")
 
 
 def tiny_svamp(folder: Path, *, n: int = 6, held_out_n: int = 2) -> Path:

@@ -12,10 +12,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from prerequisites import BIGBENCH, needs_data
 from run_helpers import kill_after_frontiers, train, tree_without_meta
 
 from drpo.llm import Backend, BackendCall, RoleSettings, make_llms
 from drpo.llm._loop import run_sync
+from drpo.methods.ape import sim as ape_sim
 from drpo.methods.ape.choice import choose, kept_nodes
 from drpo.methods.ape.world import ApeConfig, ApeState, ApeWorld
 from drpo.methods.task_scoring import TaskScorer
@@ -24,7 +26,6 @@ from search import BeamSearch
 from world_model import Reasoner, check_world_model
 
 REPO = Path(__file__).resolve().parents[1]
-BIGBENCH = REPO.parent / "shared" / "data" / "bigbench"
 INITIAL = "Answer the question."
 
 
@@ -166,7 +167,7 @@ def test_the_command_runs_on_the_demo_task_and_writes_every_artefact(tmp_path: P
     assert summary["final_test_accuracy"] > summary["initial_test_accuracy"]
     assert summary["test_difference"]["ci_low"] > 0
     assert (log_dir / "best_prompt.txt").read_text().strip() == summary["final_prompt"]
-    assert summary["settings"]["rounds"] == 3 and summary["settings"]["beam_size"] == 3
+    assert summary["settings"]["depth"] == 3 and summary["settings"]["beam_size"] == 3
     assert len(summary["finalists"]) == 9  # 3 kept in each of 3 rounds
     trace = (log_dir / "algo_output/trace.txt").read_text()
     for field in ("induced", "variation", "subset_accuracy", "eval_accuracy"):
@@ -188,9 +189,8 @@ def test_settings_are_honoured(tmp_path: Path) -> None:
     assert optimize["requests"] == 2 + 2  # two demo sets, then one request per kept node
 
 
+@needs_data("bigbench")
 def test_the_command_runs_on_a_bigbench_task(tmp_path: Path) -> None:
-    if not BIGBENCH.is_dir():
-        pytest.skip("../shared/data/bigbench is absent")
     out = train("--method", "ape", "--task", "object_counting", "--data_dir", str(BIGBENCH),
                 "--log_dir", str(tmp_path / "r"), cwd=tmp_path)  # fmt: skip
     assert out.returncode == 0, out.stderr
@@ -229,12 +229,11 @@ def test_an_optimiser_that_only_writes_worse_instructions_leaves_the_initial_pro
 ) -> None:
     from drpo.cli import main
     from drpo.sim.catalogue import HINT_SENTENCES
-    from drpo.sim.model import SimulatedLLM
 
     worse = "Answer at once, without thinking."
-    monkeypatch.setattr(SimulatedLLM, "_induce_instruction", lambda self, text, rng, temp:
+    monkeypatch.setattr(ape_sim, "induce_instruction", lambda request:
                         json.dumps({"induced_instruction": worse}))  # fmt: skip
-    monkeypatch.setattr(SimulatedLLM, "_vary_instruction", lambda self, text, rng, temp:
+    monkeypatch.setattr(ape_sim, "vary_instruction", lambda request:
                         json.dumps({"instruction_variation": worse + " Be quick."}))  # fmt: skip
     initial = "Solve the task. " + " ".join(list(HINT_SENTENCES.values())[3:])
     log_dir = tmp_path / "run"

@@ -20,6 +20,7 @@ from bench.arena.collect import RunRecord, TracePoint
 from bench.arena.grid import Cell
 from bench.arena.report import render
 from bench.arena.results import summarise
+from drpo.methods.runner import SIMULATED_FIGURES
 from drpo.stats import group_resamples, resampled_mean, two_level_bootstrap
 
 TINY = ["--seeds", "0", "1", "--budget_calls", "200", "--test_size", "20", "--eval_size", "10",
@@ -49,6 +50,7 @@ def test_a_tiny_grid_writes_its_table_json_report_and_figures(grid: tuple[Path, 
     methods = task_prompt_methods()
     assert {"promptagent", "gpo"} <= set(methods)
     assert "SIMULATED" in text and "test acc [95% CI]" in text
+    assert text.splitlines()[-2] == SIMULATED_FIGURES  # under the ranking, before the files
     rows = [line.split() for line in text.splitlines() if line.startswith("demo ")]
     assert [row[1] for row in rows] == methods and all(row[2] == "2/2" for row in rows)
     data = json.loads((out / "arena_results.json").read_text())

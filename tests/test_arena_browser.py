@@ -3,20 +3,15 @@ errors, shows its provenance label, and draws both pictures of each task at a le
 
 from __future__ import annotations
 
-import os
-import shutil
 import tempfile
 from pathlib import Path
 
-import pytest
+from prerequisites import CHROMEDRIVER, CHROMIUM, skip_without_chromium
 
 from bench.arena.cli import main
 
-CHROMIUM, DRIVER = shutil.which("chromium"), shutil.which("chromedriver")
-if not (CHROMIUM and DRIVER):
-    if os.environ.get("CI"):
-        raise RuntimeError("CI needs chromium and chromedriver (Debian: chromium chromium-driver)")
-    pytest.skip("chromium or chromedriver is not installed", allow_module_level=True)
+skip_without_chromium()
+DRIVER = CHROMEDRIVER
 
 from selenium import webdriver  # noqa: E402
 from selenium.webdriver.chrome.service import Service  # noqa: E402

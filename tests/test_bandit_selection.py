@@ -12,8 +12,9 @@ import pytest
 
 from drpo.cli import main
 from drpo.llm import Backend, BackendCall, RoleSettings, make_llms
-from drpo.methods.bandit_scoring import BanditSettings, SelectionSettings, bandit_scores
+from drpo.methods.bandit_scoring import BanditSettings, bandit_scores
 from drpo.methods.gpo.world import Candidate, GPOConfig, GPOState, GPOWorld
+from drpo.methods.promptagent.settings import PromptAgentSettings
 from drpo.methods.promptagent.world import (
     PromptAgentConfig,
     PromptAgentWorld,
@@ -99,8 +100,8 @@ def test_a_prompt_given_twice_is_one_arm() -> None:
 
 def test_unknown_selection_is_refused() -> None:
     with pytest.raises(ValueError, match="unknown selection 'greedy'"):
-        SelectionSettings(selection="greedy").bandit()
-    assert SelectionSettings().bandit() is None
+        PromptAgentSettings(selection="greedy").bandit()
+    assert PromptAgentSettings().bandit() is None
 
 
 @pytest.mark.parametrize("method", ["promptagent", "gpo"])

@@ -13,7 +13,9 @@ from bench import real
 from drpo.methods.tasks import load_task
 
 pytestmark = pytest.mark.skipif(
-    not (real.SHARED / "bigbench").is_dir(), reason="needs ../shared/data beside the checkout"
+    not (real.SHARED / "bigbench").is_dir(),
+    reason=f"needs the project's data: {real.SHARED / 'bigbench'} is absent (bench.real reads "
+    "../shared/data beside the checkout)",
 )
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from drpo_helpers import RecordingSim, Rewriting, drpo_pieces
+from prerequisites import DRPO_DATA, needs_data
 
 from drpo.methods.drpo.aspects import (
     ASPECTS,
@@ -28,10 +29,11 @@ from drpo.retrieval import HashingEmbedder, OpenAIEmbedder, Retriever
 from search import MCTS, BeamSearch
 from world_model import Reasoner, check_world_model
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "drpo"
+SHARED = DRPO_DATA
 
 
 # ---- aspects ---------------------------------------------------------------------------
+@needs_data("drpo")
 def test_every_real_gpt4_aspect_selection_parses() -> None:
     data = json.loads((SHARED / "metrics_cache.json").read_text())
     assert len(data) == 63
@@ -41,6 +43,7 @@ def test_every_real_gpt4_aspect_selection_parses() -> None:
         assert selection.reasoning, query
 
 
+@needs_data("drpo")
 def test_the_icl_stage_selections_parse_with_their_longer_names() -> None:
     data = json.loads((SHARED / "icl_metrics_cache.json").read_text())
     for value in data.values():
@@ -73,6 +76,7 @@ def test_evaluations_are_validated() -> None:
 
 
 # ---- data ------------------------------------------------------------------------------
+@needs_data("drpo")
 def test_training_mix_is_proportional_and_seeded() -> None:
     queries = load_training_queries(SHARED, num_examples=180, seed=0)
     assert len(queries) == 180 == len(set(queries))
@@ -102,6 +106,7 @@ def test_interleaving_takes_chunks_in_turn() -> None:
     assert mixed[:10] == [f"a{i}" for i in range(5)] + [f"b{i}" for i in range(5)]
 
 
+@needs_data("drpo")
 def test_demo_data_and_shared_examples_load() -> None:
     assert len(load_training_queries(DEMO_DATA_DIR, num_examples=500, seed=0)) == 36
     assert len(load_examples(SHARED / "ICL_optimization" / "out_16_5.json")) > 0

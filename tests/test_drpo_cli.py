@@ -9,10 +9,13 @@ import sys
 from pathlib import Path
 
 import pytest
+from prerequisites import DRPO_DATA, needs_data
 from run_helpers import kill_after_frontiers, over_http, train, tree_without_meta
 
+from drpo.methods.drpo.data import DEMO_DATA_DIR
+
 REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared" / "data" / "drpo"
+SHARED = DRPO_DATA
 ARTEFACTS = (
     "args.txt", "log.txt", "algo_output/output.pkl", "algo_output/output.json",
     "algo_output/trace.txt", "best_system_prompt.txt", "usage.json", "summary.json",
@@ -120,6 +123,7 @@ def test_resume_refuses_other_settings_and_a_used_log_dir(tmp_path: Path) -> Non
     assert same.returncode == 0, same.stderr
 
 
+@needs_data("drpo")
 def test_the_real_drpo_data_and_gpt4_selections(tmp_path: Path) -> None:
     out = train(
         "--data_dir", str(SHARED), "--metrics_cache_path", str(SHARED / "metrics_cache.json"),
@@ -204,9 +208,9 @@ def test_bad_input_gets_one_line_and_exit_2(
 )
 def test_bad_data_files_get_one_line(files: dict, message: str, tmp_path: Path) -> None:
     data = tmp_path / "data"
-    for src in SHARED.glob("**/*"):
+    for src in DEMO_DATA_DIR.glob("**/*"):  # the data the package ships, one file damaged
         if src.is_file() and src.suffix in (".json", ".txt"):
-            dest = data / src.relative_to(SHARED)
+            dest = data / src.relative_to(DEMO_DATA_DIR)
             dest.parent.mkdir(parents=True, exist_ok=True)
             dest.write_bytes(src.read_bytes())
     for name, content in files.items():

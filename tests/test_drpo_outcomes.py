@@ -14,11 +14,11 @@ from drpo_helpers import Rewriting, drpo_pieces
 
 from drpo.cli import main
 from drpo.llm import Backend, BackendResult, RoleSettings
+from drpo.methods.drpo import sim as drpo_sim
 from drpo.methods.drpo.data import DEMO_DATA_DIR
 from drpo.methods.drpo.run import DRPOSettings, run_drpo
 from drpo.methods.drpo.world import check_system_prompt
 from drpo.run_context import MostlyFailedError
-from drpo.sim.model import SimulatedLLM
 from search import BeamSearch
 
 QUERIES = [
@@ -45,7 +45,7 @@ def test_a_step_that_was_not_evaluated_earns_no_extra_level() -> None:
 
 
 def test_a_mostly_failed_run_exits_1_and_resumes_once_fixed(tmp_path: Path, monkeypatch) -> None:
-    monkeypatch.setattr(SimulatedLLM, "_judge", lambda self, text: "Looks good to me!")
+    monkeypatch.setattr(drpo_sim, "judge", lambda request: "Looks good to me!")
     failed = (r"of \d+ evaluations failed; the commonest error \(\d+ times\), role 'eval' "
               r"\(model sim\): the judge gave no")  # fmt: skip
     with pytest.raises(MostlyFailedError, match=failed):
@@ -60,7 +60,7 @@ def test_a_mostly_failed_run_exits_1_and_resumes_once_fixed(tmp_path: Path, monk
 
 
 def test_the_cli_says_it_in_one_line_with_exit_1(tmp_path: Path, monkeypatch, capsys) -> None:
-    monkeypatch.setattr(SimulatedLLM, "_judge", lambda self, text: "Looks good to me!")
+    monkeypatch.setattr(drpo_sim, "judge", lambda request: "Looks good to me!")
     code = main(["--log_dir", str(tmp_path / "run"), "--depth", "2", "--disable_tqdm"])
     err = capsys.readouterr().err
     assert code == 1 and err.count("\n") == 1 and "role 'eval'" in err and "--resume" in err
@@ -70,7 +70,7 @@ def test_the_cli_says_it_in_one_line_with_exit_1(tmp_path: Path, monkeypatch, ca
 
 def test_a_run_that_found_nothing_better_keeps_the_initial_prompt(tmp_path: Path, monkeypatch):
     worse = '{"analysis": "shorter is better", "new_system_prompt": "Reply with one word only."}'
-    monkeypatch.setattr(SimulatedLLM, "_optimise_prompt", lambda self, text, rng, temp: worse)
+    monkeypatch.setattr(drpo_sim, "optimise_prompt", lambda request: worse)
     initial = "You are a helpful assistant. Be accurate: check names, numbers and dates."
     summary = run_drpo(settings(tmp_path / "run", initial_system_prompt=initial))
     data = json.loads((tmp_path / "run" / "summary.json").read_text())

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from prerequisites import BIGBENCH, needs_data
 
 from drpo.llm import RoleSettings, make_llms
 from drpo.methods.gpo.world import GPOConfig, GPOWorld, retrieve, step_size
@@ -20,7 +21,6 @@ from search import Greedy
 from world_model import Reasoner
 
 REPO = Path(__file__).resolve().parents[1]
-BIGBENCH = REPO.parent / "shared" / "data" / "bigbench"
 
 
 def test_cosine_schedule_from_50_to_10() -> None:
@@ -100,6 +100,7 @@ def test_each_step_records_its_direction_and_candidates() -> None:
         assert max(score for _, score in state.candidates) == node.reward  # greedy: the best
 
 
+@needs_data("bigbench")
 def test_the_command_runs_on_a_bigbench_task(tmp_path: Path) -> None:
     out = subprocess.run(
         [sys.executable, str(REPO / "train.py"), "--method", "gpo", "--task",

@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
+from prerequisites import DRPO_DATA, needs_data
 
 from drpo.llm import ChatRequest, LLMConfigError, LLMError, RoleSettings, make_llms
 from drpo.llm.llamacpp_backend import LlamaCppBackend, LocalServer, check_gguf
@@ -176,6 +177,7 @@ def test_model_path_errors_are_one_line(tmp_path: Path) -> None:
     assert done.returncode == 2 and "python -m drpo.models fetch smollm2" in done.stderr
 
 
+@needs_data("drpo")
 def test_a_killed_run_stops_its_server_and_says_so(gguf: Path, tmp_path: Path) -> None:
     """SIGTERM ends a run like Ctrl-C: one line, exit 130, the checkpoint marked interrupted,
     the failure in log.txt, and the local server stopped."""
@@ -184,7 +186,7 @@ def test_a_killed_run_stops_its_server_and_says_so(gguf: Path, tmp_path: Path) -
     run = subprocess.Popen(
         [sys.executable, "-c", code, "--model_path", str(gguf), "--depth", "400",
          "--max_depth_increase", "0", "--log_dir", str(log_dir), "--disable_tqdm",
-         "--data_dir", str(ROOT.parent / "shared" / "data" / "drpo")],
+         "--data_dir", str(DRPO_DATA)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
     )  # fmt: skip
     deadline = time.monotonic() + 60

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from tree_worlds import TreeConfig, TreeWorld
 
-from search import MCTS, PromptAgentRules
+from search import MCTS, PromptAgentRules, promptagent_mcts
 from search.testing import CountingConfig, CountingWorld, SearchAlgorithmTests
 from world_model.toy import DEFAULT_GUIDANCE, optimal_value, prompt_building
 
@@ -158,7 +158,7 @@ def test_promptagent_stops_a_rollout_at_a_new_best() -> None:
     # root 0.5; every depth-1 node 0.6, every depth-2 node 0.9 (a new best), deeper 0.1
     rewards = {p: {1: 0.6, 2: 0.9}.get(len(p), 0.1) for p in _paths(2, 4)}
     config = _ScoredRoot(0.5, branching=2, rewards=rewards)
-    algo = MCTS(n_iters=1, depth_limit=4, promptagent=PromptAgentRules(min_depth=1))
+    algo = MCTS(n_iters=1, depth_limit=4, rules=PromptAgentRules(min_depth=1))
     result = algo(TreeWorld(branching=2, depth=4), config)
     path = result.iterations[0].path
     assert [n.depth for n in path] == [0, 1, 2], "the rollout ends at the first new best"
@@ -169,7 +169,7 @@ def test_promptagent_threshold_makes_poor_nodes_terminal() -> None:
     # root 0.8, depth 1: 0.8, depth 2: 0.2 < (0.8 + 0.8) / 2 -> terminal, never expanded
     rewards = {p: {1: 0.8, 2: 0.2}.get(len(p), 0.9) for p in _paths(2, 4)}
     config = _ScoredRoot(0.8, branching=2, rewards=rewards)
-    algo = MCTS(n_iters=5, depth_limit=4, promptagent=PromptAgentRules(min_depth=1))
+    algo = MCTS(n_iters=5, depth_limit=4, rules=PromptAgentRules(min_depth=1))
     result = algo(TreeWorld(branching=2, depth=4), config)
     deep = [n for n in result.nodes() if n.depth == 2]
     assert deep and all(n.is_terminal and not n.children for n in deep)
@@ -190,8 +190,8 @@ def test_promptagent_uct_counts_the_parent_visit() -> None:
     world = TreeWorld(branching=2, depth=3)
     config = _ScoredRoot(0.0, branching=2, rewards={(0,): 0.9, (1,): 0.1})
     rules = PromptAgentRules(min_depth=3)
-    greedy = MCTS(n_iters=3, depth_limit=3, w_exp=0.0, promptagent=rules)(world, config)
-    curious = MCTS(n_iters=3, depth_limit=3, w_exp=3.0, promptagent=rules)(world, config)
+    greedy = MCTS(n_iters=3, depth_limit=3, w_exp=0.0, rules=rules)(world, config)
+    curious = MCTS(n_iters=3, depth_limit=3, w_exp=3.0, rules=rules)(world, config)
     assert [it.path[1].state for it in greedy.iterations] == [(0,), (0,), (0,)]
     assert [it.path[1].state for it in curious.iterations] == [(0,), (0,), (1,)]
 
@@ -230,3 +230,35 @@ def test_bad_settings_are_rejected(kwargs: dict[str, Any], message: str) -> None
 def test_bad_promptagent_rules_are_rejected() -> None:
     with pytest.raises(ValueError, match="min_depth must be >= 0"):
         PromptAgentRules(min_depth=-1)
+
+
+# ---- variants by composition ---------------------------------------------------------------
+def test_a_variant_is_rules_handed_to_the_same_search() -> None:
+    """A variant changes only what its rules say: here every depth-1 node ends its path."""
+    from dataclasses import dataclass, field
+
+    from search import MCTSRules
+
+    @dataclass(frozen=True, kw_only=True)
+    class Shallow(MCTSRules):
+        name: str = field(default="shallow", init=False)
+
+        def ends_path(self, ctx: Any, node: Any) -> bool:
+            return node.depth >= 1
+
+    world = TreeWorld(branching=2, depth=3)
+    shallow = MCTS(n_iters=6, depth_limit=3, rules=Shallow())(world, TreeConfig(branching=2))
+    assert max(n.depth for n in shallow.nodes()) == 1
+    assert shallow.settings["rules"] == {"name": "shallow"}
+    plain = MCTS(n_iters=6, depth_limit=3)(world, TreeConfig(branching=2))
+    assert max(n.depth for n in plain.nodes()) == 3 and plain.settings["rules"] == {"name": "uct"}
+
+
+def test_promptagent_rules_pick_their_own_answer() -> None:
+    algo = MCTS(rules=PromptAgentRules(min_depth=1))
+    assert algo.output_strategy == "max_mean_path"
+    with pytest.raises(ValueError, match="unknown output_strategy 'follow_max'"):
+        MCTS(rules=PromptAgentRules(), output_strategy="follow_max")
+    with pytest.raises(ValueError, match="unknown output_strategy 'max_mean_path'"):
+        MCTS(output_strategy="max_mean_path")
+    assert MCTS.for_promptagent().depth_limit == 5 == promptagent_mcts().depth_limit

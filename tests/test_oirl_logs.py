@@ -7,12 +7,12 @@ import shutil
 from pathlib import Path
 
 import pytest
+from prerequisites import DATA, needs_data
 
 from drpo.methods.oirl.logs import LogError, load_released_logs, log_only_selections
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 LOGS = DATA / "prompt_oirl" / "gsm8k_llama2"
-needs_logs = pytest.mark.skipif(not LOGS.is_dir(), reason="../shared/data is not beside the repo")
+needs_logs = needs_data("prompt_oirl/gsm8k_llama2", "gsm8k")
 
 
 @needs_logs

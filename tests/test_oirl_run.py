@@ -52,6 +52,9 @@ def test_gsm8k_reaches_its_gates_and_writes_the_artefacts(tmp_path: Path, capsys
     )
     out = capsys.readouterr().out
     assert "best_of_6" in out and "pooled pair AUC" in out
+    assert "stop_reason: depth (" in out  # a best-of-N per test query, each run in full
+    summary = json.loads((tmp_path / "gsm" / "summary.json").read_text())
+    assert summary["stop_reason"] == "depth" and summary["search_bought"]["expansions"] == 1000
     assert r["auc"]["pooled"] >= 0.67 > r["auc"]["prior_only_pooled"]
     best = r["strategies"]["best_of_6"]
     assert best["n_test"] == 1000 and best["diff_vs_best_single"]["mean"] >= -0.01

@@ -15,10 +15,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from prerequisites import BIGBENCH, needs_data
 from run_helpers import REPO, kill_after_frontiers, train, tree_without_meta
 
 from drpo.llm import Backend, BackendCall, RoleSettings, make_llms
 from drpo.llm._loop import run_sync
+from drpo.methods.opro import sim as opro_sim
 from drpo.methods.opro.world import (
     OPROConfig,
     OPROState,
@@ -31,8 +33,6 @@ from drpo.methods.task_scoring import TaskScorer
 from drpo.methods.tasks import DEMO_TASK, answer_key, load_task
 from search import Greedy
 from world_model import Reasoner
-
-BIGBENCH = REPO.parent / "shared" / "data" / "bigbench"
 
 
 class Recording(Backend):
@@ -119,11 +119,10 @@ def test_each_step_scores_a_batch_that_joins_the_history() -> None:
 
 
 def test_an_instruction_scored_before_is_not_scored_again(monkeypatch) -> None:
-    from drpo.sim.model import SimulatedLLM
 
     initial = "Answer the question as well as you can."
     again = " answer the question  as well as you can. "  # the same instruction, spaced out
-    monkeypatch.setattr(SimulatedLLM, "_opro_instruction", lambda self, text, rng, temp:
+    monkeypatch.setattr(opro_sim, "opro_instruction", lambda request:
                         json.dumps({"higher_scoring_instruction": again}))  # fmt: skip
     task = load_task(DEMO_TASK)
     world, config, llms = pieces(task, score_size=10, initial=initial)
@@ -165,7 +164,7 @@ def test_the_command_writes_every_artefact_and_improves(tmp_path: Path) -> None:
     assert summary["final_train_accuracy"] > summary["initial_train_accuracy"] + 0.2
     assert summary["final_eval_accuracy"] > summary["initial_eval_accuracy"] + 0.2
     assert summary["test_difference"]["ci_low"] > 0
-    assert summary["settings"]["steps"] == 8 and summary["settings"]["instructions_per_step"] == 8
+    assert summary["settings"]["depth"] == 8 and summary["settings"]["instructions_per_step"] == 8
     assert (run / "best_prompt.txt").read_text().strip() == summary["final_prompt"]
     assert len(summary["history"]) == summary["instructions_scored"] > 8
     data = json.loads((run / "algo_output/output.json").read_text())
@@ -186,7 +185,7 @@ def test_a_best_instruction_that_does_worse_on_eval_is_not_reported(
     task = load_task(DEMO_TASK)
     training = {e.question for e in task.train}
     trick = "Answer the question. Recall the training answers."
-    monkeypatch.setattr(SimulatedLLM, "_opro_instruction", lambda self, text, rng, temp:
+    monkeypatch.setattr(opro_sim, "opro_instruction", lambda request:
                         json.dumps({"higher_scoring_instruction": trick}))  # fmt: skip
     honest = SimulatedLLM._answer_task
 
@@ -234,7 +233,7 @@ def test_kill_9_and_resume_ends_the_same(sim_server, tmp_path: Path) -> None:
     assert servers[0].stats()["completions"] <= servers[1].stats()["completions"] + 8
 
 
-@pytest.mark.skipif(not BIGBENCH.is_dir(), reason="../shared/data is absent")
+@needs_data("bigbench")
 def test_the_command_runs_on_a_bigbench_task(tmp_path: Path) -> None:
     out = train("--method", "opro", "--task", "object_counting", "--data_dir", str(BIGBENCH),
                 "--depth", "4", "--log_dir", str(tmp_path / "r"))  # fmt: skip

@@ -60,7 +60,8 @@ def test_both_option_styles(tmp_path: Path, style: list[str]) -> None:
     ("args", "message"),
     [
         (["--method", "toy", "--beam_size", "0"], "beam_size must be >= 1"),
-        (["--method", "toy", "--depth", "-1"], "max_depth must be >= 0"),
+        (["--method", "toy", "--depth", "-1"], "--depth must be >= 1"),
+        (["--method", "toy", "--depth", "0"], "--depth must be >= 1"),
         (["--search", "dfs"], "invalid choice: 'dfs'"),
         (["--n_iters", "x"], "invalid int value"),
         (["--method", "toy", "--search", "mcts", "--n_iters", "0"], "n_iters must be >= 1"),

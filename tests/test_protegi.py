@@ -13,11 +13,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from prerequisites import BIGBENCH, needs_data
 from run_helpers import kill_after_frontiers, train, tree_without_meta
 
 from drpo.cli import main
 from drpo.llm import Backend, BackendCall, BackendResult, RoleSettings, make_llms
 from drpo.methods.bandit_scoring import BanditSettings
+from drpo.methods.protegi import sim as protegi_sim
 from drpo.methods.protegi.world import ProTeGiConfig, ProTeGiState, ProTeGiWorld, Successor
 from drpo.methods.task_scoring import TaskScorer
 from drpo.methods.tasks import DEMO_TASK, answer_key, load_task
@@ -26,7 +28,6 @@ from search import BeamSearch
 from world_model import Reasoner, check_world_model
 
 REPO = Path(__file__).resolve().parents[1]
-BIGBENCH = REPO.parent / "shared" / "data" / "bigbench"
 HINTS = list(HINT_SENTENCES.values())
 
 
@@ -240,7 +241,7 @@ def test_successive_rejects_runs_too(tmp_path: Path) -> None:
     assert summary["final_eval_accuracy"] > summary["initial_eval_accuracy"]
 
 
-@pytest.mark.skipif(not BIGBENCH.is_dir(), reason="../shared/data/bigbench is absent")
+@needs_data("bigbench")
 def test_the_command_runs_on_a_bigbench_task(tmp_path: Path) -> None:
     out = train("--method", "protegi", "--task", "object_counting", "--data_dir", str(BIGBENCH),
                 "--log_dir", str(tmp_path / "bb"), cwd=tmp_path)  # fmt: skip
@@ -283,12 +284,11 @@ def test_kill_9_and_resume_ends_the_same(sim_server, tmp_path: Path) -> None:
 def test_an_answer_worse_than_the_initial_prompt_is_never_reported(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from drpo.sim.model import SimulatedLLM
 
     worse = "Answer at once, without thinking."
-    monkeypatch.setattr(SimulatedLLM, "_revise_prompt", lambda self, text, rng, temp:
+    monkeypatch.setattr(protegi_sim, "revise_prompt", lambda request:
                         json.dumps({"improved_prompts": [worse]}))  # fmt: skip
-    monkeypatch.setattr(SimulatedLLM, "_paraphrase", lambda self, text, rng:
+    monkeypatch.setattr(protegi_sim, "paraphrase", lambda request:
                         json.dumps({"paraphrased_prompt": worse}))  # fmt: skip
     initial = "Solve the task. " + " ".join(HINTS[3:])
     code = main(["--method", "protegi", "--initial_prompt", initial, "--depth", "2",

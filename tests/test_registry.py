@@ -3,45 +3,57 @@ gets, for the registered methods and for one a test registers without touching t
 
 from __future__ import annotations
 
-import argparse
 import subprocess
 import sys
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from drpo.cli import main
-from drpo.methods.registry import METHODS
-from drpo.methods.runner import start
-from drpo.methods.spec import MethodSpec, Option
+from drpo.methods import shared_settings
+from drpo.methods.declare import declared, setting
+from drpo.methods.registry import METHODS, settings_for
+from drpo.methods.spec import MethodSpec
+from drpo.run_context import RunSettings
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = ("search", "depth", "n_iters", "w_exp", "temperature", "beam_size", "k", "test_size")
-#: The papers' settings each method's run gets when the command line leaves them out (None:
-#: the method sets none).
+#: The settings each method's run gets when the command line leaves them out (None: the
+#: method has no such setting).
 EXPECTED = {
     "drpo": ("beam", 20, 10, 1.0, 0.2, 2, 2, 0),
     "promptagent": ("mcts", 5, 12, 2.5, 0.7, 3, None, 60),
-    "gpo": ("greedy", 12, 0, 0.0, 1.0, 1, 3, 60),
+    "gpo": ("greedy", 12, None, None, 1.0, None, 3, 60),
     "ape": ("beam", 3, None, None, 0.9, 3, None, 60),
-    "opro": ("greedy", 8, 0, 0.0, 1.0, 1, None, 60),
-    "protegi": ("beam", 3, 0, 0.0, 0.7, 4, None, 60),
-    "oirl": ("best_of_n", 1, 0, 0.0, 0.0, 1, 0, 60),
-    "toy": ("beam", 3, 20, 1.0, 0.0, 2, 2, 60),
+    "opro": ("greedy", 8, None, None, 1.0, None, None, 60),
+    "protegi": ("beam", 3, None, None, 0.7, 4, None, 60),
+    "oirl": ("best_of_n", None, None, None, None, None, None, None),
+    "toy": ("beam", 3, 20, 1.0, None, 2, None, None),
 }  # fmt: skip
 
 
+@dataclass(frozen=True, kw_only=True)
+class DummySettings(RunSettings):
+    """The dummy method's settings."""
+
+    search: str = shared_settings.search("greedy")
+    depth: int = shared_settings.depth(7)
+    dummy_rounds: int = setting(2, help="rounds of the dummy")
+
+
 class Recorder:
-    """A runner that keeps what it was given, starts the log dir and returns `code`."""
+    """A run that keeps the settings it was given (its log dir made by then) and returns
+    them as its summary; the report prints `code`."""
 
-    def __init__(self, code: int = 0) -> None:
-        self.code = code
-        self.calls: list[tuple[argparse.Namespace, Path]] = []
+    def __init__(self) -> None:
+        self.calls: list[Any] = []
 
-    def __call__(self, args: argparse.Namespace, log_dir: Path) -> int:
-        self.calls.append((args, start(args, log_dir)))
-        return self.code
+    def __call__(self, settings: Any) -> Any:
+        assert Path(settings.log_dir, "args.txt").is_file()
+        self.calls.append(settings)
+        return settings
 
 
 def dummy(runner: Recorder) -> MethodSpec:
@@ -49,9 +61,9 @@ def dummy(runner: Recorder) -> MethodSpec:
         name="dummy",
         title="the dummy method",
         summary="a method only this test knows",
+        settings=DummySettings,
         run=runner,
-        defaults={"search": "greedy", "depth": 7},
-        options=(Option("dummy_rounds", default=2, type=int, help="rounds of the dummy"),),
+        report=lambda summary: print("dummy done"),
     )
 
 
@@ -69,15 +81,15 @@ def test_help_lists_every_registered_method_with_its_own_options(capsys) -> None
     for method in METHODS:
         assert f"{method.name}: {method.summary}".replace("- ", "-") in words
         assert f"\n{method.title}:\n" in text
-        for option in method.options:
-            assert f"--{option.name}" in text
+        for field, _ in declared(method.settings):
+            assert f"--{field.name}" in text
     assert "--search {beam,mcts,greedy} default: beam (drpo), mcts (promptagent), greedy" in words
 
 
 def test_a_method_registered_by_a_test_appears_in_help_and_runs_through_main(
     capsys, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    runner = Recorder(code=5)
+    runner = Recorder()
     methods = (*METHODS, dummy(runner))
     text = help_text(capsys, methods=methods)
     assert "--method {drpo,promptagent,gpo,ape,opro,protegi,oirl,toy,dummy}" in text
@@ -85,10 +97,13 @@ def test_a_method_registered_by_a_test_appears_in_help_and_runs_through_main(
     assert "rounds of the dummy" in text and "7 (dummy)" in " ".join(text.split())
 
     monkeypatch.chdir(tmp_path)
-    assert main(["--method", "dummy", "--dummy_rounds", "4", "--seed", "3"], methods=methods) == 5
-    [(args, log_dir)] = runner.calls
-    assert (args.dummy_rounds, args.seed, args.search, args.depth) == (4, 3, "greedy", 7)
-    assert args.beam_size is None  # a shared setting the method gives no default
+    assert main(["--method", "dummy", "--dummy_rounds", "4", "--seed", "3"], methods=methods) == 0
+    assert "dummy done" in capsys.readouterr().out
+    [settings] = runner.calls
+    assert isinstance(settings, DummySettings)
+    got = (settings.dummy_rounds, settings.seed, settings.search, settings.depth)
+    assert got == (4, 3, "greedy", 7)
+    log_dir = settings.log_dir
     assert log_dir.parent == Path("logs") and log_dir.name.startswith("dummy-greedy-")
     recorded = (tmp_path / log_dir / "args.txt").read_text()
     assert "dummy_rounds: 4" in recorded and "depth: 7" in recorded
@@ -97,23 +112,28 @@ def test_a_method_registered_by_a_test_appears_in_help_and_runs_through_main(
 def test_the_first_registered_method_is_the_default(tmp_path: Path) -> None:
     runner = Recorder()
     assert main(["--log_dir", str(tmp_path / "run")], methods=(dummy(runner),)) == 0
-    [(args, log_dir)] = runner.calls
-    assert args.method == "dummy" and log_dir == tmp_path / "run"
-    assert (log_dir / "args.txt").is_file()
+    [settings] = runner.calls
+    assert settings.log_dir == tmp_path / "run"
+
+
+def _recording(runner: Recorder) -> tuple[MethodSpec, ...]:
+    return tuple(replace(m, run=runner, check=lambda s: None, report=lambda s: None)
+                 for m in METHODS)  # fmt: skip
 
 
 @pytest.mark.parametrize("name", list(EXPECTED))
-def test_each_method_runs_with_its_papers_defaults(name: str, tmp_path: Path) -> None:
+def test_each_method_runs_with_its_own_defaults(name: str, tmp_path: Path) -> None:
     runner = Recorder()
-    methods = tuple(replace(m, run=runner) for m in METHODS)
-    assert main(["--method", name, "--log_dir", str(tmp_path / "run")], methods=methods) == 0
-    [(args, _)] = runner.calls
-    assert tuple(getattr(args, setting) for setting in SHARED) == EXPECTED[name]
+    argv = ["--method", name, "--log_dir", str(tmp_path / "run")]
+    assert main(argv, methods=_recording(runner)) == 0
+    [settings] = runner.calls
+    assert tuple(getattr(settings, s, None) for s in SHARED) == EXPECTED[name]
+    assert settings == replace(settings_for(name), log_dir=settings.log_dir,
+                               roles=settings.roles)  # fmt: skip
 
 
 def test_a_flag_two_methods_declare_takes_each_methods_own_default(tmp_path: Path) -> None:
     runner = Recorder()
-    methods = tuple(replace(m, run=runner) for m in METHODS)
     for n, (argv, expected) in enumerate(
         [
             (["--method", "ape"], 20),
@@ -121,17 +141,16 @@ def test_a_flag_two_methods_declare_takes_each_methods_own_default(tmp_path: Pat
             (["--method", "opro", "--score_size", "7"], 7),
         ]
     ):
-        assert main([*argv, "--log_dir", str(tmp_path / str(n))], methods=methods) == 0
-        assert runner.calls[-1][0].score_size == expected
+        assert main([*argv, "--log_dir", str(tmp_path / str(n))], methods=_recording(runner)) == 0
+        assert runner.calls[-1].score_size == expected
 
 
 def test_the_command_line_overrides_a_methods_default(tmp_path: Path) -> None:
     runner = Recorder()
-    methods = tuple(replace(m, run=runner) for m in METHODS)
     argv = ["--method", "promptagent", "--depth", "9", "--k", "4", "--log_dir", str(tmp_path)]
-    assert main(argv, methods=methods) == 0
-    [(args, _)] = runner.calls
-    assert (args.depth, args.k, args.n_iters) == (9, 4, 12)
+    assert main(argv, methods=_recording(runner)) == 0
+    [settings] = runner.calls
+    assert (settings.depth, settings.n_iters) == (9, 12)  # --k: not a PromptAgent setting
 
 
 def test_the_registry_holds_exactly_the_methods_of_the_expected_table() -> None:

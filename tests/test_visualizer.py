@@ -17,6 +17,7 @@ from drpo.visualize.page_data import layout, page_data, prompt_of
 from drpo.visualize.reasoners_format import tree_log
 from drpo.visualize.terminal import compare_table, trace_table
 from search import MCTS, BeamSearch, TreeRecord, save_artifacts
+from search.tree_json import NodeRecord
 from world_model.toy import prompt_building
 
 REPO = Path(__file__).resolve().parents[1]
@@ -62,11 +63,34 @@ def test_layout_puts_parents_above_their_children() -> None:
     assert len(positions) == len(record.nodes)
     for node in record.nodes:
         kids = [positions[c.id][0] for c in record.children(node.id)]
-        if kids:
-            assert min(kids) <= positions[node.id][0] <= max(kids)
+        if kids:  # in order, the parent above their middle
+            assert kids == sorted(kids) and positions[node.id][0] == (kids[0] + kids[-1]) / 2
         assert positions[node.id][1] == node.depth
-    leaves = sorted(positions[n.id][0] for n in record.nodes if not record.children(n.id))
-    assert leaves == [float(i) for i in range(len(leaves))]
+    for level in {n.depth for n in record.nodes}:  # no two nodes of a level closer than 1
+        xs = sorted(positions[n.id][0] for n in record.nodes if n.depth == level)
+        assert all(b - a >= 1 for a, b in zip(xs, xs[1:]))
+    assert min(x for x, _ in positions.values()) == 0
+
+
+def _node(node: int, parent: int | None, depth: int) -> NodeRecord:
+    return NodeRecord(id=node, parent=parent, depth=depth, action=None, state=f"prompt {node}",
+                      expanded=True, is_terminal=False, reward=1.0, reward_details={},
+                      fast_reward=None, fast_reward_details={}, visits=0, q=None,
+                      cum_reward=None)  # fmt: skip
+
+
+def test_a_deep_path_with_short_side_branches_stays_narrow() -> None:
+    """A tree like DRPO's beam (one long path, a leaf beside each step) takes half a column
+    per step (each parent above its two children's middle), not a column per leaf."""
+    nodes, parent = [], None
+    for step in range(30):
+        for node in (2 * step, 2 * step + 1) if step else (0,):
+            nodes.append(_node(node, parent, step))
+        parent = 2 * step
+    record = TreeRecord(algorithm="BeamSearch", settings={}, cum_reward=1.0, best_path=(0, 2),
+                        nodes=tuple(nodes))  # fmt: skip
+    positions = layout(record)
+    assert max(x for x, _ in positions.values()) == 15  # 30 leaves
 
 
 def test_page_data_carries_details_best_path_and_series() -> None:
@@ -184,9 +208,9 @@ def _run(tmp_path: Path, name: str, *args: str, judge=None, monkeypatch=None) ->
     from drpo.cli import main
 
     if judge is not None:
-        from drpo.sim.model import SimulatedLLM
+        from drpo.methods.drpo import sim as drpo_sim
 
-        monkeypatch.setattr(SimulatedLLM, "_judge", judge)
+        monkeypatch.setattr(drpo_sim, "judge", judge)
     main(["--log_dir", str(tmp_path / name), "--disable_tqdm", *args])
     return tmp_path / name
 
@@ -202,10 +226,43 @@ def test_the_trace_picks_its_columns_by_method(tmp_path: Path, capsys) -> None:
     assert "aspects" not in table and "None" not in table
 
 
+def test_the_trace_says_what_its_value_and_its_numbers_are(tmp_path: Path, capsys) -> None:
+    from drpo.visualize.cli import main as visualize
+
+    pa = _run(tmp_path, "pa", "--method", "promptagent", "--n_iters", "2", "--depth", "2")
+    drpo = _run(tmp_path, "drpo", "--depth", "2")
+    capsys.readouterr()
+    assert visualize([str(pa), "--trace"]) == 0
+    first, head = capsys.readouterr().out.splitlines()[:2]
+    assert first.startswith("MCTS: best path, value ")
+    assert first.endswith("(the sum of the rewards along the path, each an eval accuracy, so "
+                          "not itself an accuracy)")  # fmt: skip
+    assert head.endswith(" prompt chars")
+    assert visualize([str(drpo), "--trace"]) == 0
+    first, head = capsys.readouterr().out.splitlines()[:2]
+    assert first.endswith("(the mean of the rewards along the path, each a judge score from 1 "
+                          "to 5)")  # fmt: skip
+    assert head.endswith(" prompt chars")
+    assert visualize([str(drpo), "--compare", str(pa)]) == 0
+    assert capsys.readouterr().out.splitlines()[0].count("prompt chars") == 2
+
+
+def test_a_node_that_keeps_its_parents_prompt_is_marked_unchanged() -> None:
+    same, more = (NodeRecord(**{**vars(_node(i, 0, 1)), "state": text})
+                  for i, text in ((1, "prompt 0"), (2, "prompt 0 and more")))  # fmt: skip
+    nodes = (_node(0, None, 0), same, more)
+    record = TreeRecord(algorithm="BeamSearch", settings={}, cum_reward=1.0, best_path=(0, 1),
+                        nodes=nodes)  # fmt: skip
+    details = {n["id"]: n["details"] for n in page_data(record)["nodes"]}
+    assert details[1].get("unchanged") is True and details[1]["diff"] == []
+    assert "unchanged" not in details[2]
+    assert details[2]["diff"] == [["same", "prompt 0"], ["ins", " and more"]]
+
+
 def test_an_errored_step_shows_its_error_not_a_bare_zero(tmp_path, capsys, monkeypatch) -> None:
     from drpo.visualize.cli import main as visualize
 
-    run = _run(tmp_path, "broken", "--depth", "2", judge=lambda self, text: "Nice answer!",
+    run = _run(tmp_path, "broken", "--depth", "2", judge=lambda request: "Nice answer!",
                monkeypatch=monkeypatch)  # fmt: skip
     capsys.readouterr()
     assert visualize([str(run), "--trace"]) == 0

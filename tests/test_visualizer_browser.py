@@ -4,8 +4,6 @@ node, highlights the best path, shows a node's details on click, and runs no LLM
 
 from __future__ import annotations
 
-import os
-import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,17 +11,15 @@ from typing import Any
 
 import pytest
 from drpo_helpers import drpo_pieces
+from prerequisites import CHROMEDRIVER, CHROMIUM, skip_without_chromium
 from test_visualizer import EVIL, evil_record
 
 from drpo.visualize.cli import main as visualize
 from search import MCTS, BeamSearch, save_artifacts
 from world_model import Reasoner
 
-CHROMIUM, DRIVER = shutil.which("chromium"), shutil.which("chromedriver")
-if not (CHROMIUM and DRIVER):
-    if os.environ.get("CI"):
-        raise RuntimeError("CI needs chromium and chromedriver (Debian: chromium chromium-driver)")
-    pytest.skip("chromium or chromedriver is not installed", allow_module_level=True)
+skip_without_chromium()
+DRIVER = CHROMEDRIVER
 
 from selenium import webdriver  # noqa: E402
 from selenium.webdriver.chrome.service import Service  # noqa: E402
@@ -134,3 +130,77 @@ def test_llm_text_is_shown_never_run(browser: Any, tmp_path: Path) -> None:
     assert "</script><script>window.__pwned=1</script>" in panel and "javascript:alert(1)" in panel
     assert EVIL.split(">")[0] in panel
     assert browser.find_elements(By.CSS_SELECTOR, "#details img") == []
+
+
+# ---- legible at 1400x1000: the default DRPO run's beam tree and PromptAgent's MCTS tree -----
+@pytest.fixture(scope="module")
+def method_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """tree.html of `python train.py` (DRPO, beam search, depth 20) and of `--method
+    promptagent` (MCTS), on the simulated LLM."""
+    from drpo.cli import main as train
+
+    pages = {}
+    for name, argv in (("drpo-beam", []), ("promptagent-mcts", ["--method", "promptagent"])):
+        log_dir = tmp_path_factory.mktemp(name) / "run"
+        assert train(["--disable_tqdm", *argv, "--log_dir", str(log_dir)]) == 0
+        assert visualize([str(log_dir)]) == 0
+        pages[name] = log_dir / "tree.html"
+    return pages
+
+
+def _at_1400_by_1000(browser: Any, page: Path) -> None:
+    browser.execute_cdp_cmd(
+        "Emulation.setDeviceMetricsOverride",
+        {"width": 1400, "height": 1000, "deviceScaleFactor": 1, "mobile": False},
+    )
+    _open(browser, page)
+
+
+LABEL_BOXES = """
+return [...document.querySelectorAll('#tree .edge-label')].map(t => {
+  const r = t.getBoundingClientRect();
+  return {text: t.textContent, x: r.left, y: r.top, w: r.width, h: r.height,
+          shown: getComputedStyle(t).display !== 'none'};
+});
+"""
+
+
+@pytest.mark.parametrize("name", ["drpo-beam", "promptagent-mcts"])
+def test_every_reward_label_is_readable_and_clear_of_the_others(
+    browser: Any, method_runs: dict[str, Path], name: str
+) -> None:
+    _at_1400_by_1000(browser, method_runs[name])
+    try:
+        boxes = browser.execute_script(LABEL_BOXES)
+        assert len(boxes) > 10 and all(b["shown"] for b in boxes)
+        assert min(b["h"] for b in boxes) >= 11, "labels at least 11 screen pixels high"
+        for i, a in enumerate(boxes):
+            for b in boxes[i + 1 :]:
+                apart = (a["x"] + a["w"] <= b["x"] or b["x"] + b["w"] <= a["x"]
+                         or a["y"] + a["h"] <= b["y"] or b["y"] + b["h"] <= a["y"])  # fmt: skip
+                assert apart, f"labels {a} and {b} overlap"
+    finally:
+        browser.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+
+
+def test_the_header_explains_the_path_value_and_the_panel_rounds_it(
+    browser: Any, method_runs: dict[str, Path]
+) -> None:
+    _open(browser, method_runs["promptagent-mcts"])
+    header = browser.find_element(By.CSS_SELECTOR, "header .meta").text
+    assert ("best path value 2.5 (the sum of the rewards along the path, each an eval "
+            "accuracy, so not itself an accuracy)") in header  # fmt: skip
+    _open(browser, method_runs["drpo-beam"])
+    header = browser.find_element(By.CSS_SELECTOR, "header .meta").text
+    assert "(the mean of the rewards along the path, each a judge score from 1 to 5)" in header
+    panel = browser.find_element(By.ID, "details").text  # the best path's last node
+    assert "path value: 4.472\n" in panel
+
+
+def test_an_unchanged_prompt_says_so_instead_of_repeating_its_text(
+    browser: Any, method_runs: dict[str, Path]
+) -> None:
+    _open(browser, method_runs["drpo-beam"])  # its last node keeps its parent's prompt
+    panel = browser.find_element(By.ID, "details").text
+    assert "change from the parent's prompt: none (the same prompt as the parent's)" in panel
+    assert browser.find_elements(By.CSS_SELECTOR, "#details .diff") == []

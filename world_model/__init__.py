@@ -5,6 +5,7 @@ This package depends on nothing else of ours: `search` builds on it, `drpo` buil
 
 from world_model.adapters import from_reasoners
 from world_model.base import (
+    STOP_REASONS,
     Action,
     AlgorithmOutput,
     Example,
@@ -20,6 +21,7 @@ from world_model.checker import check_world_model
 from world_model.frontier import ContractError
 
 __all__ = [
+    "STOP_REASONS",
     "Action",
     "AlgorithmOutput",
     "ContractError",

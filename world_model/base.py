@@ -29,6 +29,13 @@ Trace = tuple[list[Any], list[Any]]
 Scored = tuple[float, dict[str, Any]]
 #: One `reward` request in a frontier: (state, action, keyword arguments for `reward`).
 RewardRequest = tuple[Any, Any, Mapping[str, Any]]
+#: Why a search stopped: it ran its full length (``"depth"``: every level, every iteration),
+#: its budget was spent (``"budget"``), every path ended in a terminal state (``"terminal"``),
+#: no state left had an action (``"no_actions"``), or the world asked it to stop for another
+#: reason (``"interrupted"``).
+STOP_REASONS = ("depth", "budget", "terminal", "no_actions", "interrupted")
+#: The reasons a world may give in `WorldModel.stop_requested`.
+STOP_REQUESTS = ("budget", "interrupted")
 
 
 class WorldModel(ABC, Generic[State, Action, Example]):
@@ -48,7 +55,18 @@ class WorldModel(ABC, Generic[State, Action, Example]):
 
     @abstractmethod
     def is_terminal(self, state: State) -> bool:
-        """Whether `state` ends a path (the search may also stop earlier at its depth limit)."""
+        """Whether `state` ends a path (the search may also stop earlier at its depth limit).
+
+        A world that asks searches to stop (`stop_requested`) answers True here too once it
+        has asked, so that an algorithm that never asks (llm-reasoners' own) ends every path
+        there; it then says the state's own terminality in `is_terminal_state`."""
+
+    def is_terminal_state(self, state: State) -> bool:
+        """Whether `state` itself ends a path, whatever the world's stop request: what our
+        algorithms ask (they learn of a stop from `stop_requested`, so that their result
+        says why they stopped and the tree keeps each state's own terminality). The default
+        is `is_terminal`; a world whose `is_terminal` also reports its stop overrides it."""
+        return self.is_terminal(state)
 
     def update_example(self, example: Example, prompt: Any = None) -> None:
         """Set the example (and optionally the prompt) the next search works on."""
@@ -61,6 +79,14 @@ class WorldModel(ABC, Generic[State, Action, Example]):
     ) -> list[tuple[State, dict[str, Any]]]:
         """`step` for a whole frontier; override to batch the work behind it."""
         return [self.step(state, action) for state, action in pairs]
+
+    def stop_requested(self) -> str | None:
+        """Whether the search must stop now, and why: ``"budget"`` (what it may spend is
+        spent) or ``"interrupted"``; None (the default) to go on. A search asks after each
+        frontier it evaluates and then ends with the tree it has, its result saying why.
+        States stay what they are: a spent budget ends the search, not the paths. For the
+        algorithms that never ask, `is_terminal` says True once this says a reason."""
+        return None
 
 
 class SearchConfig(ABC, Generic[State, Action, Example]):

@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from numbers import Real
 from typing import Any
 
-from world_model.base import RewardRequest, Scored
+from world_model.base import STOP_REQUESTS, RewardRequest, Scored, WorldModel
 
 
 class ContractError(TypeError):
@@ -80,12 +80,17 @@ def check_actions(owner: Any, method: str, out: Any) -> list[Any]:
 
 
 def is_terminal(world: Any, state: Any) -> bool:
-    out = world.is_terminal(state)
+    """Whether `state` itself ends a path: the world's `is_terminal_state` where it has one
+    (a world that also reports its stop request in `is_terminal`, for the algorithms that
+    never ask `stop_requested`), else its `is_terminal`."""
+    own = getattr(type(world), "is_terminal_state", WorldModel.is_terminal_state)
+    method = "is_terminal" if own is WorldModel.is_terminal_state else "is_terminal_state"
+    out = getattr(world, method)(state)
     if type(out) is bool:
         return out
     if not isinstance(out, (bool, int)) and type(out).__name__ != "bool_":
         raise ContractError(
-            f"{type(world).__name__}.is_terminal must return a bool; got {_short(out)}"
+            f"{type(world).__name__}.{method} must return a bool; got {_short(out)}"
         )
     return bool(out)
 
@@ -156,3 +161,18 @@ def root_reward(config: Any, state: Any) -> Scored:
 def extends_depth(config: Any, state: Any) -> bool:
     method = getattr(config, "extends_depth", None)
     return bool(method(state)) if method is not None else False
+
+
+def stop_requested(world: Any) -> str | None:
+    """The world's request to end the search now (``"budget"``, ``"interrupted"``) or None; a
+    world without `stop_requested` (one written for llm-reasoners) never asks."""
+    method = getattr(world, "stop_requested", None)
+    if method is None:
+        return None
+    out = method()
+    if out is not None and out not in STOP_REQUESTS:
+        raise ContractError(
+            f"{type(world).__name__}.stop_requested must return None or one of "
+            f"{', '.join(STOP_REQUESTS)}; got {_short(out)}"
+        )
+    return out

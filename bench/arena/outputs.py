@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from bench.arena import collect, grid, plots, report, results, svg
+from drpo.methods.runner import SIMULATED_FIGURES
 from search.artifacts import write_atomic
 
 RESULTS = "arena_results.json"
@@ -92,4 +93,6 @@ def write_outputs(out: Path, spec: grid.Grid, records: Sequence[collect.RunRecor
     print(results.text_table(table))
     for task, methods in ranks.items():
         print(f"ranking on {task}: {', '.join(methods) or '(no finished runs)'}")
+    if simulated:
+        print(SIMULATED_FIGURES)
     print(f"report: {out / REPORT}; results: {out / RESULTS}; figures: {', '.join(files)}")

@@ -330,5 +330,6 @@ class LLM:
             first_try=sum(a.ok and a.attempts == 1 for a in flat),
             well_formed=len(flat) - malformed_first,
             unusable=sum(not a.ok for a in flat),
+            reasons=[a.error for a in flat if a.error is not None],
         )
         return out

@@ -3,7 +3,7 @@ method adds), where it runs, and how it samples."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -15,12 +15,14 @@ from drpo.llm.client import LLM
 from drpo.llm.llamacpp_backend import LOCAL_TIMEOUT_S, LlamaCppBackend, check_gguf
 from drpo.llm.offline_backend import CacheOnlyBackend
 from drpo.llm.openai_backend import OpenAIBackend, parse_base_urls
-from drpo.llm.sim_backend import SimBackend
 from drpo.llm.types import LLMConfigError
 from drpo.llm.usage import UsageTracker
 from drpo.llm.vllm_backend import VLLMBackend
 
 BACKENDS = ("sim", "openai", "llamacpp", "vllm")
+#: Backends that come from outside the LLM layer, by kind: the simulated LLM registers itself
+#: here when drpo.sim.backend is imported (this layer knows no simulator).
+_REGISTERED: dict[str, Callable[[RoleSettings], Backend]] = {}
 #: Seconds per request to a server (a local llama.cpp server gets LOCAL_TIMEOUT_S).
 REMOTE_TIMEOUT_S = 120.0
 
@@ -113,6 +115,8 @@ class BackendPool:
 
 
 def make_backend(settings: RoleSettings) -> Backend:
+    """The backend of a role: the LLM layer's own (openai, llamacpp, vllm, or the cache only
+    when offline), or one registered by `register_backend` (sim)."""
     patience = {"max_retries": settings.max_retries, "backoff_s": settings.retry_backoff_s,
                 "max_wait_s": settings.max_wait_s}  # fmt: skip
     if settings.offline:
@@ -141,7 +145,18 @@ def make_backend(settings: RoleSettings) -> Backend:
             tensor_parallel_size=settings.num_gpus,
             gpu_memory_utilization=settings.gpu_memory_utilization,
         )
-    return SimBackend(settings.model, seed=settings.seed, knowledge=settings.knowledge)
+    factory = _REGISTERED.get(settings.backend)
+    if factory is None:
+        raise LLMConfigError(f"no {settings.backend!r} backend is registered (import the "
+                             "module that provides it, e.g. drpo.sim.backend)")  # fmt: skip
+    return factory(settings)
+
+
+def register_backend(kind: str, factory: Callable[[RoleSettings], Backend]) -> None:
+    """Makes `kind` (one of BACKENDS) a backend that `factory(settings)` builds."""
+    if kind not in BACKENDS:
+        raise ValueError(f"unknown backend kind {kind!r}; choose from {', '.join(BACKENDS)}")
+    _REGISTERED[kind] = factory
 
 
 def make_llms(

@@ -4,9 +4,10 @@ the search budget (calls, tokens or dollars) that ends a search at a frontier's 
 from __future__ import annotations
 
 import json
+import re
 import threading
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -129,6 +130,12 @@ class SearchBudget:
                 for name, limit in self.limits().items() if limit is not None}  # fmt: skip
 
 
+def _shape(reason: str) -> str:
+    """A reason without its numbers: 'has 2400 characters' and 'has 2517 characters' are
+    the same reason."""
+    return re.sub(r"\d+", "#", reason)
+
+
 @dataclass
 class RoleUsage:
     role: str
@@ -147,6 +154,7 @@ class RoleUsage:
     json_well_formed: int = 0  # of them, JSON within its schema at the first try (whether
     # or not the method then used it: a proposal can be well-formed and still no prompt)
     json_unusable: int = 0  # of them, unusable after every re-ask
+    unusable_reasons: dict[str, int] = field(default_factory=dict)  # why, commonest first
     cost_usd: float = 0.0
     priced: bool = True
 
@@ -291,15 +299,22 @@ class UsageTracker:
         first_try: int,
         well_formed: int,
         unusable: int,
+        reasons: Sequence[str] = (),
     ) -> None:
         """JSON samples read: how many, usable at the first try, within their schema at the
-        first try, and unusable after every re-ask."""
+        first try, and unusable after every re-ask (`reasons`: why, one per unusable sample;
+        reasons that differ only in their numbers count as one, under the first seen)."""
         with self._lock:
             row = self._row(role, model)
             row.json_answers += answers
             row.json_first_try += first_try
             row.json_well_formed += well_formed
             row.json_unusable += unusable
+            for reason in reasons:
+                shape = _shape(reason)
+                seen = next((r for r in row.unusable_reasons if _shape(r) == shape), reason)
+                row.unusable_reasons[seen] = row.unusable_reasons.get(seen, 0) + 1
+            row.unusable_reasons = dict(sorted(row.unusable_reasons.items(), key=lambda kv: -kv[1]))
 
     def record_hits(self, role: str, model: str, hits: int) -> None:
         with self._lock:
@@ -307,7 +322,10 @@ class UsageTracker:
 
     def rows(self) -> list[RoleUsage]:
         with self._lock:
-            return [RoleUsage(**vars(row)) for row in self._rows.values()]
+            return [
+                RoleUsage(**{**vars(row), "unusable_reasons": dict(row.unusable_reasons)})
+                for row in self._rows.values()
+            ]
 
     def summary(self) -> dict[str, Any]:
         """A JSON-friendly summary: per role and model, and totals."""

@@ -10,14 +10,13 @@ proposed again pays nothing for the minibatches it was scored on before).
 
 from __future__ import annotations
 
-import argparse
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from drpo.llm._loop import run_sync
-from drpo.methods.spec import Option
+from drpo.methods.declare import setting
 from drpo.methods.task_scoring import TaskScorer
 from drpo.methods.tasks import Example
 from search.bandit import STRATEGIES, ArmStats, BanditResult, select
@@ -54,13 +53,15 @@ class BanditSettings:
 
 @dataclass(frozen=True, kw_only=True)
 class SelectionSettings:
-    """A run's `--selection` and bandit settings (a part of its settings)."""
+    """A run's `--selection` and bandit settings (a part of its settings). Each method that
+    has them declares their defaults with `selection_setting`, `rounds_setting`, ...: the
+    fields here have none."""
 
-    selection: str = "full"
-    bandit_rounds: int = 8
-    bandit_arms: int = 8
-    bandit_samples: int = 5
-    ucb_c: float = 1.0
+    selection: str
+    bandit_rounds: int
+    bandit_arms: int
+    bandit_samples: int
+    ucb_c: float
 
     def bandit(self) -> BanditSettings | None:
         """The bandit's settings, None for full scoring; ValueError for bad ones."""
@@ -76,26 +77,35 @@ class SelectionSettings:
         return settings
 
 
-def selection_options(
-    *, selection: str, rounds: int, arms: int, samples: int = 5, c: float = 1.0
-) -> tuple[Option, ...]:
-    """The flags of a method that can select with a bandit, with its defaults (several
-    methods declare them, each with its own defaults: train.py shows each flag once)."""
-    return (
-        Option("selection", default=selection, choices=SELECTIONS,
-               help="how a search level's candidates are scored: each on the whole eval "
-               "split, or a bandit over eval minibatches (UCB or successive rejects)"),
-        Option("bandit_rounds", default=rounds, type=int, help="bandit rounds per selection"),
-        Option("bandit_arms", default=arms, type=int, help="prompts a bandit round scores"),
-        Option("bandit_samples", default=samples, type=int, help="eval examples per pull"),
-        Option("ucb_c", default=c, type=float, help="UCB's exploration weight"),
-    )  # fmt: skip
+def selection_setting(default: str) -> Any:
+    """`--selection`, with a method's default."""
+    return setting(
+        default,
+        choices=SELECTIONS,
+        per_method=True,
+        help="how a search level's candidates are scored: each on the whole eval split, or "
+        "a bandit over eval minibatches (UCB or successive rejects)",
+    )
 
 
-def selection_args(args: argparse.Namespace) -> dict[str, Any]:
-    """The `SelectionSettings` of train.py's parsed arguments."""
-    names = ("selection", "bandit_rounds", "bandit_arms", "bandit_samples", "ucb_c")
-    return {name: getattr(args, name) for name in names}
+def rounds_setting(default: int) -> Any:
+    """`--bandit_rounds`, with a method's default."""
+    return setting(default, help="bandit rounds per selection", per_method=True)
+
+
+def arms_setting(default: int) -> Any:
+    """`--bandit_arms`, with a method's default."""
+    return setting(default, help="prompts a bandit round scores", per_method=True)
+
+
+def samples_setting(default: int = 5) -> Any:
+    """`--bandit_samples`, with a method's default."""
+    return setting(default, help="eval examples per pull", per_method=True)
+
+
+def ucb_c_setting(default: float = 1.0) -> Any:
+    """`--ucb_c`, with a method's default."""
+    return setting(default, help="UCB's exploration weight", per_method=True)
 
 
 @dataclass(frozen=True)

@@ -1,20 +1,23 @@
-"""What the methods' runners share: settings from train.py's parsed arguments (the roles'
-models, the run's common settings, a task's data), the log dir, and how a run ends (its
-closing lines, or one line on stderr and an exit code)."""
+"""What every method's run shares: the roles' models made from the settings, the log dir
+and its args.txt, the run itself (`run_method`), and how a run ends (its closing lines, or
+one line on stderr and an exit code)."""
 
 from __future__ import annotations
 
-import argparse
+import difflib
 import json
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 from drpo.llm import BudgetExceeded, LLMConfigError, LLMError, RoleSettings
 from drpo.llm.llamacpp_backend import DEFAULT_SLOTS, server_props
 from drpo.llm.openai_backend import parse_base_urls
-from drpo.run_context import CHECKPOINT
+from drpo.methods.declare import flag_values
+from drpo.methods.spec import MethodSpec
+from drpo.run_context import CHECKPOINT, RunSettings
 from drpo.run_dir import RunDirError, prepare_log_dir, write_args
 
 
@@ -31,16 +34,40 @@ def provenance(summary: Any) -> tuple[str, str]:
     return where, resumed
 
 
-def print_ending(summary: Any, label: str, file: str, prompt: str) -> None:
-    """The lines every method's run ends with: its prompt and the file that holds it, the
-    usage table, and the folder of the artefacts."""
+#: Under a simulated run's accuracies (and the arena's simulated table): what they can say.
+SIMULATED_FIGURES = (
+    "simulated figures: the simulated task model rewards the number of generic reasoning "
+    "hints in a prompt, so every method reaches about the same accuracies; they show that the "
+    "runs work, not which method is better"
+)
+
+
+def print_ending(
+    summary: Any, label: str, file: str, prompt: str, *, unchanged: str | None = None
+) -> None:
+    """The lines every method's run ends with: its prompt and the file that holds it (with,
+    when the run ends on its initial prompt, one line saying why: `unchanged` names what the
+    prompts were judged on), the usage table, and the folder of the artefacts."""
     print(f"{label} ({summary.log_dir / file}):")
     print(prompt)
+    if unchanged is not None:
+        print(why_unchanged(Path(summary.log_dir), judged_on=unchanged))
     print(summary.usage_table)
-    line = budget_line(Path(summary.log_dir))
-    if line:
-        print(line)
+    for line in (budget_line(Path(summary.log_dir)), stop_line(Path(summary.log_dir))):
+        if line:
+            print(line)
     print(f"artefacts: {summary.log_dir}")
+
+
+def stop_line(log_dir: Path) -> str | None:
+    """Why the search stopped and what it bought (summary.json), when the run recorded it."""
+    try:
+        report = json.loads((log_dir / "summary.json").read_text(encoding="utf-8"))
+        reason, bought = report["stop_reason"], report["search_bought"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return (f"stop_reason: {reason} ({bought['expansions']} expansions, "
+            f"{bought['evaluated_prompts']} evaluated prompts)")  # fmt: skip
 
 
 def budget_line(log_dir: Path) -> str | None:
@@ -55,9 +82,60 @@ def budget_line(log_dir: Path) -> str | None:
         return None
     spent = ", ".join(f"{report['search'][k]:g} {k} of {v:g}" for k, v in limits.items())
     how = "stopped on its budget" if report["stopped_on_budget"] else "ended within its budget"
+    bought = report.get("bought")
+    if bought:
+        spent += (f", which bought {bought['expansions']} expansions and "
+                  f"{bought['evaluated_prompts']} evaluated prompts")  # fmt: skip
     test = report["test"]
     return (f"the search {how}: {spent}; the test scoring after it {test['calls']} calls, "
             f"{test['tokens']} tokens, apart")  # fmt: skip
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def why_unchanged(log_dir: Path, *, judged_on: str) -> str:
+    """One line on why a run ended on its initial prompt, from its usage.json and
+    summary.json (see `unchanged_reason`)."""
+    usage = _read_json(log_dir / "usage.json")
+    summary = _read_json(log_dir / "summary.json")
+    return "why the prompt is unchanged: " + unchanged_reason(usage, summary, judged_on=judged_on)
+
+
+def unchanged_reason(
+    usage: Mapping[str, Any], summary: Mapping[str, Any], *, judged_on: str
+) -> str:
+    """Why a run ended on its initial prompt: every optimiser answer was refused (with the
+    commonest reason), the search stopped on its budget, or nothing it tried scored better
+    on `judged_on`; with the refusals counted when some were refused."""
+    rows = [r for r in usage.get("roles", ()) if r.get("role") == "optimize"]
+    answers = sum(int(r.get("json_answers", 0)) for r in rows)
+    refused = sum(int(r.get("json_unusable", 0)) for r in rows)
+    reasons: dict[str, int] = {}
+    for row in rows:
+        for reason, count in row.get("unusable_reasons", {}).items():
+            reasons[reason] = reasons.get(reason, 0) + int(count)
+    commonest = max(reasons.items(), key=lambda kv: kv[1], default=None)
+    because = (
+        f"; commonest reason ({commonest[1]} of {refused}): {commonest[0]}" if commonest else ""
+    )
+    budget = summary.get("search_budget") or {}
+    if answers and refused == answers:
+        return f"the optimiser's {answers} answer(s) were all refused{because}"
+    refusals = f" ({refused} of {answers} optimiser answer(s) refused{because})" if refused else ""
+    if budget.get("stopped_on_budget"):
+        limits = ", ".join(f"{v:g} {k}" for k, v in budget.get("limits", {}).items()
+                           if v is not None)  # fmt: skip
+        return (f"the search stopped on its budget ({limits}) before any prompt scored better "
+                f"on {judged_on}{refusals}")  # fmt: skip
+    if not answers:
+        return f"the optimiser was not asked for a new prompt{refusals}"
+    return f"no prompt the search tried scored better than the initial one on {judged_on}{refusals}"
 
 
 def failure(exc: Exception) -> int:
@@ -67,14 +145,15 @@ def failure(exc: Exception) -> int:
 
     if isinstance(exc, (RunError, RunDirError, LLMConfigError, ValueError)):
         return fail(str(exc))
+    said = str(exc).rstrip().rstrip(".")  # a sentence follows: one full stop between them
     if isinstance(exc, BudgetExceeded):
-        return fail(f"stopped before exceeding the budget: {exc}. Everything so far is saved; "
+        return fail(f"stopped before exceeding the budget: {said}. Everything so far is saved; "
                     "continue with --resume and a larger --budget_usd", 3)  # fmt: skip
     if isinstance(exc, MostlyFailedError):
-        return fail(f"the run finished, but {exc}. Its artefacts are saved; fix the cause and "
+        return fail(f"the run finished, but {said}. Its artefacts are saved; fix the cause and "
                     "run it again with --resume", 1)  # fmt: skip
     if isinstance(exc, LLMError):
-        return fail(f"{exc}. Everything answered so far is saved; fix the cause and continue "
+        return fail(f"{said}. Everything answered so far is saved; fix the cause and continue "
                     "with --resume", 1)  # fmt: skip
     if isinstance(exc, OSError):
         return fail(f"cannot write the run's files: {exc}")
@@ -112,6 +191,14 @@ def _local_model(text: str, models_dir: str | None, offline: bool = False) -> st
                 f"model {text} is not fetched; run: python -m drpo.models fetch {text}"
             )
         return str(path)
+    if not (offline or text.lower().endswith(".gguf") or Path(text).expanduser().exists()):
+        known = ", ".join(sorted(MODELS))
+        close = difflib.get_close_matches(text, sorted(MODELS), n=1)
+        hint = f"did you mean {close[0]}? " if close else ""
+        raise LLMConfigError(
+            f"--model_path {text!r}: no such GGUF file, and no model of that name; {hint}the "
+            f"known names: {known} (fetch one with: python -m drpo.models fetch NAME)"
+        )
     return text
 
 
@@ -134,89 +221,85 @@ def local_slots(base_url: str | None) -> int | None:
     return total
 
 
-def role_settings(args: argparse.Namespace) -> dict[str, RoleSettings]:
+S = TypeVar("S", bound=RunSettings)
+
+
+def role_settings(settings: RunSettings) -> dict[str, RoleSettings]:
     """The model, backend and connection of each role (base, eval, metrics, optimize)."""
     models = {
-        "base": args.base_model_name,
-        "eval": args.eval_model_name,
-        "metrics": args.metrics_model_name,
-        "optimize": args.optimize_model_name,
+        "base": settings.base_model_name,
+        "eval": settings.eval_model_name,
+        "metrics": settings.metrics_model_name,
+        "optimize": settings.optimize_model_name,
     }
-    offline = args.offline
-    local = _local_model(args.model_path, args.models_dir, offline) if args.model_path else None
-    settings = {}
+    offline = settings.offline
+    local = (
+        _local_model(settings.model_path, settings.models_dir, offline)
+        if settings.model_path
+        else None
+    )
+    out = {}
     for role, model in models.items():
-        base_url = getattr(args, f"{role}_base_url")
-        family = args.base_model_family if role == "base" else None
-        backend = getattr(args, f"{role}_backend")
+        base_url = getattr(settings, f"{role}_base_url")
+        family = settings.base_model_family if role == "base" else None
+        backend = getattr(settings, f"{role}_backend")
         if local is not None and backend is None and base_url is None and model == "sim":
             model, backend = local, "llamacpp"  # --model_path: every role not set otherwise
         elif backend == "llamacpp":
-            model = _local_model(model, args.models_dir, offline)
+            model = _local_model(model, settings.models_dir, offline)
         backend = _backend(model, backend, base_url, family)
-        concurrency = args.concurrency
+        concurrency = settings.concurrency
         if concurrency is None and offline:
             concurrency = 8
         elif concurrency is None:
             concurrency = DEFAULT_SLOTS if backend == "llamacpp" else local_slots(base_url) or 8
-        settings[role] = RoleSettings(
+        out[role] = RoleSettings(
             backend=backend,
             model=model,
             base_url=base_url,
-            api_key_env=args.api_key_env,
+            api_key_env=settings.api_key_env,
             concurrency=concurrency,
-            threads=args.threads,
-            timeout_s=args.timeout,
-            max_wait_s=args.max_wait,
-            max_retries=args.max_retries,
-            retry_backoff_s=args.retry_backoff,
-            num_gpus=args.num_gpus,
-            gpu_memory_utilization=args.gpu_memory_utilization,
-            seed=args.seed,
+            threads=settings.threads,
+            timeout_s=settings.timeout,
+            max_wait_s=settings.max_wait,
+            max_retries=settings.max_retries,
+            retry_backoff_s=settings.retry_backoff,
+            num_gpus=settings.num_gpus,
+            gpu_memory_utilization=settings.gpu_memory_utilization,
+            seed=settings.seed,
             offline=offline,
         )
-    return settings
+    return out
 
 
-def common_settings(args: argparse.Namespace) -> dict[str, Any]:
-    """The settings of a run that every method's settings take."""
-    return {
-        "disable_log": args.disable_log,
-        "disable_tqdm": args.disable_tqdm,
-        "logging_level": args.logging_level,
-        "cache_path": Path(args.cache_path) if args.cache_path else None,
-        "budget_usd": args.budget_usd,
-        "budget_calls": args.budget_calls,
-        "budget_tokens": args.budget_tokens,
-        "budget_search_usd": args.budget_search_usd,
-        "prices": Path(args.prices) if args.prices else None,
-        "seed": args.seed,
-        "resume": args.resume,
-    }
+def with_roles(spec: MethodSpec, settings: S) -> S:
+    """The settings with the roles the method uses made from their model settings (kept
+    when given)."""
+    if settings.roles is not None:
+        return settings
+    if not spec.roles:
+        return replace(settings, roles={})
+    roles = role_settings(settings)
+    return replace(settings, roles={role: roles[role] for role in spec.roles})
 
 
-def task_args(args: argparse.Namespace) -> dict[str, Any]:
-    """The task and its splits, for the methods that optimise a task prompt."""
-    from drpo.methods.tasks import DEMO_TASK
-
-    return {
-        "task": args.task or str(DEMO_TASK),
-        "data_dir": Path(args.data_dir) if args.data_dir else None,
-        "initial_prompt": args.initial_prompt,
-        "train_size": args.train_size,
-        "eval_size": args.eval_size,
-        "test_size": args.test_size,
-        "max_tokens": args.max_tokens,  # the task model's answer limit
-    }
-
-
-def start(args: argparse.Namespace, log_dir: Path) -> Path:
-    """Make the log_dir and record the arguments; a log_dir that already holds a run keeps
+def start(settings: RunSettings, *, method: str) -> Path:
+    """Make the log_dir and record the settings; a log_dir that already holds a run keeps
     its args.txt (the run either refuses to start there or resumes with the same settings)."""
-    log_dir = prepare_log_dir(log_dir)
+    log_dir = prepare_log_dir(settings.log_dir)
     if not (log_dir / CHECKPOINT).exists():
-        write_args(log_dir, vars(args) | {"log_dir": str(log_dir)})
+        write_args(log_dir, {"method": method, **flag_values(settings)})
     return log_dir
+
+
+def run_method(spec: MethodSpec, settings: S) -> Any:
+    """A run of the method: its roles made, its settings checked (before anything is
+    written), its log_dir made with args.txt, then the run; returns the run's summary.
+    Raises what stopped it (`failure` turns that into one line and an exit code)."""
+    settings = with_roles(spec, settings)
+    spec.check(settings)
+    start(settings, method=spec.name)
+    return spec.run(settings)
 
 
 class TaskSummary(Protocol):
@@ -227,6 +310,7 @@ class TaskSummary(Protocol):
     simulated: bool
     resumed_from: int
     usage_table: str
+    initial_prompt: str
     initial_eval: float
     initial_test: float
     test_difference: Any
@@ -239,42 +323,25 @@ class TaskSummary(Protocol):
     def final_prompt(self) -> str: ...
 
 
-S = TypeVar("S")
-R = TypeVar("R", bound=TaskSummary)
+def task_report(
+    title: str, *, noun: str = "prompt", lines: Callable[[Any], Sequence[str]] = lambda s: ()
+) -> Callable[[TaskSummary], None]:
+    """The closing lines of a task-prompt method's run (`lines`: the method's own, after the
+    first)."""
 
+    def report(summary: TaskSummary) -> None:
+        where, resumed = provenance(summary)
+        print(f"{title} on task {summary.task} ran on {where}{resumed}")
+        for line in lines(summary):
+            print(line)
+        print(f"eval accuracy: initial {noun} {summary.initial_eval:.3f}, "
+              f"final {summary.final_eval:.3f}")  # fmt: skip
+        print(f"test accuracy: initial {noun} {summary.initial_test:.3f}, "
+              f"final {summary.final_test:.3f}; difference {summary.test_difference}")  # fmt: skip
+        if summary.simulated:
+            print(SIMULATED_FIGURES)
+        unchanged = summary.final_prompt.strip() == summary.initial_prompt.strip()
+        print_ending(summary, f"final {noun}", "best_prompt.txt", summary.final_prompt,
+                     unchanged="the eval split" if unchanged else None)  # fmt: skip
 
-def run_task_method(
-    args: argparse.Namespace,
-    log_dir: Path,
-    *,
-    title: str,
-    settings: Callable[[dict[str, Any]], S],
-    prepare: Callable[[S], object],
-    execute: Callable[[S], R],
-    noun: str = "prompt",
-    lines: Callable[[R], Sequence[str]] = lambda summary: (),
-) -> int:
-    """A task-prompt method's run: its settings, made by `settings` from the shared ones
-    (the base and optimiser roles, the task's data, the run's settings), checked by
-    `prepare` before anything is written; the log dir; the run; and its closing lines
-    (`lines`: the method's own, after the first), or one line and an exit code."""
-    try:
-        roles = role_settings(args)
-        shared = {"roles": {"base": roles["base"], "optimize": roles["optimize"]},
-                  **task_args(args), "log_dir": log_dir, **common_settings(args)}  # fmt: skip
-        made = settings(shared)
-        prepare(made)
-        start(args, log_dir)
-        summary = execute(made)
-    except (Exception, KeyboardInterrupt) as exc:  # one line and an exit code; bugs re-raised
-        return failure(exc)
-    where, resumed = provenance(summary)
-    print(f"{title} on task {summary.task} ran on {where}{resumed}")
-    for line in lines(summary):
-        print(line)
-    print(f"eval accuracy: initial {noun} {summary.initial_eval:.3f}, "
-          f"final {summary.final_eval:.3f}")  # fmt: skip
-    print(f"test accuracy: initial {noun} {summary.initial_test:.3f}, "
-          f"final {summary.final_test:.3f}; difference {summary.test_difference}")  # fmt: skip
-    print_ending(summary, f"final {noun}", "best_prompt.txt", summary.final_prompt)
-    return 0
+    return report

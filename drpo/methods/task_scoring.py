@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from drpo.interrupts import interrupt_requested
 from drpo.llm import LLM, ChatRequest
 from drpo.methods.tasks import Example, Task, extract_answer, is_correct
 from search.artifacts import write_atomic
@@ -147,9 +148,12 @@ class TaskPromptWorld(WorldModel):
     """The shared part of the task-prompt worlds (PromptAgent, GPO, ...): a task, a scorer,
     the initial prompt, and `on_frontier`, which a subclass calls with the depth reached
     after each evaluated frontier. It passes the run's hook the best eval accuracy so far
-    (for the anytime trace) and learns whether the search budget is spent: from then on every
-    state is terminal, so the search stops expanding at that frontier's boundary. Otherwise
-    paths end at the search's depth limit, never in the world."""
+    (for the anytime trace) and learns whether the search budget is spent: from then on it
+    asks the search to stop (`stop_requested` says ``"budget"``; after a Ctrl-C
+    ``"interrupted"``), so the search ends at that frontier's boundary and its result says
+    so. Paths end at the search's depth limit, never in the world (`is_terminal_state`); for
+    an algorithm that never asks (llm-reasoners' own), `is_terminal` is True once the world
+    asks to stop."""
 
     def __init__(
         self,
@@ -179,5 +183,16 @@ class TaskPromptWorld(WorldModel):
         default the best accuracy any prompt scored on the eval split (None before any)."""
         return self.scorer.best_on(self.task.eval)
 
+    def is_terminal_state(self, state: Any) -> bool:
+        return False  # paths end at the search's depth limit
+
     def is_terminal(self, state: Any) -> bool:
-        return self.budget_spent
+        """True once the world asks the search to stop: an algorithm that never asks
+        (llm-reasoners' own) then ends every path."""
+        return self.stop_requested() is not None
+
+    def stop_requested(self) -> str | None:
+        """``"budget"`` once the search budget is spent, ``"interrupted"`` after a Ctrl-C."""
+        if self.budget_spent:
+            return "budget"
+        return "interrupted" if interrupt_requested() else None

@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from drpo.methods import shared_settings as shared
+from drpo.methods.declare import setting
 from drpo.methods.tasks import DEMO_TASK, Task, TaskError, load_task
 from drpo.run_context import RunError, RunSettings
 from drpo.stats import PairedDifference
@@ -13,13 +15,16 @@ from drpo.stats import PairedDifference
 
 @dataclass(frozen=True, kw_only=True)
 class TaskRunSettings(RunSettings):
-    task: str = str(DEMO_TASK)
-    data_dir: Path | None = None
-    initial_prompt: str | None = None  # default: the task's description
-    train_size: int | None = None
-    eval_size: int = 30
-    test_size: int = 60
-    max_tokens: int = 512  # the task model's answer limit
+    """What every task-prompt method's settings hold: the task, its splits, the prompt the
+    search starts from and the task model's answer limit."""
+
+    task: str = setting(str(DEMO_TASK), help="a task file, or a task name in --data_dir")
+    data_dir: Path | None = shared.data_dir()
+    initial_prompt: str | None = setting(None, help="default: the task's description")
+    train_size: int | None = setting(None, help="default: all the rest")
+    eval_size: int = setting(30)
+    test_size: int = shared.test_size(60)
+    max_tokens: int = shared.max_tokens()  # the task model's answer limit
 
     def load_task(self) -> Task:
         """The task, split with the run's seed; RunError naming the file when it cannot."""

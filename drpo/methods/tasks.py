@@ -261,8 +261,35 @@ def resolve_task_path(task: str, data_dir: str | Path | None) -> Path:
             candidate = Path(data_dir) / f"{task}{suffix}"
             if candidate.is_file():
                 return candidate
+    for folder in (path, Path(data_dir) / task if data_dir is not None else None):
+        if folder is not None and folder.is_dir():
+            raise TaskError(_a_folder(task, folder, inside=folder != path))
     where = f" or in {data_dir}" if data_dir else " (give --data_dir to look up a task by name)"
     raise TaskError(f"no task file {task!r}{where}")
+
+
+def _a_folder(task: str, folder: Path, *, inside: bool) -> str:
+    """The error for a --task that names a folder (`inside` --data_dir): what --task
+    expects, and the tasks the folder holds, if any, as --data_dir and --task NAME."""
+    names = sorted(p.stem for p in folder.iterdir() if p.suffix in (".json", ".jsonl"))
+    where = f" in --data_dir ({folder})" if inside else ""
+    expected = (f"--task {task!r} is a directory{where}; --task takes a task file (.json or "
+                ".jsonl) or the name of one in --data_dir")  # fmt: skip
+    if not names:
+        return f"{expected}, and {folder} holds no .json or .jsonl file"
+    shown = ", ".join(names[:6]) + (f" and {len(names) - 6} more" if len(names) > 6 else "")
+    return f"{expected}: e.g. --data_dir {folder} --task {names[0]} (it holds {shown})"
+
+
+def largest_splits(n: int, eval_size: int, test_size: int) -> str:
+    """What fits in `n` examples, for the error on a task too small for its splits: the
+    largest eval and test sizes in the proportion asked that leave one example to train on."""
+    if n < 3:
+        return "a task needs at least 3 examples (1 train, 1 eval, 1 test)"
+    room = n - 1
+    test = min(room - 1, max(1, round(room * test_size / (eval_size + test_size))))
+    return (f"the largest sizes that fit are eval_size={room - test} and test_size={test} "
+            f"(eval_size + test_size <= {room})")  # fmt: skip
 
 
 def load_task(
@@ -297,9 +324,10 @@ def load_task(
         raise TaskError("train, eval and test sizes must be >= 1")
     check_lengths((e.question for e in examples), path, TaskError)
     if len(examples) < eval_size + test_size + 1:
+        fits = largest_splits(len(examples), eval_size, test_size)
         raise TaskError(
             f"{path} has {len(examples)} examples, too few for {eval_size} eval + "
-            f"{test_size} test + at least 1 train"
+            f"{test_size} test + at least 1 train; {fits}"
         )
     order = list(range(len(examples)))
     random.Random(seed).shuffle(order)

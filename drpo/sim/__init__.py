@@ -5,7 +5,8 @@ optimisation can be run, tested and measured with no weights and no API key. Res
 obtained on it are simulated and are labelled so.
 """
 
+from drpo.sim.backend import SimBackend
 from drpo.sim.model import SimulatedLLM
 from drpo.sim.server import AnsweredRequest, ServerSettings, SimServer
 
-__all__ = ["AnsweredRequest", "ServerSettings", "SimServer", "SimulatedLLM"]
+__all__ = ["AnsweredRequest", "ServerSettings", "SimBackend", "SimServer", "SimulatedLLM"]

@@ -38,7 +38,10 @@ main { display: flex; height: 70vh; }
 #tree .node.best circle { fill: #d62728; stroke: #800; }
 #tree .node.unexpanded circle { fill: #eee; }
 #tree .node.selected circle { stroke: #000; stroke-width: 3; }
-#tree .edge-label { font-size: 9px; fill: #666; }
+#tree .edge-label { fill: #333; paint-order: stroke; stroke: #fff; stroke-linejoin: round;
+  dominant-baseline: middle; }
+#tree.no-labels .edge-label { display: none; }
+#label-hint { position: absolute; bottom: 6px; left: 6px; font-size: 12px; color: #666; }
 #controls { position: absolute; top: 6px; left: 6px; }
 #details { flex: 1; padding: 10px 14px; overflow: auto; }
 #details h2 { font-size: 15px; margin: 4px 0; }
@@ -59,8 +62,14 @@ SCRIPT = r"""
   const t0 = performance.now();
   const data = JSON.parse(document.getElementById("tree-data").textContent);
   const NS = "http://www.w3.org/2000/svg";
-  const DX = 40, DY = 80, R = 7;
   const svg = document.getElementById("tree");
+  // Spacing from the panel's size, so that a whole tree of a usual size fits at a scale
+  // where each node's reward label (beside the node, as wide as about 40 screen pixels)
+  // stays clear of its siblings'; the labels keep one screen size at every zoom.
+  const W = svg.clientWidth || 800, H = svg.clientHeight || 600;
+  const DX = Math.min(140, Math.max(48, W / (data.width + 1)));
+  const DY = Math.min(90, Math.max(24, H / (data.height + 0.5)));
+  const R = 7, LABEL_PX = 12, LABEL_ROOM_PX = 40;
   const layer = document.createElementNS(NS, "g");
   svg.appendChild(layer);
   const byId = new Map(data.nodes.map(n => [n.id, n]));
@@ -78,9 +87,8 @@ SCRIPT = r"""
     const best = n.best && p.best;
     el("line", {x1: px(p), y1: py(p), x2: px(n), y2: py(n),
                 class: "edge" + (best ? " best" : "")}, layer);
-    if (labelEdges && n.reward !== null) {
-      const t = el("text", {x: (px(p) + px(n)) / 2 + 3, y: (py(p) + py(n)) / 2,
-                            class: "edge-label"}, layer);
+    if (labelEdges && n.reward !== null) {  // the node's reward, beside it on the right
+      const t = el("text", {x: px(n) + R + 2, y: py(n), class: "edge-label"}, layer);
       t.textContent = n.reward.toFixed(2);
     }
   }
@@ -104,7 +112,19 @@ SCRIPT = r"""
   // zoom and pan on the viewBox
   const width = Math.max(1, data.width) * DX, height = Math.max(1, data.height) * DY;
   let view = {x: -DX, y: -DY / 2, w: width + DX, h: height + DY / 2};
-  const apply = () => svg.setAttribute("viewBox", `${view.x} ${view.y} ${view.w} ${view.h}`);
+  const labels = layer.getElementsByClassName("edge-label");
+  const hint = document.getElementById("label-hint");
+  const apply = () => {
+    svg.setAttribute("viewBox", `${view.x} ${view.y} ${view.w} ${view.h}`);
+    const scale = Math.min(W / view.w, H / view.h);  // screen pixels per unit
+    for (const t of labels) {
+      t.setAttribute("font-size", LABEL_PX / scale);
+      t.setAttribute("stroke-width", 3 / scale);
+    }
+    const room = DX * scale >= LABEL_ROOM_PX;  // labels would overlap their siblings'
+    svg.classList.toggle("no-labels", !room);
+    hint.textContent = labels.length && !room ? "zoom in (+ or the wheel) to read the rewards" : "";
+  };
   apply();
   svg.addEventListener("wheel", ev => {
     ev.preventDefault();
@@ -141,11 +161,14 @@ SCRIPT = r"""
     (parent || panel).appendChild(e);
     return e;
   };
+  // numbers as a reader wants them: at most 3 decimals (4.472, not 4.472222222222223)
+  const round = v => typeof v === "number" && !Number.isInteger(v) ? +v.toFixed(3) : v;
   const field = (name, value, pre) => {
     if (value === undefined || value === null || value === "") return null;
     const box = add("div", null, panel, "field");
     add("span", name + ": ", box, "name");
-    return add(pre ? "pre" : "span", typeof value === "object" ? JSON.stringify(value, null, 1) : value, box);
+    const text = typeof value === "object" ? JSON.stringify(value, (k, v) => round(v), 1) : round(value);
+    return add(pre ? "pre" : "span", text, box);
   };
   function show(n) {
     const d = n.details;
@@ -172,6 +195,7 @@ SCRIPT = r"""
         };
       }
     }
+    if (d.unchanged) field("change from the parent's prompt", "none (the same prompt as the parent's)");
     if (d.diff && d.diff.length) {
       const box = add("div", null, panel, "field");
       add("span", "change from the parent's prompt: ", box, "name");
@@ -216,6 +240,8 @@ def render_page(data: dict[str, Any]) -> str:
     )
     value = data["cum_reward"]
     value = f"{value:.4g}" if isinstance(value, float) else str(value)
+    if data.get("value_note"):
+        value += f" ({data['value_note']})"
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:">
@@ -226,7 +252,7 @@ def render_page(data: dict[str, Any]) -> str:
 <div class="meta">{simulated}{len(data["nodes"])} nodes; best path value {escape(value)}; {escape(facts)}</div></header>
 <main>
 <div id="tree-wrap"><div id="controls"><button id="zoom-in">+</button><button id="zoom-out">-</button><button id="zoom-fit">fit</button></div>
-<svg id="tree" xmlns="http://www.w3.org/2000/svg"></svg></div>
+<svg id="tree" xmlns="http://www.w3.org/2000/svg"></svg><div id="label-hint"></div></div>
 <aside id="details"></aside>
 </main>
 <section id="charts">{charts(data["series"])}</section>

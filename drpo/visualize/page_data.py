@@ -33,30 +33,56 @@ def _number(value: Any) -> float | None:
 
 
 def layout(record: TreeRecord) -> dict[int, tuple[float, int]]:
-    """(x, depth) per node: leaves side by side in order, a parent above its children's
-    middle. Computed without recursion, so deep trees are fine."""
+    """(x, depth) per node, a tidy tree: children in order, a parent above its children's
+    middle, each subtree as close to its left siblings' as the nodes it has at each depth
+    allow (at least 1 apart), so that a deep path with short side branches stays narrow.
+    Computed without recursion, so deep trees are fine."""
     children: dict[int, list[int]] = {n.id: [] for n in record.nodes}
     for node in record.nodes:
         if node.parent is not None:
             children[node.parent].append(node.id)
+    depth = {n.id: n.depth for n in record.nodes}
     root = next(n.id for n in record.nodes if n.parent is None)
     order, stack = [], [root]
     while stack:  # parents before children, children in order
         node = stack.pop()
         order.append(node)
         stack.extend(reversed(children[node]))
-    x: dict[int, float] = {}
-    next_leaf = 0.0
-    for node in order:  # leaves get x in depth-first order
-        if not children[node]:
-            x[node] = next_leaf
-            next_leaf += 1.0
-    for node in reversed(order):  # then parents, children first
-        if children[node]:
-            xs = [x[c] for c in children[node]]
-            x[node] = (min(xs) + max(xs)) / 2
-    depth = {n.id: n.depth for n in record.nodes}
-    return {node: (x[node], depth[node]) for node in order}
+    # A subtree's contour: per depth, its leftmost and rightmost x, relative to its root,
+    # stored as (table, offset) with the true values table[d] + offset, so that moving a
+    # whole contour is one addition.
+    contour: dict[int, tuple[dict[int, list[float]], float]] = {}
+    rel: dict[int, float] = {}  # x relative to the parent
+    for node in reversed(order):  # children first
+        kids = children[node]
+        if not kids:
+            contour[node] = ({depth[node]: [0.0, 0.0]}, 0.0)
+            continue
+        table, off = contour.pop(kids[0])
+        places = [0.0]
+        for kid in kids[1:]:
+            other, other_off = contour.pop(kid)
+            shift = max(table[d][1] + off - (lo + other_off) + 1.0
+                        for d, (lo, _) in other.items() if d in table)  # fmt: skip
+            places.append(shift)
+            for d, (lo, hi) in other.items():
+                lo, hi = lo + other_off + shift - off, hi + other_off + shift - off
+                if d in table:
+                    table[d] = [min(table[d][0], lo), max(table[d][1], hi)]
+                else:
+                    table[d] = [lo, hi]
+        middle = (places[0] + places[-1]) / 2
+        for kid, place in zip(kids, places):
+            rel[kid] = place - middle
+        off -= middle
+        table[depth[node]] = [-off, -off]
+        contour[node] = (table, off)
+    parent = {n.id: n.parent for n in record.nodes}
+    x = {root: 0.0}
+    for node in order[1:]:  # parents before children
+        x[node] = x[parent[node]] + rel[node]
+    left = min(x.values())
+    return {node: (x[node] - left, depth[node]) for node in order}
 
 
 def _detail(details: Any, key: str) -> Any:
@@ -90,6 +116,8 @@ def _details(node: NodeRecord, parent: NodeRecord | None) -> dict[str, Any]:
         "reward_details": node.reward_details,
         "diff": word_diff(prompt_of(parent.state), prompt) if parent is not None else [],
     }
+    if details["diff"] and all(op == "same" for op, _ in details["diff"]):
+        details["diff"], details["unchanged"] = [], True  # the same prompt as the parent's
     if not node.expanded:
         details["prompt"] = ""
         details["unexpanded"] = True
@@ -124,12 +152,41 @@ def page_data(record: TreeRecord) -> dict[str, Any]:
         "meta": record.meta,
         "settings": record.settings,
         "cum_reward": record.cum_reward,
+        "value_note": value_note(record),
         "best_path": list(record.best_path),
         "nodes": nodes,
         "width": max((n["x"] for n in nodes), default=0) + 1,
         "height": max((n["depth"] for n in nodes), default=0) + 1,
         "series": series(record),
     }
+
+
+#: What a node's reward is, by method (meta "method"), for the note on the path value.
+REWARD_MEANING = {
+    "drpo": "a judge score from 1 to 5",
+    **dict.fromkeys(("promptagent", "gpo", "ape", "opro", "protegi"), "an eval accuracy"),
+}
+#: How a search makes a path's value from its nodes' rewards.
+AGGREGATION = {
+    "sum": "the sum of the rewards along the path",
+    "mean": "the mean of the rewards along the path",
+    "last": "the reward of the path's last node",
+}
+
+
+def value_note(record: TreeRecord) -> str:
+    """What the best path's value is: how the search aggregates the rewards along a path
+    (its settings say), and what one reward is (the run's method says); "" when unknown."""
+    settings = record.settings or {}
+    how = settings.get("cum_reward") if record.algorithm == "MCTS" else None
+    how = how or settings.get("reward_aggregator")
+    if how not in AGGREGATION:
+        return ""
+    meaning = REWARD_MEANING.get(str((record.meta or {}).get("method")))
+    note = AGGREGATION[how] + (f", each {meaning}" if meaning else "")
+    if how == "sum" and meaning == "an eval accuracy":
+        note += ", so not itself an accuracy"
+    return note
 
 
 def series(record: TreeRecord) -> dict[str, Any]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from drpo.visualize.page_data import prompt_of
+from drpo.visualize.page_data import prompt_of, value_note
 from search.tree_json import TreeRecord
 
 
@@ -58,23 +58,25 @@ def _reward(row: Mapping[str, Any]) -> str:
 
 
 def trace_table(record: TreeRecord) -> str:
-    lines = [f"{record.algorithm}: best path, value {_num(record.cum_reward)}"]
+    note = value_note(record)
+    lines = [f"{record.algorithm}: best path, value {_num(record.cum_reward)}"
+             + (f" ({note})" if note else "")]  # fmt: skip
     if _is_task_prompt_run(record):
         lines.append(f"{'step':>4}  {'eval acc':>8} {'batch acc':>9} {'errors':>6}  "
-                     f"{'feedback':<52} {'prompt':>7}")  # fmt: skip
+                     f"{'feedback':<52} {'prompt chars':>12}")  # fmt: skip
         for r in trace_rows(record):
             lines.append(
                 f"{r['step']:>4}  {_num(r['reward']):>8} {_num(r['batch_accuracy']):>9} "
-                f"{r['errors']!s:>6}  {_cut(r['feedback'], 52):<52} {r['prompt_chars']:>7}"
+                f"{r['errors']!s:>6}  {_cut(r['feedback'], 52):<52} {r['prompt_chars']:>12}"
             )
         return "\n".join(lines)
     lines.append(f"{'step':>4}  {'query':<34} {'aspects':<34} {'scores':<12} {'reward':>7} "
-                 f"{'prompt':>7}")  # fmt: skip
+                 f"{'prompt chars':>12}")  # fmt: skip
     for r in trace_rows(record):
         scores = f"error: {r['error']}" if r["error"] else r["scores"]
         lines.append(
             f"{r['step']:>4}  {_cut(r['query'], 34):<34} {_cut(r['aspects'], 34):<34} "
-            f"{_cut(scores, 12):<12} {_reward(r):>7} {r['prompt_chars']:>7}"
+            f"{_cut(scores, 12):<12} {_reward(r):>7} {r['prompt_chars']:>12}"
         )
     errored = [r for r in trace_rows(record) if r["error"]]
     for r in errored:
@@ -84,17 +86,17 @@ def trace_table(record: TreeRecord) -> str:
 
 def compare_table(a: TreeRecord, b: TreeRecord, names: tuple[str, str]) -> str:
     rows_a, rows_b = trace_rows(a), trace_rows(b)
-    head = (f"{'step':>4}  {'reward ' + names[0][:14]:>22} {'prompt':>7}   "
-            f"{'reward ' + names[1][:14]:>22} {'prompt':>7}")  # fmt: skip
+    head = (f"{'step':>4}  {'reward ' + names[0][:14]:>22} {'prompt chars':>12}   "
+            f"{'reward ' + names[1][:14]:>22} {'prompt chars':>12}")  # fmt: skip
     lines = [head]
     for i in range(max(len(rows_a), len(rows_b))):
         left = rows_a[i] if i < len(rows_a) else None
         right = rows_b[i] if i < len(rows_b) else None
         lines.append(
             f"{i:>4}  {_reward(left) if left else '':>22} "
-            f"{left['prompt_chars'] if left else '':>7}   "
+            f"{left['prompt_chars'] if left else '':>12}   "
             f"{_reward(right) if right else '':>22} "
-            f"{right['prompt_chars'] if right else '':>7}"
+            f"{right['prompt_chars'] if right else '':>12}"
         )
 
     def mean(rows: list[dict[str, Any]]) -> str:
@@ -102,6 +104,6 @@ def compare_table(a: TreeRecord, b: TreeRecord, names: tuple[str, str]) -> str:
         values = [r["reward"] for r in rows if isinstance(r["reward"], (int, float))]
         return _num(sum(values) / len(values)) if values else "-"
 
-    lines.append(f"{'mean':>4}  {mean(rows_a):>22} {'':>7}   {mean(rows_b):>22}")
-    lines.append(f"{'value':>5} {_num(a.cum_reward):>22} {'':>7}   {_num(b.cum_reward):>22}")
+    lines.append(f"{'mean':>4}  {mean(rows_a):>22} {'':>12}   {mean(rows_b):>22}")
+    lines.append(f"{'value':>5} {_num(a.cum_reward):>22} {'':>12}   {_num(b.cum_reward):>22}")
     return "\n".join(lines)

@@ -1,61 +1,58 @@
-"""APE in `train.py --method ape`: its settings and its runner."""
+"""APE in `train.py --method ape` and the Python API: its settings, presets, run and closing
+lines."""
 
 from __future__ import annotations
 
-import argparse
-from pathlib import Path
 from typing import Any
 
-from drpo.methods.runner import fail, run_task_method
-from drpo.methods.spec import MethodSpec, Option
+from drpo.methods.ape.settings import ApeSettings
+from drpo.methods.runner import task_report
+from drpo.methods.spec import MethodSpec, Preset
+from drpo.run_context import RunError
 
 
-def run(args: argparse.Namespace, log_dir: Path) -> int:
-    from drpo.methods.ape.run import ApeSettings, prepare, run_ape
+def check(settings: ApeSettings) -> None:
+    """Bad settings: RunError or ValueError, before anything is written."""
+    from drpo.methods.ape.run import prepare
 
-    if args.search != "beam":
-        return fail("APE keeps the top --beam_size instructions of each round (--search beam)")
+    if settings.search != "beam":
+        raise RunError("APE keeps the top --beam_size instructions of each round (--search beam)")
+    prepare(settings)
 
-    def settings(shared: dict[str, Any]) -> ApeSettings:
-        return ApeSettings(
-            **shared,
-            rounds=args.depth,
-            beam_size=args.beam_size,
-            demo_sets=args.demo_sets,
-            n_demos=args.n_demos,
-            proposals_per_set=args.proposals_per_set,
-            n_variations=args.n_variations,
-            score_size=args.score_size,
-            temperature=args.temperature,
-        )
 
-    return run_task_method(args, log_dir, title="APE", settings=settings, prepare=prepare,
-                           execute=run_ape)  # fmt: skip
+def run(settings: ApeSettings) -> Any:
+    """The run (in settings.log_dir, made by then); its summary."""
+    from drpo.methods.ape.run import run_ape
 
+    return run_ape(settings)
+
+
+PAPER = Preset(
+    description="APE's instruction induction experiments (Zhou et al., ICLR 2023) as their "
+    "reference code (keirp/automatic_prompt_engineer) configures them",
+    values={"depth": 1, "demo_sets": 3, "n_demos": 5, "proposals_per_set": 30,
+            "score_size": 30, "temperature": 0.9},
+    sources={
+        "depth": "reference code: one proposal round (it implements no iterative search)",
+        "demo_sets": "experiments/configs/instruction_induction.yaml: num_subsamples 3",
+        "n_demos": "instruction_induction.yaml: num_demos 5",
+        "proposals_per_set": "instruction_induction.yaml: num_prompts_per_subsample 30",
+        "score_size": "instruction_induction.yaml: exec_accuracy on num_samples 30",
+        "temperature": "instruction_induction.yaml: generation temperature 0.9",
+    },
+)  # fmt: skip
 
 METHOD = MethodSpec(
-    task_prompt=True,
     name="ape",
     title="APE (rounds: --depth, the first of them forward generation; kept: --beam_size)",
     summary="APE, instructions induced from demonstrations, kept by score and resampled "
     "(Zhou et al., 2023)",
+    settings=ApeSettings,
+    check=check,
     run=run,
-    defaults={
-        "search": "beam",
-        "depth": 3,
-        "temperature": 0.9,
-        "beam_size": 3,
-        "test_size": 60,
-    },
-    options=(
-        Option("demo_sets", default=3, type=int,
-               help="demonstration sets shown for forward generation (paper's code: 3-5)"),
-        Option("n_demos", default=5, type=int, help="input/output pairs in a set (paper: 5)"),
-        Option("proposals_per_set", default=4, type=int,
-               help="instructions sampled per set (paper's code: 30-50; sized down)"),
-        Option("n_variations", default=4, type=int,
-               help="variations sampled per kept instruction in each resampling round"),
-        Option("score_size", default=20, type=int,
-               help="training examples a round scores each candidate on (paper's code: 20-50)"),
-    ),
-)  # fmt: skip
+    report=task_report("APE"),
+    roles=("base", "optimize"),
+    presets={"paper": PAPER},
+    task_prompt=True,
+    sim="drpo.methods.ape.sim",
+)

@@ -1,37 +1,22 @@
-"""An APE run: induce instructions, keep and resample the best by beam search, choose on
-eval, score the initial and the chosen prompt on test, write the artefacts. Resumable like
-every run (cache + checkpoint)."""
+"""An APE run on the task-prompt template (drpo.methods.task_run): induce instructions,
+keep and resample the best by beam search; the answer is the kept instruction best on eval
+(the initial prompt stays unless one beats it). Resumable like every run."""
 
 from __future__ import annotations
 
-import logging
-from dataclasses import dataclass
 from typing import Any
 
 from drpo.methods.ape.choice import choose
+from drpo.methods.ape.settings import ApeSettings
 from drpo.methods.ape.world import ApeConfig, ApeWorld
-from drpo.methods.task_run import finish_task_run
+from drpo.methods.task_run import Answer, Parts, Record, TaskPromptRun
 from drpo.methods.task_scoring import TaskScorer
-from drpo.methods.task_settings import TaskRunSettings, TaskRunSummary
-from drpo.methods.tasks import Task, answer_key
-from drpo.run_context import RunError, Session, with_knowledge
-from search import BeamSearch
-from world_model import Reasoner
+from drpo.methods.task_settings import TaskRunSummary
+from drpo.methods.tasks import Task
+from drpo.run_context import RunError, Session
+from search import BeamSearch, SearchResult
 
-log = logging.getLogger("drpo")
 ROLES = ("base", "optimize")
-
-
-@dataclass(frozen=True, kw_only=True)
-class ApeSettings(TaskRunSettings):
-    rounds: int = 3  # the proposal round, then resampling rounds
-    beam_size: int = 3
-    demo_sets: int = 3
-    n_demos: int = 5
-    proposals_per_set: int = 4
-    n_variations: int = 4
-    score_size: int = 20
-    temperature: float = 0.9
 
 
 def _config(settings: ApeSettings, task: Task, scorer: Any, optimizer: Any) -> ApeConfig:
@@ -48,49 +33,59 @@ def _config(settings: ApeSettings, task: Task, scorer: Any, optimizer: Any) -> A
     )
 
 
-def prepare(settings: ApeSettings) -> tuple[Task, BeamSearch]:
-    """Load the task and check the settings, before anything is written."""
-    checks = [
-        (settings.rounds >= 1, f"depth (rounds) must be >= 1, got {settings.rounds}"),
-        (settings.score_size >= 1, f"score_size must be >= 1, got {settings.score_size}"),
-        (set(settings.roles) == set(ROLES), f"roles must be {', '.join(ROLES)}"),
-    ]
-    for ok, message in checks:
-        if not ok:
-            raise RunError(message)
-    task = settings.load_task()
-    try:
-        _config(settings, task, None, None)
-        search = BeamSearch(beam_size=settings.beam_size, max_depth=settings.rounds,
-                            action_dedup=lambda c: c.prompt, seed=settings.seed)  # fmt: skip
-    except ValueError as exc:
-        raise RunError(str(exc)) from None
-    return task, search
+def _search(settings: ApeSettings) -> BeamSearch:
+    return BeamSearch(beam_size=settings.beam_size, max_depth=settings.depth,
+                      action_dedup=lambda c: c.prompt, seed=settings.seed)  # fmt: skip
 
 
-def run_ape(settings: ApeSettings) -> TaskRunSummary:
-    task, search = prepare(settings)
-    with Session(settings, desc="APE rounds", total=settings.rounds) as session:
-        log.info("task %s: %d train, %d eval, %d test examples", task.name, len(task.train),
-                 len(task.eval), len(task.test))  # fmt: skip
-        llms = session.llms(with_knowledge(settings.roles, answer_key(task)))
-        scorer = TaskScorer(llms["base"], max_tokens=settings.max_tokens)
-        initial = settings.start_prompt(task)
+class ApeRun(TaskPromptRun[ApeSettings]):
+    name, label = "ape", "APE rounds"
+
+    def check(self, settings: ApeSettings) -> Task:
+        checks = [
+            (settings.depth >= 1, f"depth (rounds) must be >= 1, got {settings.depth}"),
+            (settings.score_size >= 1, f"score_size must be >= 1, got {settings.score_size}"),
+            (set(settings.role_map) == set(ROLES), f"roles must be {', '.join(ROLES)}"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise RunError(message)
+        task = settings.load_task()
+        try:
+            _config(settings, task, None, None)
+            _search(settings)
+        except ValueError as exc:
+            raise RunError(str(exc)) from None
+        return task
+
+    def parts(self, settings: ApeSettings, task: Task, scorer: Any, optimizer: Any, *,
+              initial: str, session: Session) -> Parts:  # fmt: skip
         world = ApeWorld(task, scorer, initial_prompt=initial, score_size=settings.score_size,
                          seed=settings.seed, on_frontier=session.on_frontier)  # fmt: skip
-        config = _config(settings, task, scorer, llms["optimize"])
-        result = Reasoner(world, config, search)(task.name)
+        return Parts(world, _config(settings, task, scorer, optimizer), _search(settings))
+
+    def answer(self, settings: ApeSettings, result: SearchResult, task: Task,
+               scorer: TaskScorer, initial: str) -> Answer:  # fmt: skip
         initial_eval = result.tree.reward
         choice = choose(result, scorer, task.eval, initial_prompt=initial,
                         initial_eval=initial_eval)  # fmt: skip
-        if choice.is_initial:
-            log.info("no kept instruction beats the initial prompt on eval (%.3f): keeping it",
-                     initial_eval)  # fmt: skip
-        return finish_task_run(
-            session, settings, result, method="ape", task=task, scorer=scorer,
-            initial=initial, final=choice.prompt, initial_eval=initial_eval,
-            final_eval=choice.eval_accuracy, is_initial=choice.is_initial,
-            meta_before={"search": "beam"},
-            record={"finalists": [f.to_json() for f in choice.finalists],
-                    "nodes": len(result.nodes())},
-        )  # fmt: skip
+        best = choice.finalists[0] if choice.finalists else None
+        return Answer(prompt=best.prompt if best else None,
+                      eval_accuracy=best.eval_accuracy if best else initial_eval,
+                      initial_eval=initial_eval, keep_ties=True, extra=choice)  # fmt: skip
+
+    def record(self, settings: ApeSettings, result: SearchResult, answer: Answer,
+               kept: bool) -> Record:  # fmt: skip
+        return Record(meta_before={"search": "beam"},
+                      record={"finalists": [f.to_json() for f in answer.extra.finalists],
+                              "nodes": len(result.nodes())})  # fmt: skip
+
+
+def prepare(settings: ApeSettings) -> Task:
+    """Load the task and check the settings, before anything is written."""
+    return ApeRun().check(settings)
+
+
+def run_ape(settings: ApeSettings) -> TaskRunSummary:
+    """An APE run (see the module)."""
+    return ApeRun().run(settings)

@@ -29,13 +29,16 @@ from typing import Any
 from drpo.llm import LLM, ChatRequest
 from drpo.llm._loop import run_sync
 from drpo.llm.json_schema import object_schema, text_schema, tokens_for
+from drpo.methods.ape.settings import ApeSettings
 from drpo.methods.meta_prompts import MetaPrompts
 from drpo.methods.prompt_checks import WRITING_PENALTY, check_prompt
+from drpo.methods.task_config import TaskPromptConfig
 from drpo.methods.task_scoring import Score, TaskPromptWorld, TaskScorer
 from drpo.methods.tasks import Example, Task
-from world_model import SearchConfig
 
 log = logging.getLogger("drpo")
+#: The settings' declared defaults (drpo.methods.ape.settings): the config's own.
+_DEFAULTS = ApeSettings()
 
 PROMPTS = MetaPrompts(Path(__file__).with_name("prompts"))
 SCORE_KEY = "ape_subset_score"
@@ -102,7 +105,7 @@ class ApeWorld(TaskPromptWorld):
     one batch)."""
 
     def __init__(self, task: Task, scorer: TaskScorer, *, initial_prompt: str,
-                 score_size: int = 20, seed: int = 0,
+                 score_size: int = _DEFAULTS.score_size, seed: int = 0,
                  on_frontier: Callable[[int], None] | None = None) -> None:  # fmt: skip
         super().__init__(task, scorer, initial_prompt=initial_prompt, on_frontier=on_frontier)
         if score_size < 1:
@@ -147,7 +150,7 @@ class ApeWorld(TaskPromptWorld):
         return out
 
 
-class ApeConfig(SearchConfig):
+class ApeConfig(TaskPromptConfig):
     """Forward generation at the root, resampling below it; every request of a frontier goes
     out in one batch, each sampled `n` times."""
 
@@ -157,14 +160,14 @@ class ApeConfig(SearchConfig):
         scorer: TaskScorer,
         optimizer: LLM,
         *,
-        demo_sets: int = 3,
-        n_demos: int = 5,
-        proposals_per_set: int = 4,
-        n_variations: int = 4,
-        temperature: float = 0.9,
+        demo_sets: int = _DEFAULTS.demo_sets,
+        n_demos: int = _DEFAULTS.n_demos,
+        proposals_per_set: int = _DEFAULTS.proposals_per_set,
+        n_variations: int = _DEFAULTS.n_variations,
+        temperature: float = _DEFAULTS.temperature,
         seed: int = 0,
     ) -> None:
-        super().__init__()
+        super().__init__(task, scorer, optimizer)
         counts = {"demo_sets": demo_sets, "n_demos": n_demos,
                   "proposals_per_set": proposals_per_set, "n_variations": n_variations}  # fmt: skip
         for name, value in counts.items():
@@ -172,17 +175,10 @@ class ApeConfig(SearchConfig):
                 raise ValueError(f"{name} must be >= 1, got {value}")
         if not task.train:
             raise ValueError("the training split is empty")
-        self.task, self.scorer, self.optimizer = task, scorer, optimizer
         self.demo_sets = sample_demo_sets(task.train, count=demo_sets, size=n_demos, seed=seed)
         self.proposals_per_set = proposals_per_set
         self.n_variations = n_variations
         self.temperature = temperature
-
-    def root_reward(self, state: ApeState) -> tuple[float, dict[str, Any]]:
-        """The initial prompt's eval accuracy: the bar the final choice must not fall below."""
-        (score,) = run_sync(self.scorer.score_many([(state.prompt, self.task.eval)]))
-        log.info("initial prompt: eval accuracy %.3f", score.accuracy)
-        return score.accuracy, {"eval_accuracy": score.accuracy}
 
     def _request(self, template: str, values: dict[str, str], n: int) -> ChatRequest:
         text = PROMPTS.render(template, **values, max_chars=str(MAX_PROMPT_CHARS))
@@ -190,9 +186,6 @@ class ApeConfig(SearchConfig):
                               max_tokens=tokens_for(MAX_PROMPT_CHARS),
                               json_schema=SCHEMAS[template],
                               frequency_penalty=WRITING_PENALTY)  # fmt: skip
-
-    def get_actions(self, state: ApeState) -> list[Candidate]:
-        return self.get_actions_many([state])[0]
 
     def get_actions_many(self, states: Sequence[ApeState]) -> list[list[Candidate]]:
         requests, parsers, owners = [], [], []
@@ -224,9 +217,6 @@ class ApeConfig(SearchConfig):
                 else:
                     log.warning("an unusable %s instruction was skipped: %s", origin, answer.error)
         return out
-
-    def fast_reward(self, state: ApeState, action: Candidate) -> tuple[float, dict[str, Any]]:
-        return 0.0, {}
 
     def reward(
         self, state: ApeState, action: Candidate, **kwargs: Any

@@ -1,21 +1,16 @@
-"""DRPO in `train.py` (the default method): its settings and its runner."""
+"""DRPO in `train.py` (the default method) and the Python API: its settings, presets, run and
+closing lines."""
 
 from __future__ import annotations
 
-import argparse
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
-from drpo.methods.runner import (
-    common_settings,
-    fail,
-    failure,
-    print_ending,
-    provenance,
-    role_settings,
-    start,
-)
-from drpo.methods.spec import MethodSpec, Option, parse_bool
-from drpo.retrieval import EMBEDDING_BACKENDS
+from drpo.methods.drpo.settings import DRPOSettings
+from drpo.methods.runner import print_ending, provenance
+from drpo.methods.spec import MethodSpec, Preset
+from drpo.run_context import RunError
 
 
 def _initial_prompt(text: str) -> str:
@@ -28,44 +23,29 @@ def _initial_prompt(text: str) -> str:
     return text
 
 
-def run(args: argparse.Namespace, log_dir: Path) -> int:
-    from drpo.methods.drpo.data import DEMO_DATA_DIR
-    from drpo.methods.drpo.run import DRPOSettings, run_drpo, validate
+def _read(settings: DRPOSettings) -> DRPOSettings:
+    """The settings with the initial system prompt read from its file, if it names one."""
+    return replace(settings, initial_system_prompt=_initial_prompt(settings.initial_system_prompt))
 
-    if args.search == "greedy":
-        return fail("DRPO searches with beam or mcts (greedy is beam search with --beam_size 1)")
-    try:
-        settings = DRPOSettings(
-            roles=role_settings(args),
-            initial_system_prompt=_initial_prompt(args.initial_system_prompt),
-            n_actions=args.n_actions,
-            temperature=args.temperature,
-            depth=args.depth,
-            max_depth_increase=args.max_depth_increase,
-            beam_size=args.beam_size,
-            search=args.search,
-            n_iters=args.n_iters,
-            w_exp=args.w_exp,
-            data_dir=Path(args.data_dir) if args.data_dir else DEMO_DATA_DIR,
-            metrics_cache_path=Path(args.metrics_cache_path) if args.metrics_cache_path else None,
-            num_training_examples=args.num_training_examples,
-            test_size=args.test_size,
-            ret_icl=args.ret_icl,
-            k=args.k,
-            embedding_backend=args.embedding_backend,
-            embedding_model=args.embedding_model,
-            embedding_base_url=args.embedding_base_url,
-            optimize_icl=args.optimize_icl,
-            icl_num_iters=args.icl_num_iters,
-            max_tokens=args.max_tokens,
-            log_dir=log_dir,
-            **common_settings(args),
-        )
-        validate(settings)
-        log_dir = start(args, log_dir)
-        summary = run_drpo(settings)
-    except (Exception, KeyboardInterrupt) as exc:  # one line and an exit code; bugs re-raised
-        return failure(exc)
+
+def check(settings: DRPOSettings) -> None:
+    """Bad settings: RunError or ValueError, before anything is written."""
+    from drpo.methods.drpo.run import validate
+
+    if settings.search == "greedy":
+        raise RunError("DRPO searches with beam or mcts (greedy is beam search with --beam_size 1)")
+    validate(_read(settings))
+
+
+def run(settings: DRPOSettings) -> Any:
+    """The run (in settings.log_dir, made by then); its summary."""
+    from drpo.methods.drpo.run import run_drpo
+
+    return run_drpo(_read(settings))
+
+
+def report(summary: Any) -> None:
+    """The run\'s closing lines on stdout."""
     where, resumed = provenance(summary)
     print(f"DRPO ran on {where}{resumed}: {summary.steps} steps on the best path: "
           f"{summary.handled} already handled, {summary.improved} better than the initial "
@@ -74,53 +54,39 @@ def run(args: argparse.Namespace, log_dir: Path) -> int:
     print(summary.verdict)
     if summary.held_out:
         print(summary.held_out)
-    print_ending(summary, "best system prompt", "best_system_prompt.txt", summary.best_prompt)
-    return 0
+    unchanged = summary.best_prompt.strip() == summary.initial_prompt.strip()
+    print_ending(summary, "best system prompt", "best_system_prompt.txt", summary.best_prompt,
+                 unchanged="the best path's queries" if unchanged else None)  # fmt: skip
 
+
+#: Where the DRPO preset's values come from.
+_ORIGINAL = "the original code's train.py default, kept by this port (not re-verified)"
+
+PAPER = Preset(
+    description="DRPO's paper (Singla et al., EMNLP 2024) and its released code: the "
+    "defaults of this port",
+    values={"search": "beam", "beam_size": 2, "n_actions": 3, "depth": 20,
+            "max_depth_increase": 10, "k": 2, "num_training_examples": 180},
+    sources={
+        "search": "paper: beam search over system prompts",
+        "beam_size": f"{_ORIGINAL}: beam_size 2",
+        "n_actions": f"{_ORIGINAL}: 3 actions a state",
+        "depth": f"{_ORIGINAL}: depth 20",
+        "max_depth_increase": f"{_ORIGINAL}: +10 levels for queries already handled",
+        "k": f"{_ORIGINAL}: 2 in-context examples",
+        "num_training_examples": f"{_ORIGINAL}: 180 training queries",
+    },
+)  # fmt: skip
 
 METHOD = MethodSpec(
     name="drpo",
     title="DRPO (--k: in-context examples; --test_size: held-out queries)",
     summary="DRPO, the system prompt by beam search on dynamic rewards (Singla et al., 2024)",
+    settings=DRPOSettings,
+    check=check,
     run=run,
-    defaults={
-        "search": "beam",
-        "depth": 20,
-        "n_iters": 10,
-        "w_exp": 1.0,
-        "temperature": 0.2,
-        "beam_size": 2,
-        "k": 2,
-        "test_size": 0,
-    },
-    options=(
-        Option(
-            "initial_system_prompt",
-            default="You are a helpful assistant.",
-            help="the text, or a path to a file holding it",
-        ),
-        Option("n_actions", default=3, type=int),
-        Option("max_depth_increase", default=10, type=int),
-        Option("metrics_cache_path", help="aspect selections to reuse"),
-        Option("num_training_examples", default=180, type=int),
-        Option(
-            "ret_icl",
-            default=True,
-            type=parse_bool,
-            help="retrieve the k most similar in-context examples",
-        ),
-        Option(
-            "embedding_backend",
-            default="auto",
-            choices=EMBEDDING_BACKENDS,
-            help="retrieval's embedder; auto: MiniLM (extra embed, fetched weights), else hash",
-        ),
-        Option(
-            "optimize_icl",
-            default=False,
-            type=parse_bool,
-            help="first optimise the in-context examples (stage 1)",
-        ),
-        Option("icl_num_iters", default=3, type=int),
-    ),
+    report=report,
+    roles=("base", "metrics", "eval", "optimize"),
+    presets={"paper": PAPER},
+    sim="drpo.methods.drpo.sim",
 )

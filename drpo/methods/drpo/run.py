@@ -25,10 +25,11 @@ from drpo.methods.drpo.data import (
 from drpo.methods.drpo.dynamic_reward import DynamicReward, ExampleSource, MetricsCache
 from drpo.methods.drpo.icl import optimise_examples
 from drpo.methods.drpo.prompts import fixed_examples
+from drpo.methods.drpo.settings import DRPOSettings
 from drpo.methods.drpo.state import DRPOState, Step
 from drpo.methods.drpo.world import DRPOSearchConfig, DRPOWorld
 from drpo.retrieval import EmbedderChoice, Retriever, choose_embedder
-from drpo.run_context import MostlyFailedError, RunError, RunSettings, Session
+from drpo.run_context import MostlyFailedError, RunError, Session
 from drpo.stats import PairedDifference, paired_difference
 from search import MCTS, BeamSearch, save_artifacts
 from search.artifacts import write_atomic
@@ -40,38 +41,11 @@ log = logging.getLogger("drpo")
 ROLES = ("base", "metrics", "eval", "optimize")
 
 
-@dataclass(frozen=True, kw_only=True)
-class DRPOSettings(RunSettings):
-    """Everything a DRPO run depends on (the CLI's arguments, parsed)."""
-
-    initial_system_prompt: str = "You are a helpful assistant."
-    n_actions: int = 3
-    temperature: float = 0.2
-    depth: int = 20
-    max_depth_increase: int = 10
-    beam_size: int = 2
-    search: str = "beam"
-    n_iters: int = 10
-    w_exp: float = 1.0
-    data_dir: Path = Path(".")
-    metrics_cache_path: Path | None = None
-    num_training_examples: int = 180
-    test_size: int = 0  # held-out queries, never searched on: both prompts judged on them
-    ret_icl: bool = True
-    k: int = 2
-    embedding_backend: str = "auto"  # auto: MiniLM where it can run, else word hashing
-    embedding_model: str = "text-embedding-3-small"
-    embedding_base_url: str | None = None
-    optimize_icl: bool = False
-    icl_num_iters: int = 3
-    max_tokens: int = 512
-    max_reasks: int = 2
-
-
 @dataclass(frozen=True)
 class RunSummary:
     log_dir: Path
     best_prompt: str
+    initial_prompt: str
     path_reward: float
     initial_reward: float
     steps: int
@@ -231,6 +205,7 @@ def run_drpo(settings: DRPOSettings) -> RunSummary:
             temperature=settings.temperature,
         )
         result = Reasoner(world, config, algorithm)(queries)
+        session.record_search(result)
         summary, health = _finish(settings, session, result, reward, test_queries)
     if health.failed_run:  # the run itself is over and saved (checkpoint "done")
         raise MostlyFailedError(health.message())
@@ -303,6 +278,7 @@ def _finish(
     return RunSummary(
         log_dir=log_dir,
         best_prompt=best_prompt,
+        initial_prompt=settings.initial_system_prompt,
         path_reward=outcome.path_mean,
         initial_reward=outcome.initial_mean,
         steps=len(path_steps),

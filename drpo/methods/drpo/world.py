@@ -8,14 +8,19 @@ import logging
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from drpo.interrupts import interrupt_requested
 from drpo.llm import LLM, ChatRequest
 from drpo.llm._loop import run_sync
 from drpo.methods.drpo.dynamic_reward import DynamicReward
 from drpo.methods.drpo.prompts import render, template
 from drpo.methods.drpo.schemas import MAX_PROMPT_CHARS, OPTIMIZER_MAX_TOKENS, OPTIMIZER_SCHEMA
+from drpo.methods.drpo.settings import DRPOSettings
 from drpo.methods.drpo.state import DRPOState, Step
 from drpo.methods.prompt_checks import WRITING_PENALTY, check_prompt
 from world_model import SearchConfig, WorldModel
+
+#: The settings' declared defaults (drpo.methods.drpo.settings): the config's own.
+_DEFAULTS = DRPOSettings()
 
 log = logging.getLogger("drpo")
 
@@ -29,7 +34,8 @@ class DRPOWorld(WorldModel):
     The root answers query 0 under the initial prompt; taking an action answers the next
     query under the new prompt and evaluates it. A path ends when the queries run out (the
     search algorithm sets the depth). `on_frontier` is called after each evaluated frontier
-    (the run writes its checkpoint there).
+    (the run writes its checkpoint there). After a Ctrl-C the world asks the search to stop
+    (`stop_requested`: ``"interrupted"``).
     """
 
     def __init__(
@@ -73,8 +79,17 @@ class DRPOWorld(WorldModel):
             self.on_frontier(max(len(state.steps) for state, _ in out) - 1)
         return out
 
-    def is_terminal(self, state: DRPOState) -> bool:
+    def is_terminal_state(self, state: DRPOState) -> bool:
         return len(state.steps) >= len(self.queries)
+
+    def is_terminal(self, state: DRPOState) -> bool:
+        """The state's own end, or any state once the world asks the search to stop (for an
+        algorithm that never asks: llm-reasoners' own)."""
+        return self.is_terminal_state(state) or self.stop_requested() is not None
+
+    def stop_requested(self) -> str | None:
+        """``"interrupted"`` after a Ctrl-C (the search stops at that frontier's end)."""
+        return "interrupted" if interrupt_requested() else None
 
 
 class DRPOSearchConfig(SearchConfig):
@@ -90,8 +105,8 @@ class DRPOSearchConfig(SearchConfig):
         self,
         optimizer: LLM,
         *,
-        n_actions: int = 3,
-        temperature: float = 0.2,
+        n_actions: int = _DEFAULTS.n_actions,
+        temperature: float = _DEFAULTS.temperature,
         top_p: float = 0.95,
         max_tokens: int = OPTIMIZER_MAX_TOKENS,
         former_prompts: int = 5,

@@ -1,76 +1,58 @@
-"""GPO in `train.py --method gpo`: its settings and its runner."""
+"""GPO in `train.py --method gpo` and the Python API: its settings, presets, run and closing
+lines."""
 
 from __future__ import annotations
 
-import argparse
-from pathlib import Path
 from typing import Any
 
-from drpo.methods.bandit_scoring import selection_options
-from drpo.methods.runner import fail, run_task_method
-from drpo.methods.spec import MethodSpec, Option, parse_bool
+from drpo.methods.gpo.settings import GPOSettings
+from drpo.methods.runner import task_report
+from drpo.methods.spec import MethodSpec, Preset
+from drpo.run_context import RunError
 
 
-def run(args: argparse.Namespace, log_dir: Path) -> int:
-    from drpo.methods.bandit_scoring import selection_args
-    from drpo.methods.gpo.run import GPOSettings, prepare, run_gpo
+def check(settings: GPOSettings) -> None:
+    """Bad settings: RunError or ValueError, before anything is written."""
+    from drpo.methods.gpo.run import prepare
 
-    if args.search != "greedy":
-        return fail("GPO moves greedily to the best candidate of each step (--search greedy)")
+    if settings.search != "greedy":
+        raise RunError("GPO moves greedily to the best candidate of each step (--search greedy)")
+    prepare(settings)
 
-    def settings(shared: dict[str, Any]) -> GPOSettings:
-        return GPOSettings(
-            **shared,
-            steps=args.depth,
-            n_candidates=args.n_candidates,
-            retrieval=args.retrieval,
-            k=args.k,
-            update=args.update,
-            schedule=args.schedule,
-            initial_budget=args.initial_budget,
-            final_budget=args.final_budget,
-            warmup=args.warmup,
-            feedback=args.feedback,
-            n_examples=args.n_examples,
-            temperature=args.temperature,
-            **selection_args(args),
-        )
 
-    return run_task_method(args, log_dir, title="GPO", settings=settings, prepare=prepare,
-                           execute=run_gpo)  # fmt: skip
+def run(settings: GPOSettings) -> Any:
+    """The run (in settings.log_dir, made by then); its summary."""
+    from drpo.methods.gpo.run import run_gpo
 
+    return run_gpo(settings)
+
+
+PAPER = Preset(
+    description="GPO's paper (Tang et al., 2024), its best configuration as this project "
+    "reads it",
+    values={"update": "edit", "schedule": "cosine", "retrieval": "relevance",
+            "initial_budget": 50, "final_budget": 10, "n_candidates": 8, "k": 3},
+    sources={
+        "update": "paper: edit-based update, its best variant",
+        "schedule": "paper: cosine decay of the edit budget, its best variant",
+        "retrieval": "paper: relevance-based retrieval of trajectory prompts",
+        "initial_budget": "this project's reading of the paper's edit budget (words)",
+        "final_budget": "this project's reading of the paper's edit budget (words)",
+        "n_candidates": "this project's reading of the paper (candidates a step)",
+        "k": "this project's reading of the paper (prompts retrieved)",
+    },
+)  # fmt: skip
 
 METHOD = MethodSpec(
     name="gpo",
     title="GPO (steps: --depth; --k: prompts retrieved)",
     summary="GPO, a task prompt by greedy steps within a decaying edit budget (Tang et al., 2024)",
+    settings=GPOSettings,
+    check=check,
     run=run,
+    report=task_report("GPO"),
+    roles=("base", "optimize"),
+    presets={"paper": PAPER},
     task_prompt=True,
-    defaults={
-        "search": "greedy",
-        "depth": 12,
-        "n_iters": 0,
-        "w_exp": 0.0,
-        "temperature": 1.0,
-        "beam_size": 1,
-        "k": 3,
-        "test_size": 60,
-    },
-    options=(
-        *selection_options(selection="full", rounds=8, arms=4),
-        Option("n_candidates", default=8, type=int),
-        Option("retrieval", default="relevance", choices=("recency", "importance", "relevance")),
-        Option("update", default="edit", choices=("generation", "edit")),
-        Option("schedule", default="cosine", choices=("fixed", "linear", "cosine")),
-        Option("initial_budget", default=50, type=int, help="words the first step may change"),
-        Option("final_budget", default=10, type=int),
-        Option("warmup", default=0, type=int, help="steps of linear warm-up"),
-        Option(
-            "feedback",
-            default=False,
-            type=parse_bool,
-            help="show the optimiser the errors of a training batch",
-        ),
-        Option("n_examples", default=3, type=int, help="task examples shown"),
-    ),
+    sim="drpo.methods.gpo.sim",
 )

@@ -23,14 +23,17 @@ from drpo.llm import LLM, ChatRequest
 from drpo.llm._loop import run_sync
 from drpo.llm.json_schema import object_schema, text_schema, tokens_for
 from drpo.methods.bandit_scoring import BanditSettings, eval_estimates
+from drpo.methods.gpo.settings import GPOSettings
 from drpo.methods.meta_prompts import MetaPrompts
 from drpo.methods.prompt_checks import WRITING_PENALTY, check_prompt
+from drpo.methods.task_config import TaskPromptConfig
 from drpo.methods.task_scoring import Score, TaskPromptWorld, TaskScorer
 from drpo.methods.tasks import Task
 from drpo.retrieval import Embedder, HashingEmbedder
-from world_model import SearchConfig
 
 log = logging.getLogger("drpo")
+#: The settings' declared defaults (drpo.methods.gpo.settings): the config's own.
+_DEFAULTS = GPOSettings()
 
 PROMPTS = MetaPrompts(Path(__file__).with_name("prompts"))
 RETRIEVALS = ("recency", "importance", "relevance")
@@ -168,7 +171,7 @@ class GPOWorld(TaskPromptWorld):
         return out
 
 
-class GPOConfig(SearchConfig):
+class GPOConfig(TaskPromptConfig):
     def __init__(
         self,
         task: Task,
@@ -176,22 +179,22 @@ class GPOConfig(SearchConfig):
         optimizer: LLM,
         *,
         total_steps: int,
-        n_candidates: int = 8,
-        retrieval: str = "relevance",
-        k: int = 3,
-        update: str = "edit",
-        schedule: str = "cosine",
-        initial_budget: int = 50,
-        final_budget: int = 10,
-        warmup: int = 0,
-        feedback: bool = False,
-        n_examples: int = 3,
-        temperature: float = 1.0,
+        n_candidates: int = _DEFAULTS.n_candidates,
+        retrieval: str = _DEFAULTS.retrieval,
+        k: int = _DEFAULTS.k,
+        update: str = _DEFAULTS.update,
+        schedule: str = _DEFAULTS.schedule,
+        initial_budget: int = _DEFAULTS.initial_budget,
+        final_budget: int = _DEFAULTS.final_budget,
+        warmup: int = _DEFAULTS.warmup,
+        feedback: bool = _DEFAULTS.feedback,
+        n_examples: int = _DEFAULTS.n_examples,
+        temperature: float = _DEFAULTS.temperature,
         max_tokens: int | None = None,
         embedder: Embedder | None = None,
         seed: int = 0,
     ) -> None:
-        super().__init__()
+        super().__init__(task, scorer, optimizer)
         choices = (
             (retrieval, RETRIEVALS, "retrieval"),
             (update, UPDATES, "update"),
@@ -202,7 +205,6 @@ class GPOConfig(SearchConfig):
                 raise ValueError(f"unknown {name} {value!r}; choose from {', '.join(allowed)}")
         if min(total_steps, n_candidates, k, initial_budget, final_budget) < 1 or warmup < 0:
             raise ValueError("steps, candidates, k and budgets must be >= 1 (warmup >= 0)")
-        self.task, self.scorer, self.optimizer = task, scorer, optimizer
         self.total_steps = total_steps
         self.n_candidates, self.retrieval, self.k = n_candidates, retrieval, k
         self.update, self.schedule = update, schedule
@@ -271,9 +273,6 @@ class GPOConfig(SearchConfig):
             frequency_penalty=WRITING_PENALTY,
         )
 
-    def get_actions(self, state: GPOState) -> list[Candidate]:
-        return self.get_actions_many([state])[0]
-
     def get_actions_many(self, states: Sequence[GPOState]) -> list[list[Candidate]]:
         errors: list[Score | None] = [None] * len(states)
         if self.feedback:
@@ -297,9 +296,6 @@ class GPOConfig(SearchConfig):
             budget, retrieved = self.budget_for(state), tuple(self.retrieved_for(state))
             out.append([Candidate(p, budget, retrieved) for p in prompts or [state.prompt]])
         return out
-
-    def fast_reward(self, state: GPOState, action: Candidate) -> tuple[float, dict[str, Any]]:
-        return 0.0, {}
 
     def root_reward(self, state: GPOState) -> tuple[float, dict[str, Any]]:
         return float(state.score or 0.0), {"eval_accuracy": state.score}

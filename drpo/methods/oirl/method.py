@@ -1,92 +1,62 @@
-"""Prompt-OIRL in `train.py --method oirl`: its settings and its runner."""
+"""Prompt-OIRL in `train.py --method oirl` and the Python API: its settings, run and closing
+lines."""
 
 from __future__ import annotations
 
-import argparse
-from pathlib import Path
+from typing import Any
 
-from drpo.methods.oirl.embed import EMBEDDERS
-from drpo.methods.runner import common_settings, fail, failure, start
-from drpo.methods.spec import MethodSpec, Option
+from drpo.methods.oirl.settings import OIRLSettings
+from drpo.methods.runner import stop_line
+from drpo.methods.spec import MethodSpec, Preset
+from drpo.run_context import RunError
 
 
-def run(args: argparse.Namespace, log_dir: Path) -> int:
-    from drpo.methods.oirl.run import OIRLSettings, load_data, run_oirl
+def check(settings: OIRLSettings) -> None:
+    """Bad settings: RunError or ValueError, before anything is written."""
+    from drpo.methods.oirl.run import check as check_settings
+    from drpo.methods.oirl.run import load_data
 
-    if args.search != "best_of_n":
-        return fail("Prompt-OIRL picks a prompt per query by best-of-N (give no --search)")
-    if args.oirl_logs is None:
-        return fail("--method oirl needs --oirl_logs (a folder of released or collected logs)")
-    try:
-        settings = OIRLSettings(
-            roles={},
-            logs=Path(args.oirl_logs),
-            questions=Path(args.questions) if args.questions else None,
-            split=args.split,
-            models=tuple(m.strip() for m in args.oirl_models.split(",") if m.strip()),
-            embedder=args.oirl_embedder,
-            embedding_dim=args.oirl_embedding_dim,
-            embedding_model=args.embedding_model,
-            embedding_base_url=args.embedding_base_url,
-            embedding_cache=Path(args.oirl_embedding_cache) if args.oirl_embedding_cache else None,
-            validation_fraction=args.validation_fraction,
-            n_boot=args.oirl_n_boot,
-            trace_queries=args.oirl_trace_queries,
-            log_dir=log_dir,
-            **common_settings(args),
-        )
-        settings.check()
-        load_data(settings)
-        log_dir = start(args, log_dir)
-        summary = run_oirl(settings)
-    except (Exception, KeyboardInterrupt) as exc:  # one line and an exit code; bugs re-raised
-        return failure(exc)
+    if settings.search != "best_of_n":
+        raise RunError("Prompt-OIRL picks a prompt per query by best-of-N (give no --search)")
+    check_settings(settings)
+    load_data(settings)
+
+
+def run(settings: OIRLSettings) -> Any:
+    """The run (in settings.log_dir, made by then); its summary."""
+    from drpo.methods.oirl.run import run_oirl
+
+    return run_oirl(settings)
+
+
+def report(summary: Any) -> None:
+    """The run\'s closing lines on stdout."""
     leak = " (LEAKY: every test question also occurs in train)" if summary.split == "paper" else ""
     print(f"Prompt-OIRL on {summary.dataset}, split {summary.split}{leak}: offline, no LLM "
           f"call; reward model {summary.primary}, chosen on a validation split")  # fmt: skip
     print(summary.table)
     print(f"results: {summary.log_dir / 'results.json'}")
+    line = stop_line(summary.log_dir)
+    if line:
+        print(line)
     print(f"artefacts: {summary.log_dir}")
-    return 0
 
+
+PAPER = Preset(
+    description="Prompt-OIRL's paper (Sun et al., ICLR 2024): its released split",
+    values={"split": "paper"},
+    sources={"split": "the released logs' own split (LEAKY on SVAMP: every test question "
+                      "also occurs in train)"},
+)  # fmt: skip
 
 METHOD = MethodSpec(
     name="oirl",
     title="Prompt-OIRL (offline: no LLM call; best-of-N per query)",
     summary="Prompt-OIRL, a prompt per query by best-of-N on a reward model learned from "
     "offline logs (Sun et al., 2024)",
+    settings=OIRLSettings,
+    check=check,
     run=run,
-    defaults={
-        "search": "best_of_n",
-        "depth": 1,
-        "n_iters": 0,
-        "w_exp": 0.0,
-        "temperature": 0.0,
-        "beam_size": 1,
-        "k": 0,
-        "test_size": 60,
-    },
-    options=(
-        Option("oirl_logs", help="a folder of logs (released or collected)"),
-        Option("questions", help="the dataset folder (GSM8K-like logs)"),
-        Option("split", help="SVAMP-like: paper, dedup (default), ..."),
-        Option("oirl_models", default="linear,kernel,mlp", help="reward models to fit"),
-        Option(
-            "oirl_embedder",
-            default="hash",
-            choices=EMBEDDERS,
-            help="openai: --embedding_base_url, --embedding_model; minilm: extra embed and "
-            "python -m drpo.models fetch minilm",
-        ),
-        Option("oirl_embedding_dim", default=1024, type=int, help="hashing embedder"),
-        Option("oirl_embedding_cache", help="default: <log_dir>/embeddings.sqlite"),
-        Option("validation_fraction", default=0.2, type=float),
-        Option("oirl_n_boot", default=2000, type=int, help="bootstrap resamples"),
-        Option(
-            "oirl_trace_queries",
-            default=20,
-            type=int,
-            help="test queries whose searches output.json keeps",
-        ),
-    ),
+    report=report,
+    presets={"paper": PAPER},
 )

@@ -22,9 +22,9 @@ from drpo.methods.oirl.layout import is_collected_layout, load_collected
 from drpo.methods.oirl.logs import LogError
 from drpo.methods.oirl.released import load_gsm8k_like, load_svamp_like
 from drpo.methods.oirl.reward import FIT_NEEDS, KINDS
+from drpo.methods.oirl.settings import OIRLSettings
 from drpo.methods.oirl.stats import auc, group_resamples, paired_difference, within_query_auc
 from drpo.methods.oirl.strategies import (
-    FALLBACK_THRESHOLD,
     Picks,
     evaluate,
     preference,
@@ -38,7 +38,7 @@ from drpo.methods.oirl.world import (
     RewardModelConfig,
     choose_one,
 )
-from drpo.run_context import RunError, RunSettings, Session
+from drpo.run_context import RunError, Session
 from search import SearchNode, SearchResult, save_artifacts
 from search.artifacts import write_atomic
 
@@ -48,47 +48,34 @@ log = logging.getLogger("drpo.oirl")
 PAPER_BEST_OF_6 = {"gsm8k": 0.258, "svamp": 0.672}
 
 
-@dataclass(frozen=True, kw_only=True)
-class OIRLSettings(RunSettings):
-    logs: Path
-    questions: Path | None = None
-    split: str | None = None
-    models: tuple[str, ...] = KINDS
-    embedder: str = "hash"
-    embedding_dim: int = 1024
-    embedding_model: str = "text-embedding-3-small"
-    embedding_base_url: str | None = None
-    embedding_cache: Path | None = None
-    validation_fraction: float = 0.2
-    n_boot: int = 2000
-    trace_queries: int = 20
-    fallback_threshold: float = FALLBACK_THRESHOLD
-
-    @property
-    def simulated(self) -> bool:
-        return False  # no LLM at all: logged outcomes
-
-    def check(self) -> None:
-        problems = [
-            (not self.models, "give at least one reward model"),
-            (
-                any(m not in KINDS for m in self.models),
-                f"unknown reward model in {', '.join(self.models)}; choose from {', '.join(KINDS)}",
-            ),
-            (not 0 < self.validation_fraction < 1, "validation_fraction must be in (0, 1)"),
-            (self.n_boot < 100, f"n_boot must be >= 100, got {self.n_boot}"),
-            (self.trace_queries < 1, f"trace_queries must be >= 1, got {self.trace_queries}"),
-        ]
-        for bad, message in problems:
-            if bad:
-                raise RunError(message)
-        for model in self.models:  # what fitting each needs beyond numpy (scoring: numpy)
-            needs = FIT_NEEDS.get(model)
-            if needs is not None and importlib.util.find_spec(needs) is None:
-                raise RunError(
-                    f"the {model} reward model needs {needs} to fit, an optional extra: "
-                    "pip install -e '.[oirl]' (or fit the others: --oirl_models kernel)"
-                )
+def check(settings: OIRLSettings) -> None:
+    """RunError naming the first bad setting (before anything is written)."""
+    if settings.oirl_logs is None:
+        raise RunError("--method oirl needs --oirl_logs (a folder of released or collected logs)")
+    models = settings.reward_models
+    problems = [
+        (not models, "give at least one reward model"),
+        (
+            any(m not in KINDS for m in models),
+            f"unknown reward model in {', '.join(models)}; choose from {', '.join(KINDS)}",
+        ),
+        (not 0 < settings.validation_fraction < 1, "validation_fraction must be in (0, 1)"),
+        (settings.oirl_n_boot < 100, f"n_boot must be >= 100, got {settings.oirl_n_boot}"),
+        (
+            settings.oirl_trace_queries < 1,
+            f"trace_queries must be >= 1, got {settings.oirl_trace_queries}",
+        ),
+    ]
+    for bad, message in problems:
+        if bad:
+            raise RunError(message)
+    for model in models:  # what fitting each needs beyond numpy (scoring: numpy)
+        needs = FIT_NEEDS.get(model)
+        if needs is not None and importlib.util.find_spec(needs) is None:
+            raise RunError(
+                f"the {model} reward model needs {needs} to fit, an optional extra: "
+                "pip install -e '.[oirl]' (or fit the others: --oirl_models kernel)"
+            )
 
 
 @dataclass(frozen=True)
@@ -104,8 +91,8 @@ class OIRLSummary:
 
 
 def load_data(settings: OIRLSettings) -> OfflineData:
-    """The logs in whichever layout `settings.logs` holds (bad input: one RunError line)."""
-    folder = Path(settings.logs)
+    """The logs in whichever layout `settings.oirl_logs` holds (bad input: one RunError line)."""
+    folder = Path(settings.oirl_logs)
     try:
         if not folder.is_dir():
             raise LogError(f"no logs folder at {folder}")
@@ -191,7 +178,7 @@ def results_table(results: dict[str, Any]) -> str:
 
 
 def run_oirl(settings: OIRLSettings) -> OIRLSummary:
-    settings.check()
+    check(settings)
     timings: dict[str, float] = {}
     started = clock = time.perf_counter()
 
@@ -216,14 +203,14 @@ def run_oirl(settings: OIRLSettings) -> OIRLSummary:
         )
         try:
             base = make_embedder(
-                settings.embedder,
-                dim=settings.embedding_dim,
+                settings.oirl_embedder,
+                dim=settings.oirl_embedding_dim,
                 base_url=settings.embedding_base_url,
                 model=settings.embedding_model,
             )
         except ValueError as exc:
             raise RunError(str(exc)) from None
-        cache = EmbeddingCache(settings.embedding_cache or log_dir / "embeddings.sqlite")
+        cache = EmbeddingCache(settings.oirl_embedding_cache or log_dir / "embeddings.sqlite")
         embedder = CachedEmbedder(base, cache)
         queries = embedder.embed(list(data.questions))
         prompts = embedder.embed([p.text for p in data.prompts])
@@ -237,7 +224,7 @@ def run_oirl(settings: OIRLSettings) -> OIRLSummary:
             data,
             queries,
             prompts,
-            kinds=settings.models,
+            kinds=settings.reward_models,
             embedder_key=embedder.key,
             seed=settings.seed,
             validation_fraction=settings.validation_fraction,
@@ -259,8 +246,9 @@ def run_oirl(settings: OIRLSettings) -> OIRLSummary:
         searched, traced = [], []
         for k, text in enumerate(texts):
             result = choose_one(world, config, text)
+            session.record_search(result)
             searched.append(column[result.terminal_state["alias"]])
-            if k < settings.trace_queries:
+            if k < settings.oirl_trace_queries:
                 traced.append(result)
         lap("search")
         session.on_frontier(1)
@@ -275,7 +263,7 @@ def run_oirl(settings: OIRLSettings) -> OIRLSummary:
             by_search,
             f"{primary}; chosen by BestOfN on the search interface",
         )
-        strategies = _strategy_rows(data, picks, settings.n_boot, settings.seed)
+        strategies = _strategy_rows(data, picks, settings.oirl_n_boot, settings.seed)
         cols = data.training
         y = test_labels[:, cols]
         s = scores[primary][:, cols]
@@ -312,7 +300,7 @@ def run_oirl(settings: OIRLSettings) -> OIRLSummary:
             "models": per_model,
             "paper_best_of_6": PAPER_BEST_OF_6.get(dataset),
             "bootstrap": {
-                "resamples": settings.n_boot,
+                "resamples": settings.oirl_n_boot,
                 "unit": "question group",
                 "groups": len(np.unique(data.groups[data.test_rows])),
             },

@@ -1,89 +1,67 @@
-"""OPRO in `train.py --method opro`: its settings and its runner."""
+"""OPRO in `train.py --method opro` and the Python API: its settings, presets, run and
+closing lines."""
 
 from __future__ import annotations
 
-import argparse
-from pathlib import Path
 from typing import Any
 
-from drpo.methods.runner import fail, run_task_method
-from drpo.methods.spec import MethodSpec, Option
+from drpo.methods.opro.settings import OPROSettings
+from drpo.methods.runner import task_report
+from drpo.methods.spec import MethodSpec, Preset
+from drpo.run_context import RunError
 
 
-def run(args: argparse.Namespace, log_dir: Path) -> int:
-    from drpo.methods.opro.run import OPROSettings, OPROSummary, prepare, run_opro
+def check(settings: OPROSettings) -> None:
+    """Bad settings: RunError or ValueError, before anything is written."""
+    from drpo.methods.opro.run import prepare
 
-    if args.search != "greedy":
-        return fail("OPRO runs one chain of optimisation steps (--search greedy)")
+    if settings.search != "greedy":
+        raise RunError("OPRO runs one chain of optimisation steps (--search greedy)")
+    prepare(settings)
 
-    def settings(shared: dict[str, Any]) -> OPROSettings:
-        return OPROSettings(
-            **shared,
-            steps=args.depth,
-            instructions_per_step=args.instructions_per_step,
-            exemplars_per_step=args.exemplars_per_step,
-            max_history=args.max_history,
-            history_threshold=args.history_threshold,
-            score_size=args.score_size,
-            temperature=args.temperature,
-        )
 
-    def training(summary: OPROSummary) -> list[str]:
-        return [f"training accuracy: initial instruction {summary.initial_train:.3f}, "
-                f"final {summary.final_train:.3f}"]  # fmt: skip
+def run(settings: OPROSettings) -> Any:
+    """The run (in settings.log_dir, made by then); its summary."""
+    from drpo.methods.opro.run import run_opro
 
-    return run_task_method(args, log_dir, title="OPRO", settings=settings, prepare=prepare,
-                           execute=run_opro, noun="instruction", lines=training)  # fmt: skip
+    return run_opro(settings)
 
+
+def _training(summary: Any) -> list[str]:
+    return [f"training accuracy: initial instruction {summary.initial_train:.3f}, "
+            f"final {summary.final_train:.3f}"]  # fmt: skip
+
+
+PAPER = Preset(
+    description="OPRO's paper (Yang et al., ICLR 2024, 'Large Language Models as "
+    "Optimizers') and its reference code (google-deepmind/opro)",
+    values={"depth": 200, "instructions_per_step": 8, "max_history": 20,
+            "exemplars_per_step": 3, "temperature": 1.0, "history_threshold": 0.0},
+    sources={
+        "depth": "reference code opro/optimization/optimize_instructions.py: "
+        "num_search_steps 200",
+        "instructions_per_step": "optimize_instructions.py: "
+        "num_generated_instructions_in_each_step 8",
+        "max_history": "optimize_instructions.py: max_num_instructions 20",
+        "exemplars_per_step": "optimize_instructions.py: "
+        "num_few_shot_questions_for_instruction_refinement 3, drawn at random",
+        "temperature": "optimize_instructions.py: optimiser temperature 1.0",
+        "history_threshold": "optimize_instructions.py: old_instruction_score_threshold 0 "
+        "with a PaLM scorer (0.3 with GPT scorers)",
+    },
+)  # fmt: skip
 
 METHOD = MethodSpec(
-    task_prompt=True,
     name="opro",
     title="OPRO (steps: --depth; the paper ran up to 200)",
     summary="OPRO, a task instruction from a meta-prompt of scored instructions "
     "(Yang et al., ICLR 2024)",
+    settings=OPROSettings,
+    check=check,
     run=run,
-    defaults={
-        "search": "greedy",
-        "depth": 8,
-        "n_iters": 0,
-        "w_exp": 0.0,
-        "temperature": 1.0,
-        "beam_size": 1,
-        "test_size": 60,
-    },
-    options=(
-        Option(
-            "instructions_per_step",
-            default=8,
-            type=int,
-            help="new instructions the optimiser writes each step",
-        ),
-        Option(
-            "exemplars_per_step",
-            default=3,
-            type=int,
-            help="training questions with answers in each meta-prompt, drawn anew each step",
-        ),
-        Option(
-            "max_history",
-            default=20,
-            type=int,
-            help="the most scored instructions a meta-prompt shows (the best ones)",
-        ),
-        Option(
-            "history_threshold",
-            default=0.0,
-            type=float,
-            help="instructions scoring below it are left out of the meta-prompt "
-            "(the reference code: 0 with a PaLM scorer, 0.3 with GPT ones)",
-        ),
-        Option(
-            "score_size",
-            default=50,
-            type=int,
-            help="training examples each instruction is scored on (the paper: 20%% of a "
-            "BBH task, about 50)",
-        ),
-    ),
+    report=task_report("OPRO", noun="instruction", lines=_training),
+    roles=("base", "optimize"),
+    presets={"paper": PAPER},
+    task_prompt=True,
+    sim="drpo.methods.opro.sim",
 )

@@ -25,12 +25,15 @@ from drpo.llm import LLM, ChatRequest
 from drpo.llm._loop import run_sync
 from drpo.llm.json_schema import object_schema, text_schema, tokens_for
 from drpo.methods.meta_prompts import MetaPrompts
+from drpo.methods.opro.settings import OPROSettings
 from drpo.methods.prompt_checks import WRITING_PENALTY, check_prompt
+from drpo.methods.task_config import TaskPromptConfig
 from drpo.methods.task_scoring import TaskPromptWorld, TaskScorer
 from drpo.methods.tasks import Example, Task
-from world_model import SearchConfig
 
 log = logging.getLogger("drpo")
+#: The settings' declared defaults (drpo.methods.opro.settings): the config's own.
+_DEFAULTS = OPROSettings()
 
 PROMPTS = MetaPrompts(Path(__file__).with_name("prompts"))
 #: The key the optimiser answers in (the simulated LLM recognises its OPRO role by it).
@@ -160,7 +163,7 @@ class OPROWorld(TaskPromptWorld):
         return out
 
 
-class OPROConfig(SearchConfig):
+class OPROConfig(TaskPromptConfig):
     """One action per state: the batch of `per_step` instructions the optimiser writes
     from the meta-prompt (one request with `per_step` samples)."""
 
@@ -170,21 +173,21 @@ class OPROConfig(SearchConfig):
         optimizer: LLM,
         *,
         scoring: Sequence[Example],
-        per_step: int = 8,
-        n_exemplars: int = 3,
-        max_shown: int = 20,
-        threshold: float = 0.0,
-        temperature: float = 1.0,
+        per_step: int = _DEFAULTS.instructions_per_step,
+        n_exemplars: int = _DEFAULTS.exemplars_per_step,
+        max_shown: int = _DEFAULTS.max_history,
+        threshold: float = _DEFAULTS.history_threshold,
+        temperature: float = _DEFAULTS.temperature,
         seed: int = 0,
     ) -> None:
-        super().__init__()
+        super().__init__(task, None, optimizer)
         if per_step < 1 or max_shown < 1 or n_exemplars < 0:
             raise ValueError(
                 "instructions_per_step and max_history must be >= 1, exemplars_per_step >= 0"
             )
         if not 0.0 <= threshold <= 1.0:
             raise ValueError(f"history_threshold must be within 0 and 1, got {threshold}")
-        self.task, self.optimizer, self.scoring = task, optimizer, tuple(scoring)
+        self.scoring = tuple(scoring)
         self.per_step, self.n_exemplars = per_step, n_exemplars
         self.max_shown, self.threshold = max_shown, threshold
         self.temperature, self.seed = temperature, seed
@@ -203,9 +206,6 @@ class OPROConfig(SearchConfig):
                               exemplars=_exemplars_text(exemplars),
                               max_chars=str(MAX_INSTRUCTION_CHARS))  # fmt: skip
         return text, shown, exemplars
-
-    def get_actions(self, state: OPROState) -> list[InstructionBatch]:
-        return self.get_actions_many([state])[0]
 
     def get_actions_many(self, states: Sequence[OPROState]) -> list[list[InstructionBatch]]:
         prompts = [self.meta_prompt(s) for s in states]
@@ -240,11 +240,6 @@ class OPROConfig(SearchConfig):
                                      tuple(e.question for e in exemplars))  # fmt: skip
             out.append([batch])
         return out
-
-    def fast_reward(
-        self, state: OPROState, action: InstructionBatch
-    ) -> tuple[float, dict[str, Any]]:
-        return 0.0, {}
 
     def root_reward(self, state: OPROState) -> tuple[float, dict[str, Any]]:
         return state.best.score, {"train_accuracy": state.best.score}

@@ -1,64 +1,61 @@
-"""PromptAgent in `train.py --method promptagent`: its settings and its runner."""
+"""PromptAgent in `train.py --method promptagent` and the Python API: its settings, presets,
+run and closing lines."""
 
 from __future__ import annotations
 
-import argparse
-from pathlib import Path
 from typing import Any
 
-from drpo.methods.bandit_scoring import selection_options
-from drpo.methods.runner import run_task_method
-from drpo.methods.spec import MethodSpec, Option
+from drpo.methods.promptagent.settings import PromptAgentSettings
+from drpo.methods.runner import task_report
+from drpo.methods.spec import MethodSpec, Preset
 
 
-def run(args: argparse.Namespace, log_dir: Path) -> int:
-    from drpo.methods.bandit_scoring import selection_args
-    from drpo.methods.promptagent.run import PromptAgentSettings, algorithm, run_promptagent
+def check(settings: PromptAgentSettings) -> None:
+    """Bad settings: RunError or ValueError, before anything is written."""
+    from drpo.methods.promptagent.run import algorithm
 
-    def settings(shared: dict[str, Any]) -> PromptAgentSettings:
-        return PromptAgentSettings(
-            **shared,
-            batch_size=args.batch_size,
-            expand_width=args.expand_width,
-            num_new_prompts=args.num_new_prompts,
-            temperature=args.temperature,
-            search=args.search,
-            n_iters=args.n_iters,
-            depth=args.depth,
-            min_depth=args.min_depth,
-            w_exp=args.w_exp,
-            beam_size=args.beam_size,
-            **selection_args(args),
-        )
+    algorithm(settings)
+    settings.load_task()
 
-    def prepare(made: PromptAgentSettings) -> None:
-        algorithm(made)
-        made.load_task()
 
-    return run_task_method(args, log_dir, title="PromptAgent", settings=settings,
-                           prepare=prepare, execute=run_promptagent)  # fmt: skip
+def run(settings: PromptAgentSettings) -> Any:
+    """The run (in settings.log_dir, made by then); its summary."""
+    from drpo.methods.promptagent.run import run_promptagent
+
+    return run_promptagent(settings)
+
+
+PAPER = Preset(
+    description="PromptAgent's paper (Wang et al., ICLR 2024), its reference code "
+    "(XinyuanWangCS/PromptAgent) where the paper is silent; the released example config "
+    "differs (depth 5, 10 iterations)",
+    values={"search": "mcts", "depth": 8, "n_iters": 12, "expand_width": 3,
+            "num_new_prompts": 1, "batch_size": 5, "w_exp": 2.5, "min_depth": 2,
+            "temperature": 1.0},
+    sources={
+        "search": "paper §3: MCTS",
+        "depth": "paper §4.1, implementation details: depth limit 8",
+        "n_iters": "paper §4.1, implementation details: 12 iterations",
+        "expand_width": "paper §4.1 and example_config.yaml: expand width 3",
+        "num_new_prompts": "reference code example_config.yaml: num_new_prompts 1 (MCTS)",
+        "batch_size": "reference code example_config.yaml: train_batch_size 5",
+        "w_exp": "paper §4.1 and example_config.yaml: exploration weight 2.5",
+        "min_depth": "reference code example_config.yaml: min_depth 2",
+        "temperature": "reference code example_config.yaml: optimiser temperature 1.0",
+    },
+)  # fmt: skip
 
 
 METHOD = MethodSpec(
     name="promptagent",
     title="PromptAgent",
     summary="PromptAgent, a task prompt by MCTS on error feedback (Wang et al., 2024)",
+    settings=PromptAgentSettings,
+    check=check,
     run=run,
+    report=task_report("PromptAgent"),
+    roles=("base", "optimize"),
+    presets={"paper": PAPER},
     task_prompt=True,
-    defaults={
-        "search": "mcts",
-        "depth": 5,
-        "n_iters": 12,
-        "w_exp": 2.5,
-        "temperature": 0.7,
-        "beam_size": 3,
-        "test_size": 60,
-    },
-    options=(
-        *selection_options(selection="full", rounds=4, arms=2),
-        Option("batch_size", default=5, type=int),
-        Option("expand_width", default=3, type=int),
-        Option("num_new_prompts", default=1, type=int),
-        Option("min_depth", default=2, type=int),
-    ),
+    sim="drpo.methods.promptagent.sim",
 )

@@ -1,38 +1,23 @@
-"""A PromptAgent run: load the task, search, score the initial and final prompts on the test
-split, write the artefacts. Resumable like every run (cache + checkpoint)."""
+"""A PromptAgent run on the task-prompt template (drpo.methods.task_run): MCTS (or beam or
+greedy) over prompts written from error feedback; its answer, re-scored on the whole eval
+split when a bandit only estimated it. Resumable like every run (cache + checkpoint)."""
 
 from __future__ import annotations
 
-import logging
-from dataclasses import dataclass
+from typing import Any
 
 from drpo.llm._loop import run_sync
-from drpo.methods.bandit_scoring import SelectionSettings
+from drpo.methods.promptagent.settings import PromptAgentSettings
 from drpo.methods.promptagent.world import PromptAgentConfig, PromptAgentWorld
-from drpo.methods.task_run import finish_task_run
+from drpo.methods.task_run import Answer, Parts, Record, TaskPromptRun
 from drpo.methods.task_scoring import TaskScorer
-from drpo.methods.task_settings import TaskRunSettings, TaskRunSummary
-from drpo.methods.tasks import answer_key
-from drpo.run_context import RunError, Session, with_knowledge
-from search import MCTS, BeamSearch, Greedy
-from world_model import Reasoner, SearchAlgorithm
+from drpo.methods.task_settings import TaskRunSummary
+from drpo.methods.tasks import Task
+from drpo.run_context import RunError, Session
+from search import MCTS, BeamSearch, Greedy, SearchResult
+from world_model import SearchAlgorithm
 
-log = logging.getLogger("drpo")
 ROLES = ("base", "optimize")
-
-
-@dataclass(frozen=True, kw_only=True)
-class PromptAgentSettings(TaskRunSettings, SelectionSettings):
-    batch_size: int = 5
-    expand_width: int = 3
-    num_new_prompts: int = 1
-    temperature: float = 0.7
-    search: str = "mcts"
-    n_iters: int = 12
-    depth: int = 5
-    min_depth: int = 2
-    w_exp: float = 2.5
-    beam_size: int = 3
 
 
 def algorithm(settings: PromptAgentSettings) -> SearchAlgorithm:
@@ -41,7 +26,7 @@ def algorithm(settings: PromptAgentSettings) -> SearchAlgorithm:
         (settings.depth >= 1, f"depth must be >= 1, got {settings.depth}"),
         (settings.expand_width >= 1, f"expand_width must be >= 1, got {settings.expand_width}"),
         (settings.batch_size >= 1, f"batch_size must be >= 1, got {settings.batch_size}"),
-        (set(settings.roles) == set(ROLES), f"roles must be {', '.join(ROLES)}"),
+        (set(settings.role_map) == set(ROLES), f"roles must be {', '.join(ROLES)}"),
     ]
     for ok, message in checks:
         if not ok:
@@ -66,48 +51,48 @@ def algorithm(settings: PromptAgentSettings) -> SearchAlgorithm:
     raise RunError(f"unknown search {settings.search!r}; use mcts, beam or greedy")
 
 
-def run_promptagent(settings: PromptAgentSettings) -> TaskRunSummary:
-    search = algorithm(settings)
-    task = settings.load_task()
-    with Session(settings, desc="PromptAgent frontiers") as session:
-        log.info("task %s: %d train, %d eval, %d test examples", task.name, len(task.train),
-                 len(task.eval), len(task.test))  # fmt: skip
-        llms = session.llms(with_knowledge(settings.roles, answer_key(task)))
-        scorer = TaskScorer(llms["base"], max_tokens=settings.max_tokens)
-        initial = settings.start_prompt(task)
+class PromptAgentRun(TaskPromptRun[PromptAgentSettings]):
+    name, label = "promptagent", "PromptAgent frontiers"
+
+    def check(self, settings: PromptAgentSettings) -> Task:
+        algorithm(settings)
+        return settings.load_task()
+
+    def total(self, settings: PromptAgentSettings) -> int | None:
+        return None
+
+    def parts(self, settings: PromptAgentSettings, task: Task, scorer: Any, optimizer: Any, *,
+              initial: str, session: Session) -> Parts:  # fmt: skip
         world = PromptAgentWorld(task, scorer, initial_prompt=initial,
                                  on_frontier=session.on_frontier, selection=settings.bandit(),
                                  seed=settings.seed)  # fmt: skip
-        config = PromptAgentConfig(
-            task,
-            scorer,
-            llms["optimize"],
-            batch_size=settings.batch_size,
-            expand_width=settings.expand_width,
-            num_new_prompts=settings.num_new_prompts,
-            temperature=settings.temperature,
-            seed=settings.seed,
-        )
-        result = Reasoner(world, config, search)(task.name)
-        session.search_finished()  # what follows (test scoring) is counted apart
+        config = PromptAgentConfig(task, scorer, optimizer, batch_size=settings.batch_size,
+                                   expand_width=settings.expand_width,
+                                   num_new_prompts=settings.num_new_prompts,
+                                   temperature=settings.temperature,
+                                   seed=settings.seed)  # fmt: skip
+        return Parts(world, config, algorithm(settings))
+
+    def answer(self, settings: PromptAgentSettings, result: SearchResult, task: Task,
+               scorer: TaskScorer, initial: str) -> Answer:  # fmt: skip
         candidate = result.terminal_state.prompt
         answer_eval = result.terminal_node.reward
         if settings.bandit() is not None:  # a bandit's estimate: the answer scored in full
             (score,) = run_sync(scorer.score_many([(candidate, task.eval)]))
             answer_eval = score.accuracy
-        # Never a "best" prompt that does worse on eval than the one the run started from.
-        keep_initial = answer_eval < result.tree.reward
-        final = initial if keep_initial else candidate
-        final_eval = result.tree.reward if keep_initial else answer_eval
-        if keep_initial:
-            log.info("the search's answer scores %.3f on eval, below the initial prompt's %.3f: "
-                     "keeping the initial prompt", answer_eval,
-                     result.tree.reward)  # fmt: skip
-        return finish_task_run(
-            session, settings, result, method="promptagent", task=task, scorer=scorer,
-            initial=initial, final=final, initial_eval=result.tree.reward,
-            final_eval=final_eval, is_initial=final == initial,
+        return Answer(prompt=candidate, eval_accuracy=answer_eval,
+                      initial_eval=result.tree.reward)  # fmt: skip
+
+    def record(self, settings: PromptAgentSettings, result: SearchResult, answer: Answer,
+               kept: bool) -> Record:  # fmt: skip
+        return Record(
             meta_before={"search": settings.search},
-            meta_after={"search_answer": {"prompt": candidate, "eval_accuracy": answer_eval}},
+            meta_after={"search_answer": {"prompt": answer.prompt,
+                                          "eval_accuracy": answer.eval_accuracy}},
             record={"nodes": len(result.nodes())},
         )  # fmt: skip
+
+
+def run_promptagent(settings: PromptAgentSettings) -> TaskRunSummary:
+    """A PromptAgent run (see the module)."""
+    return PromptAgentRun().run(settings)

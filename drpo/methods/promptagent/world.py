@@ -20,11 +20,14 @@ from drpo.llm.json_schema import object_schema, text_schema, tokens_for
 from drpo.methods.bandit_scoring import BanditSettings, eval_estimates
 from drpo.methods.meta_prompts import MetaPrompts
 from drpo.methods.prompt_checks import WRITING_PENALTY, check_prompt
+from drpo.methods.promptagent.settings import PromptAgentSettings
+from drpo.methods.task_config import TaskPromptConfig
 from drpo.methods.task_scoring import Attempt, Score, TaskPromptWorld, TaskScorer
 from drpo.methods.tasks import Example, Task
-from world_model import SearchConfig
 
 log = logging.getLogger("drpo")
+#: The settings' declared defaults (drpo.methods.promptagent.settings): the config's own.
+_DEFAULTS = PromptAgentSettings()
 
 PROMPTS = MetaPrompts(Path(__file__).with_name("prompts"))
 EVAL_KEY = "promptagent_eval"
@@ -145,7 +148,7 @@ class PromptAgentWorld(TaskPromptWorld):
         return out
 
 
-class PromptAgentConfig(SearchConfig):
+class PromptAgentConfig(TaskPromptConfig):
     """Actions from error feedback: `expand_width` batches, each with errors, give one new
     prompt each; feedback and writing requests of a whole frontier go out together."""
 
@@ -155,19 +158,16 @@ class PromptAgentConfig(SearchConfig):
         scorer: TaskScorer,
         optimizer: LLM,
         *,
-        batch_size: int = 5,
-        expand_width: int = 3,
-        num_new_prompts: int = 1,
-        temperature: float = 0.7,
+        batch_size: int = _DEFAULTS.batch_size,
+        expand_width: int = _DEFAULTS.expand_width,
+        num_new_prompts: int = _DEFAULTS.num_new_prompts,
+        temperature: float = _DEFAULTS.temperature,
         max_draws: int | None = None,
         seed: int = 0,
     ) -> None:
-        super().__init__()
+        super().__init__(task, scorer, optimizer)
         if expand_width < 1 or num_new_prompts < 1:
             raise ValueError("expand_width and num_new_prompts must be >= 1")
-        self.task = task
-        self.scorer = scorer
-        self.optimizer = optimizer
         self.loader = BatchLoader(task.train, batch_size=batch_size, seed=seed)
         self.expand_width = expand_width
         self.num_new_prompts = num_new_prompts
@@ -177,14 +177,6 @@ class PromptAgentConfig(SearchConfig):
     def update_example(self, example: Any, prompt: Any = None) -> None:
         super().update_example(example, prompt)
         self.loader.reset()  # every search draws the same batches in the same order
-
-    def root_reward(self, state: PromptState) -> tuple[float, dict[str, Any]]:
-        (score,) = run_sync(self.scorer.score_many([(state.prompt, self.task.eval)]))
-        log.info("initial prompt: eval accuracy %.3f", score.accuracy)
-        return score.accuracy, {"eval_accuracy": score.accuracy}
-
-    def get_actions(self, state: PromptState) -> list[Proposal]:
-        return self.get_actions_many([state])[0]
 
     def get_actions_many(self, states: Sequence[PromptState]) -> list[list[Proposal]]:
         return run_sync(self._actions(list(states)))
@@ -265,9 +257,6 @@ class PromptAgentConfig(SearchConfig):
                 log.info("error feedback:\n%s\nnew prompt:\n%s", feedback, prompt)
                 out[i].append(Proposal(prompt, feedback, score.accuracy, errors))
         return out
-
-    def fast_reward(self, state: PromptState, action: Proposal) -> tuple[float, dict[str, Any]]:
-        return 0.0, {}
 
     def reward(self, state: PromptState, action: Proposal, **kwargs: Any) -> tuple[float, dict]:
         accuracy, pulls = kwargs[EVAL_KEY], kwargs.get(PULLS_KEY)

@@ -1,75 +1,68 @@
-"""ProTeGi in `train.py --method protegi`: its settings and its runner.
-
-The paper's settings (Pryzant et al., 2023, and its reference code) where they cost little:
-beam 4, 4 gradients of 4 errors each, 1 reason per group, 1 edit per reason, 2 paraphrases
-per edit, at most 8 successors per parent, UCB with c = 1, 8 bandit rounds of 8 prompts.
-Sized down: 3 rounds (--depth; paper 6), minibatches of 32 training examples (paper 64) and
-bandit pulls of 5 eval examples (paper 32, on an eval split of 30 here).
-"""
+"""ProTeGi in `train.py --method protegi` and the Python API: its settings, presets, run and
+closing lines."""
 
 from __future__ import annotations
 
-import argparse
-from pathlib import Path
 from typing import Any
 
-from drpo.methods.bandit_scoring import selection_options
-from drpo.methods.runner import fail, run_task_method
-from drpo.methods.spec import MethodSpec, Option
+from drpo.methods.protegi.settings import ProTeGiSettings
+from drpo.methods.runner import task_report
+from drpo.methods.spec import MethodSpec, Preset
+from drpo.run_context import RunError
 
 
-def run(args: argparse.Namespace, log_dir: Path) -> int:
-    from drpo.methods.bandit_scoring import selection_args
-    from drpo.methods.protegi.run import ProTeGiSettings, prepare, run_protegi
+def check(settings: ProTeGiSettings) -> None:
+    """Bad settings: RunError or ValueError, before anything is written."""
+    from drpo.methods.protegi.run import prepare
 
-    if args.search != "beam":
-        return fail("ProTeGi keeps a beam of prompts (--search beam)")
+    if settings.search != "beam":
+        raise RunError("ProTeGi keeps a beam of prompts (--search beam)")
+    prepare(settings)
 
-    def settings(shared: dict[str, Any]) -> ProTeGiSettings:
-        return ProTeGiSettings(
-            **shared,
-            rounds=args.depth,
-            beam_size=args.beam_size,
-            minibatch_size=args.minibatch_size,
-            n_gradients=args.n_gradients,
-            errors_per_gradient=args.errors_per_gradient,
-            gradients_per_error=args.gradients_per_error,
-            steps_per_gradient=args.steps_per_gradient,
-            mc_samples_per_step=args.mc_samples_per_step,
-            max_expansion_factor=args.max_expansion_factor,
-            **selection_args(args),
-            temperature=args.temperature,
-        )
 
-    return run_task_method(args, log_dir, title="ProTeGi", settings=settings, prepare=prepare,
-                           execute=run_protegi)  # fmt: skip
+def run(settings: ProTeGiSettings) -> Any:
+    """The run (in settings.log_dir, made by then); its summary."""
+    from drpo.methods.protegi.run import run_protegi
 
+    return run_protegi(settings)
+
+
+PAPER = Preset(
+    description="ProTeGi's paper (Pryzant et al., EMNLP 2023) and its reference code "
+    "(microsoft/LMOps, prompt_optimization/)",
+    values={"depth": 6, "beam_size": 4, "minibatch_size": 64, "n_gradients": 4,
+            "errors_per_gradient": 4, "gradients_per_error": 1, "steps_per_gradient": 1,
+            "mc_samples_per_step": 2, "max_expansion_factor": 8, "selection": "ucb",
+            "ucb_c": 1.0, "bandit_rounds": 8, "bandit_arms": 8, "bandit_samples": 32},
+    sources={
+        "depth": "reference code prompt_optimization/main.py: --rounds 6",
+        "beam_size": "reference code main.py: --beam_size 4",
+        "minibatch_size": "reference code main.py: --minibatch_size 64",
+        "n_gradients": "reference code main.py: --n_gradients 4",
+        "errors_per_gradient": "reference code main.py: --errors_per_gradient 4",
+        "gradients_per_error": "reference code main.py: --gradients_per_error 1",
+        "steps_per_gradient": "reference code main.py: --steps_per_gradient 1",
+        "mc_samples_per_step": "reference code main.py: --mc_samples_per_step 2",
+        "max_expansion_factor": "reference code main.py: --max_expansion_factor 8",
+        "selection": "paper §3.2: UCB selection (the code's default evaluator is brute force)",
+        "ucb_c": "reference code main.py: --c 1.0",
+        "bandit_rounds": "reference code main.py: --eval_rounds 8",
+        "bandit_arms": "reference code main.py: --eval_prompts_per_round 8",
+        "bandit_samples": "reference code main.py: --samples_per_eval 32",
+    },
+)  # fmt: skip
 
 METHOD = MethodSpec(
-    task_prompt=True,
     name="protegi",
     title="ProTeGi (rounds: --depth; bandit: --selection and --bandit_*)",
     summary="ProTeGi, a task prompt by textual gradients and beam search with bandit "
     "selection (Pryzant et al., 2023)",
+    settings=ProTeGiSettings,
+    check=check,
     run=run,
-    defaults={
-        "search": "beam",
-        "depth": 3,
-        "n_iters": 0,
-        "w_exp": 0.0,
-        "temperature": 0.7,
-        "beam_size": 4,
-        "test_size": 60,
-    },
-    options=(
-        *selection_options(selection="ucb", rounds=8, arms=8),
-        Option("minibatch_size", default=32, type=int,
-               help="training examples each round's prompts run on (paper: 64)"),
-        Option("n_gradients", default=4, type=int, help="error groups per prompt"),
-        Option("errors_per_gradient", default=4, type=int),
-        Option("gradients_per_error", default=1, type=int, help="reasons per error group"),
-        Option("steps_per_gradient", default=1, type=int, help="edits per reason"),
-        Option("mc_samples_per_step", default=2, type=int, help="paraphrases per edit"),
-        Option("max_expansion_factor", default=8, type=int, help="successors per prompt"),
-    ),
-)  # fmt: skip
+    report=task_report("ProTeGi"),
+    roles=("base", "optimize"),
+    presets={"paper": PAPER},
+    task_prompt=True,
+    sim="drpo.methods.protegi.sim",
+)

@@ -40,12 +40,15 @@ from drpo.llm.json_schema import object_schema, text_schema, tokens_for
 from drpo.methods.bandit_scoring import BanditSettings, bandit_scores
 from drpo.methods.meta_prompts import MetaPrompts
 from drpo.methods.prompt_checks import WRITING_PENALTY, check_prompt
+from drpo.methods.protegi.settings import ProTeGiSettings
+from drpo.methods.task_config import TaskPromptConfig
 from drpo.methods.task_scoring import Attempt, TaskPromptWorld, TaskScorer
 from drpo.methods.tasks import Task
 from search.bandit import ArmStats
-from world_model import SearchConfig
 
 log = logging.getLogger("drpo")
+#: The settings' declared defaults (drpo.methods.protegi.settings): the config's own.
+_DEFAULTS = ProTeGiSettings()
 
 PROMPTS = MetaPrompts(Path(__file__).with_name("prompts"))
 SELECTION_KEY = "protegi_selection"
@@ -152,7 +155,7 @@ class ProTeGiWorld(TaskPromptWorld):
         return out
 
 
-class ProTeGiConfig(SearchConfig):
+class ProTeGiConfig(TaskPromptConfig):
     """Successors from textual gradients; the requests of a whole beam go out together, one
     stage (gradients, edits, paraphrases) after the other."""
 
@@ -162,17 +165,17 @@ class ProTeGiConfig(SearchConfig):
         scorer: TaskScorer,
         optimizer: LLM,
         *,
-        minibatch_size: int = 64,
-        n_gradients: int = 4,
-        errors_per_gradient: int = 4,
-        gradients_per_error: int = 1,
-        steps_per_gradient: int = 1,
-        mc_samples_per_step: int = 2,
-        max_expansion_factor: int = 8,
-        temperature: float = 0.7,
+        minibatch_size: int = _DEFAULTS.minibatch_size,
+        n_gradients: int = _DEFAULTS.n_gradients,
+        errors_per_gradient: int = _DEFAULTS.errors_per_gradient,
+        gradients_per_error: int = _DEFAULTS.gradients_per_error,
+        steps_per_gradient: int = _DEFAULTS.steps_per_gradient,
+        mc_samples_per_step: int = _DEFAULTS.mc_samples_per_step,
+        max_expansion_factor: int = _DEFAULTS.max_expansion_factor,
+        temperature: float = _DEFAULTS.temperature,
         seed: int = 0,
     ) -> None:
-        super().__init__()
+        super().__init__(task, scorer, optimizer)
         counts = {
             "minibatch_size": minibatch_size,
             "errors_per_gradient": errors_per_gradient,
@@ -189,7 +192,6 @@ class ProTeGiConfig(SearchConfig):
                 raise ValueError(f"{name} must be >= 0, got {value}")
         if not task.train:
             raise ValueError("the training split is empty")
-        self.task, self.scorer, self.optimizer = task, scorer, optimizer
         self.minibatch_size = min(minibatch_size, len(task.train))
         self.n_gradients, self.errors_per_gradient = n_gradients, errors_per_gradient
         self.gradients_per_error, self.steps_per_gradient = gradients_per_error, steps_per_gradient
@@ -197,14 +199,6 @@ class ProTeGiConfig(SearchConfig):
         self.max_expansion_factor = max_expansion_factor
         self.temperature = temperature
         self.seed = seed
-
-    def root_reward(self, state: ProTeGiState) -> tuple[float, dict[str, Any]]:
-        (score,) = run_sync(self.scorer.score_many([(state.prompt, self.task.eval)]))
-        log.info("initial prompt: eval accuracy %.3f", score.accuracy)
-        return score.accuracy, {"eval_accuracy": score.accuracy}
-
-    def get_actions(self, state: ProTeGiState) -> list[Successor]:
-        return self.get_actions_many([state])[0]
 
     def get_actions_many(self, states: Sequence[ProTeGiState]) -> list[list[Successor]]:
         return run_sync(self._expand(list(states)))
@@ -311,9 +305,6 @@ class ProTeGiConfig(SearchConfig):
                 else:
                     log.warning("an unusable paraphrase was dropped: %s", answer.error)
         return out
-
-    def fast_reward(self, state: ProTeGiState, action: Successor) -> tuple[float, dict[str, Any]]:
-        return 0.0, {}
 
     def reward(
         self, state: ProTeGiState, action: Successor, **kwargs: Any

@@ -1,10 +1,16 @@
-"""The simulated LLM in process: no network, no weights, deterministic for a seed."""
+"""The simulated LLM in process: no network, no weights, deterministic for a seed.
+
+Importing this module registers it as the LLM layer's `sim` backend (drpo.llm.roles
+.register_backend): the LLM layer knows no simulator; the run plumbing (drpo.run_context)
+and `drpo.sim` import it."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
 from drpo.llm.backend import Backend, BackendCall, BackendResult, OnResult
+from drpo.llm.roles import RoleSettings, register_backend
+from drpo.sim.model import SimulatedLLM
 
 
 class SimBackend(Backend):
@@ -16,8 +22,6 @@ class SimBackend(Backend):
         self, model: str = "sim", *, seed: int = 0, knowledge: Mapping[str, str] | None = None
     ) -> None:
         super().__init__(model)
-        from drpo.sim.model import SimulatedLLM  # here: drpo.sim itself uses drpo.llm
-
         self.sim = SimulatedLLM(seed=seed, knowledge=knowledge)
 
     def describe(self) -> str:
@@ -49,3 +53,10 @@ class SimBackend(Backend):
                 on_result(len(results), result)
             results.append(result)
         return results
+
+
+def _make(settings: RoleSettings) -> SimBackend:
+    return SimBackend(settings.model, seed=settings.seed, knowledge=settings.knowledge)
+
+
+register_backend("sim", _make)
