@@ -515,8 +515,8 @@ class Session:
         reason = self.stop_reason()
         stopped = {} if reason is None else {"stop_reason": reason, "search_bought": self.bought()}
         servers = self.pool.notes()
-        local = {where: n["throughput"] for where, n in servers.items() if "throughput" in n}
         summary = {**summary, **stopped, "search_budget": budget}
+        local = {where: n["throughput"] for where, n in servers.items() if "throughput" in n}
         if local:  # what each local server processed, reused and generated, beside its peak
             summary["local_servers"] = local
         write_reports(

@@ -24,6 +24,7 @@ UPDATE = os.environ.get("UPDATE_GOLDEN") == "1"
 SMALL_TASK = ("--eval_size", "10", "--test_size", "10")
 #: Small, fast settings of each method (SIMULATED: every role on the simulated LLM).
 RUNS: dict[str, tuple[str, ...]] = {
+    # retrieval pinned to word hashing: the same on a machine without the MiniLM weights
     "drpo": ("--depth", "2", "--test_size", "2", "--embedding_backend", "hash"),
     "promptagent": (*SMALL_TASK, "--n_iters", "2", "--depth", "2"),
     "gpo": (*SMALL_TASK, "--depth", "2"),

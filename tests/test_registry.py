@@ -3,6 +3,7 @@ gets, for the registered methods and for one a test registers without touching t
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from dataclasses import dataclass, replace
@@ -168,6 +169,9 @@ def test_a_wrong_method_is_one_line_and_exit_2(capsys, tmp_path: Path) -> None:
 
 
 def test_help_and_the_default_run_import_no_optional_heavy_package(tmp_path: Path) -> None:
+    """Deciding costs no import: the default run imports torch and transformers only to run
+    the MiniLM embedder, where its weights are fetched (here they are not)."""
+    (tmp_path / "models").mkdir()
     code = (
         "import atexit, runpy, sys\n"
         "heavy = ('torch', 'sklearn', 'scipy', 'vllm', 'transformers', 'reasoners')\n"
@@ -175,13 +179,15 @@ def test_help_and_the_default_run_import_no_optional_heavy_package(tmp_path: Pat
         "sys.argv = ['train.py', *sys.argv[1:]]\n"
         f"runpy.run_path({str(REPO / 'train.py')!r}, run_name='__main__')\n"
     )
-    for args in (["--help"], ["--disable_tqdm", "--depth", "1", "--log_dir", str(tmp_path)]):
+    run = ["--disable_tqdm", "--depth", "1", "--log_dir", str(tmp_path / "run")]
+    for args in (["--help"], run):
         out = subprocess.run(
             [sys.executable, "-c", code, *args],
             capture_output=True,
             text=True,
             cwd=REPO,
             timeout=120,
+            env={**os.environ, "PROMPT_SEARCH_MODELS": str(tmp_path / "models")},
         )
         assert out.returncode == 0, out.stderr
         assert out.stdout.strip().splitlines()[-1] == "[]"

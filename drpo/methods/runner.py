@@ -192,8 +192,9 @@ def _local_model(text: str, models_dir: str | None, offline: bool = False) -> st
             )
         return str(path)
     if not (offline or text.lower().endswith(".gguf") or Path(text).expanduser().exists()):
-        known = ", ".join(sorted(MODELS))
-        close = difflib.get_close_matches(text, sorted(MODELS), n=1)
+        answering = sorted(name for name, model in MODELS.items() if model.kind == "gguf")
+        known = ", ".join(answering)
+        close = difflib.get_close_matches(text, answering, n=1)
         hint = f"did you mean {close[0]}? " if close else ""
         raise LLMConfigError(
             f"--model_path {text!r}: no such GGUF file, and no model of that name; {hint}the "

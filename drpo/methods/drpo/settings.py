@@ -39,9 +39,10 @@ class DRPOSettings(RunSettings):
     )
     k: int = shared.k(2)
     embedding_backend: str = setting(
-        "auto", choices=EMBEDDING_BACKENDS,
+        "auto",
+        choices=EMBEDDING_BACKENDS,
         help="retrieval's embedder; auto: MiniLM (extra embed, fetched weights), else hash",
-    )  # fmt: skip
+    )
     embedding_model: str = shared.embedding_model()
     embedding_base_url: str | None = shared.embedding_base_url()
     optimize_icl: bool = setting(
