@@ -8,7 +8,6 @@ from pathlib import Path
 
 from drpo.methods import shared_settings as shared
 from drpo.methods.declare import setting
-from drpo.methods.oirl.embed import EMBEDDERS
 from drpo.methods.oirl.reward import KINDS
 from drpo.methods.oirl.strategies import FALLBACK_THRESHOLD
 from drpo.run_context import RunSettings
