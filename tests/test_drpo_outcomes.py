@@ -105,7 +105,7 @@ def test_a_proposal_that_is_no_system_prompt_is_not_used() -> None:
     with pytest.raises(ValueError, match="repeats the assistant's answer"):
         check_system_prompt(f"You are helpful. {answer}", answer=answer, query="Capital?")
     with pytest.raises(ValueError, match="at most"):
-        check_system_prompt("Be kind. " * 400, answer=answer, query="Capital?")
+        check_system_prompt("Be kind. " * 500, answer=answer, query="Capital?")
     from drpo.methods.drpo.prompts import template
 
     with pytest.raises(ValueError, match="repeats the instructions you were given"):

@@ -8,7 +8,8 @@ prompt asks for and the tagged parts it holds (``<query>``, ``<response>``, ``<a
 - holds ``<response>`` and ``<aspects>``: the **judge** scores each aspect 1-5 (5 when the
   response shows the aspect's quality), with a rationale;
 - asked for ``new_system_prompt``: the **optimiser** adds guidance for a weak aspect of the
-  evaluation (the weakest at temperature 0, varied by sample index above it);
+  evaluation (the weakest at temperature 0, varied by sample index above it), as a new
+  bullet point when it is asked for bullet points (at most 8, as DRPO's optimiser is told);
 - asked for ``improved_answer``: the **example optimiser** adds the weakest aspect's quality
   to an in-context answer;
 - asked for ``induced_instruction``: APE's **inducer** writes the instruction behind a set of
@@ -314,7 +315,8 @@ class SimulatedLLM:
             guidance = BY_NAME[aspect].guidance
             sentence = guidance[0] if temp == 0 else rng.choice(guidance)
             analysis = f"The response was weakest on {aspect}; the prompt never asks for it."
-            new = f"{_sentence(current)} {sentence}".strip()
+            new = (_add_bullet(current, sentence) if "bullet" in text
+                   else f"{_sentence(current)} {sentence}".strip())  # fmt: skip
         return json.dumps(
             {"analysis": f"(simulated optimiser) {analysis}", "new_system_prompt": new}, indent=1
         )
@@ -492,6 +494,22 @@ def _count(text: str) -> int:
     """How many items a request asks for (its ``<count>`` tag; 1 without one)."""
     found = (_tag(text, "count") or "1").strip()
     return max(1, int(found)) if found.isdigit() else 1
+
+
+#: The most bullet points the simulated DRPO optimiser keeps (the reference's limit).
+MAX_BULLETS = 8
+
+
+def _add_bullet(prompt: str, sentence: str) -> str:
+    """`prompt` with `sentence` as a new bullet point; when it has MAX_BULLETS already, the
+    sentence is merged into its last bullet instead (as DRPO's optimiser is asked to)."""
+    lines = prompt.rstrip().splitlines()
+    bullets = [i for i, line in enumerate(lines) if line.startswith("- ")]
+    if len(bullets) >= MAX_BULLETS:
+        last = bullets[-1]
+        lines[last] = f"{_sentence(lines[last])} {sentence}"
+        return "\n".join(lines)
+    return "\n".join([*lines, f"- {sentence}"]).strip()
 
 
 def _sentence(text: str) -> str:

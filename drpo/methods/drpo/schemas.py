@@ -14,8 +14,9 @@ RATIONALE_CHARS = 300
 ANALYSIS_CHARS = 600
 REASONING_CHARS = 400
 FIELD_CHARS = 200
-#: The longest system prompt the optimiser may propose.
-MAX_PROMPT_CHARS = 2500
+#: The longest system prompt the optimiser may propose: room for the paper's released
+#: prompts (the Mistral-7B-v0.1 one has about 2,700 characters) and their 8 bullets.
+MAX_PROMPT_CHARS = 4000
 #: The longest example answer the ICL stage may write.
 MAX_ANSWER_CHARS = 4000
 
