@@ -73,7 +73,10 @@ def run(args: argparse.Namespace, log_dir: Path) -> int:
     print(summary.verdict)
     if summary.held_out:
         print(summary.held_out)
-    print_ending(summary, "best system prompt", "best_system_prompt.txt", summary.best_prompt)
+    print_ending(summary, "the search's final system prompt", "best_system_prompt.txt",
+                 summary.best_prompt)  # fmt: skip
+    print(f"aligned model: {summary.log_dir / 'aligned_model.json'} (use it: python -m "
+          f"drpo.methods.drpo answer --run {summary.log_dir} --query \"...\")")  # fmt: skip
     return 0
 
 
@@ -90,7 +93,7 @@ METHOD = MethodSpec(
         "temperature": 0.2,
         "beam_size": 2,
         "k": 2,
-        "test_size": 0,
+        "test_size": 10,
     },
     options=(
         Option(

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from drpo.llm._loop import run_sync
+from drpo.methods.drpo.aligned import AlignedSpec, write_aligned_model
 from drpo.methods.drpo.data import (
     ICL_EXAMPLES,
     ICL_SEED_ANSWERS,
@@ -56,7 +57,7 @@ class DRPOSettings(RunSettings):
     data_dir: Path = Path(".")
     metrics_cache_path: Path | None = None
     num_training_examples: int = 180
-    test_size: int = 0  # held-out queries, never searched on: both prompts judged on them
+    test_size: int = 10  # held-out queries, never searched on: both prompts judged on them
     ret_icl: bool = True
     k: int = 2
     embedding_backend: str = "hash"
@@ -247,8 +248,10 @@ def _finish(
     every_step = [n.state.last for n in result.nodes() if n.state is not None] + list(initial)
     every_step += [s for pair in test for s in pair]
     health = EvaluationHealth.of(every_step, settings)
-    improved = outcome.path_mean > outcome.initial_mean
-    best_prompt = state.system_prompt if improved else settings.initial_system_prompt
+    # The search's final prompt is the run's result, as in the reference; whether it beats
+    # the initial prompt is decided on the held-out queries, never on the searched ones.
+    best_prompt = state.system_prompt
+    held_out = HeldOut.of(test, seed=settings.seed)
     meta = {
         "method": "drpo",
         "simulated": settings.simulated,
@@ -264,17 +267,14 @@ def _finish(
         text = json.dumps(rows, indent=1, ensure_ascii=False) + "\n"
         write_atomic(log_dir / "held_out.json", text.encode("utf-8"))
     write_atomic(log_dir / "best_system_prompt.txt", (best_prompt + "\n").encode("utf-8"))
-    candidate = log_dir / "candidate_system_prompt.txt"
-    if improved:
-        candidate.unlink(missing_ok=True)
-    else:  # the search's own answer, kept for a person to read; not the best prompt
-        write_atomic(candidate, (state.system_prompt + "\n").encode("utf-8"))
+    write_aligned_model(log_dir, AlignedSpec.of_run(settings, reward, best_prompt))
     depth_increase = getattr(result, "depth_increase", 0)
-    verdict = outcome.verdict(improved)
+    verdict = outcome.verdict()
     summary = {
         **meta,
         "outcome": verdict,
-        "best_prompt_is_initial": not improved,
+        "held_out_outcome": held_out.verdict,
+        "final_beats_initial_on_held_out": held_out.beats,
         "steps": len(path_steps),
         "steps_handled": sum(s.handled() for s in path_steps),
         "steps_improved": outcome.improved,
@@ -288,7 +288,8 @@ def _finish(
     }
     session.finish(summary)
     log.info("%s", verdict)
-    log.info("best system prompt:\n%s", best_prompt)
+    log.info("%s", held_out.verdict)
+    log.info("the search's final system prompt (best_system_prompt.txt):\n%s", best_prompt)
     log.info("usage:\n%s", session.usage.table())
     if health.failed_run:
         log.error("the run finished, but %s", health.message())
@@ -306,7 +307,7 @@ def _finish(
         handled=summary["steps_handled"],
         improved=outcome.improved,
         errored=summary["steps_errored"],
-        held_out=_held_out_line(summary),
+        held_out=held_out.verdict if test else "",
     ), health
 
 
@@ -339,18 +340,6 @@ def _test_summary(test: Sequence[tuple[Step, Step]], *, seed: int) -> dict[str, 
     }
 
 
-def _held_out_line(summary: dict[str, object]) -> str:
-    if "test_difference" not in summary:
-        return ""
-    d = summary["test_difference"]
-    assert isinstance(d, dict)
-    interval = f"[95% CI {d['ci_low']:+.3f}, {d['ci_high']:+.3f}]"
-    return (f"held-out test: mean judge reward {summary['initial_test_reward']:.3f} for the "
-            f"initial prompt, {summary['final_test_reward']:.3f} for the search's final prompt "
-            f"on {summary['test_queries_evaluated']} of {summary['test_queries']} queries; "
-            f"difference {d['mean']:+.3f} {interval}")  # fmt: skip
-
-
 @dataclass(frozen=True)
 class Outcome:
     """The best path against the initial prompt on the same queries. Means count an errored
@@ -372,17 +361,46 @@ class Outcome:
             difference=paired_difference([a for a, _ in pairs], [b for _, b in pairs], seed=seed),
         )
 
-    def verdict(self, improved: bool) -> str:
+    def verdict(self) -> str:
+        """The search path against the initial prompt on the searched queries (in-sample:
+        it says how the search went, not whether its result generalises)."""
         versus = (f"mean reward {self.path_mean:.3f} on the best path against "
-                  f"{self.initial_mean:.3f} for the initial prompt on the same queries; "
-                  f"difference {self.difference}")  # fmt: skip
-        if improved and self.difference.ci_low > 0:
-            return f"improved: {versus}"
-        if improved:
-            return (f"better on average, but not a reliable gain: {versus}, and the interval "
-                    "holds 0")  # fmt: skip
-        return (f"no improvement: {versus}. best_system_prompt.txt keeps the initial prompt; the "
-                "search's final prompt is in candidate_system_prompt.txt")  # fmt: skip
+                  f"{self.initial_mean:.3f} for the initial prompt on the same (searched) "
+                  f"queries; difference {self.difference}")  # fmt: skip
+        if self.difference.n and self.difference.ci_low > 0:
+            return f"on the searched queries, improved: {versus}"
+        if self.path_mean > self.initial_mean:
+            return (f"on the searched queries, better on average, but not a reliable gain: "
+                    f"{versus}, and the interval holds 0")  # fmt: skip
+        return f"on the searched queries, no improvement: {versus}"
+
+
+@dataclass(frozen=True)
+class HeldOut:
+    """Whether the search's final prompt beats the initial one on the held-out queries:
+    `beats` is True when the paired difference's 95% CI lies above 0, False otherwise, None
+    without held-out queries (nothing was decided)."""
+
+    beats: bool | None
+    verdict: str
+
+    @classmethod
+    def of(cls, test: Sequence[tuple[Step, Step]], *, seed: int) -> HeldOut:
+        if not test:
+            return cls(None, "held-out test: none (--test_size 0), so whether the final prompt "
+                             "beats the initial one was not decided")  # fmt: skip
+        pairs = [(a.reward, b.reward) for a, b in test if a.error is None and b.error is None]
+        d = paired_difference([a for a, _ in pairs], [b for _, b in pairs], seed=seed)
+        n = max(1, len(pairs))
+        means = (f"held-out test on {len(pairs)} of {len(test)} queries: mean judge reward "
+                 f"{sum(a for a, _ in pairs) / n:.3f} for the initial prompt, "
+                 f"{sum(b for _, b in pairs) / n:.3f} for the search's final prompt")  # fmt: skip
+        if d.n and d.ci_low > 0:
+            return cls(True, f"{means}; the final prompt beats the initial one: {d}")
+        if d.n and d.mean > 0:
+            return cls(False, f"{means}; better on average but not reliably (the interval "
+                              f"holds 0): {d}")  # fmt: skip
+        return cls(False, f"{means}; the final prompt does not beat the initial one: {d}")
 
 
 @dataclass(frozen=True)
