@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import math
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
@@ -221,11 +222,15 @@ class AlignedModel:
     `generate` at once; their requests share the backend's concurrency limit.
     """
 
-    def __init__(self, spec: AlignedSpec, *, run_dir: Path | None = None) -> None:
+    def __init__(
+        self, spec: AlignedSpec, *, run_dir: Path | None = None, pool: BackendPool | None = None
+    ) -> None:
         self.spec = spec
         self.run_dir = run_dir
+        self._shared_pool = pool  # backends shared with others: closed by its owner
         self._pool: BackendPool | None = None
         self._reward: DynamicReward | None = None
+        self._lock = threading.Lock()
 
     @classmethod
     def load(cls, run_dir: str | Path) -> AlignedModel:
@@ -245,7 +250,16 @@ class AlignedModel:
         return (f"{self.spec.base.get('model')} on {self.spec.base.get('backend')}, "
                 f"{self.spec.prompt_format} format, {how}")  # fmt: skip
 
+    def reward(self) -> DynamicReward:
+        """The base model with the aligned model's examples, as the search evaluated it
+        (its metrics and judge roles are the base model too: replace them to judge)."""
+        return self._ensure()
+
     def _ensure(self) -> DynamicReward:
+        with self._lock:
+            return self._build()
+
+    def _build(self) -> DynamicReward:
         if self._reward is None:
             from drpo.methods.drpo.dynamic_reward import DynamicReward, ExampleSource, MetricsCache
             from drpo.retrieval import Retriever
@@ -254,7 +268,7 @@ class AlignedModel:
             retriever = None
             if spec.retrieve and spec.examples:
                 retriever = Retriever(list(spec.examples), embedder_from(spec.embedder or {}))
-            self._pool = BackendPool()
+            self._pool = self._shared_pool or BackendPool()
             llms = make_llms({"base": role_from(spec.base)}, max_reasks=0, pool=self._pool)
             self._reward = DynamicReward(
                 base=llms["base"], metrics=llms["base"], judge=llms["base"],
@@ -318,7 +332,7 @@ class AlignedModel:
 
     def close(self) -> None:
         """Stop the base model's backend (a local server it started)."""
-        if self._pool is not None:
+        if self._pool is not None and self._shared_pool is None:
             self._pool.close()
         self._pool, self._reward = None, None
 

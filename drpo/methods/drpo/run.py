@@ -21,7 +21,7 @@ from drpo.methods.drpo.data import (
     ICL_EXAMPLES,
     ICL_SEED_ANSWERS,
     load_examples,
-    load_training_queries,
+    split_queries,
 )
 from drpo.methods.drpo.dynamic_reward import DynamicReward, ExampleSource, MetricsCache
 from drpo.methods.drpo.icl import optimise_examples
@@ -158,14 +158,13 @@ def _load(
     from drpo.methods.drpo.data import DataError
 
     data_dir = Path(settings.data_dir)
-    wanted = settings.num_training_examples + settings.test_size
     try:
-        queries = load_training_queries(data_dir, num_examples=wanted, seed=settings.seed)
-        if settings.test_size and len(queries) <= settings.test_size:
-            raise DataError(f"{data_dir} holds {len(queries)} queries: too few for "
-                            f"{settings.test_size} held-out ones and a training set")  # fmt: skip
-        split = len(queries) - settings.test_size
-        queries, test_queries = queries[:split], queries[split:]
+        queries, test_queries = split_queries(
+            data_dir,
+            num_training_examples=settings.num_training_examples,
+            test_size=settings.test_size,
+            seed=settings.seed,
+        )
         examples = load_examples(data_dir / ICL_EXAMPLES) if settings.ret_icl else fixed_examples()
         seeds = load_examples(data_dir / ICL_SEED_ANSWERS) if settings.optimize_icl else {}
         metrics_cache = MetricsCache(Path(settings.log_dir) / "metrics_cache.json")
