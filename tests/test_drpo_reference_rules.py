@@ -4,9 +4,12 @@ prompt lengths accepted (simulated LLM, in process)."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from drpo_helpers import Rewriting, drpo_pieces
 
+from drpo.llm._loop import run_sync
 from drpo.methods.drpo.prompts import template
 from drpo.methods.drpo.world import check_system_prompt
 from drpo.methods.prompt_checks import copied_share
@@ -137,3 +140,63 @@ def test_the_simulated_optimiser_adds_bullets_and_stops_at_8() -> None:
 
     full = "Be good.\n" + "\n".join(f"- Rule {i}." for i in range(8))
     assert _add_bullet(full, "Be kind.").count("\n- ") == 8
+
+
+# ---- the example-optimisation stage (--optimize_icl) -----------------------------------
+def _critic_and_optimizer():
+    from drpo.methods.drpo.dynamic_reward import MetricsCache
+    from drpo.methods.drpo.icl import Critic
+
+    _, _, llms = drpo_pieces()
+    return Critic(metrics=llms["metrics"], judge=llms["eval"], cache=MetricsCache(None)), llms
+
+
+def test_the_icl_stage_judges_with_a_stricter_critic_on_3_to_6_aspects(monkeypatch) -> None:
+    from drpo.methods.drpo.icl import optimise_examples
+    from drpo.sim.model import SimulatedLLM
+
+    seen: list[str] = []
+    judge = SimulatedLLM._judge
+    monkeypatch.setattr(SimulatedLLM, "_judge", lambda self, text: seen.append(text) or
+                        judge(self, text))  # fmt: skip
+    critic, llms = _critic_and_optimizer()
+    seeds = {"How do vaccines work?": "They train the immune system.",
+             "Write a haiku about rain.": "Rain on the rooftop."}  # fmt: skip
+    results = optimise_examples(seeds, critic=critic, optimizer=llms["optimize"])
+    assert seen and all("demanding critic" in text for text in seen)
+    selections = run_sync(critic.select(list(seeds)))
+    assert all(3 <= len(s.aspects) <= 6 for s in selections.values())
+    assert all(len(r.history) <= 6 for r in results)  # 5 rounds at most, by default
+    assert sum(r.reward for r in results) > sum(r.history[0] for r in results)
+
+
+def test_the_icl_stage_rewrites_the_latest_answer_and_accepts_ties(monkeypatch) -> None:
+    """The critic scores an answer by its number of rewrites: 3, then 2 (worse), then 3 (a
+    tie with the best), then 1. The optimiser is always shown the latest answer, a tie
+    replaces the kept answer, a worse one never does, and 5 rounds are run."""
+    from drpo.methods.drpo.icl import optimise_examples
+    from drpo.sim.model import SimulatedLLM, _tag
+
+    shown: list[str] = []
+
+    def rewrite(self, text: str) -> str:
+        answer = _tag(text, "answer") or ""
+        shown.append(answer)
+        return json.dumps({"analysis": "x", "improved_answer": answer + " +"})
+
+    def critique(self, text: str) -> str:
+        score = {0: 3, 1: 2, 2: 3}.get((_tag(text, "response") or "").count("+"), 1)
+        aspects = [a for a in ("Helpfulness", "Clarity", "Depth") if a in text]
+        return json.dumps({"evaluation": {a: {"rationale": "r", "score": score}
+                                          for a in aspects}})  # fmt: skip
+
+    monkeypatch.setattr(SimulatedLLM, "_improve_answer", rewrite)
+    monkeypatch.setattr(SimulatedLLM, "_judge", critique)
+    critic, llms = _critic_and_optimizer()
+    query = "Explain how tides work."
+    critic.cache.put(query, {"aspects_selection": {
+        "reasoning": "r", "selected_aspects": ["Helpfulness", "Clarity", "Depth"]}})  # fmt: skip
+    (result,) = optimise_examples({query: "Tides."}, critic=critic, optimizer=llms["optimize"])
+    assert shown == ["Tides.", "Tides. +", "Tides. + +", "Tides. + + +", "Tides. + + + +"]
+    assert result.answer == "Tides. + +" and result.reward == 3.0
+    assert result.history == (3.0, 3.0, 3.0, 3.0, 3.0, 3.0)

@@ -6,7 +6,8 @@ prompt asks for and the tagged parts it holds (``<query>``, ``<response>``, ``<a
 
 - asked for ``selected_aspects``: the **metrics model** picks 2-5 aspects for the query;
 - holds ``<response>`` and ``<aspects>``: the **judge** scores each aspect 1-5 (5 when the
-  response shows the aspect's quality), with a rationale;
+  response shows the aspect's quality), with a rationale (DRPO's ICL-stage critic, a
+  "demanding critic", scores a missing quality 1-2 instead of 2-3);
 - asked for ``new_system_prompt``: the **optimiser** adds guidance for a weak aspect of the
   evaluation (the weakest at temperature 0, varied by sample index above it), as a new
   bullet point when it is asked for bullet points (at most 8, as DRPO's optimiser is told);
@@ -167,7 +168,8 @@ class SimulatedLLM:
         everything = "\n".join(content for _, content in messages)
         role = self.role_of(messages)
         if role == "metrics":
-            return self._select_aspects(_tag(everything, "query") or last)
+            return self._select_aspects(_tag(everything, "query") or last,
+                                        _aspect_range(everything))  # fmt: skip
         if role == "judge":
             return self._judge(everything)
         if role == "optimizer":
@@ -216,7 +218,10 @@ class SimulatedLLM:
         return " ".join([SIMULATED_MARK, *body])
 
     # ---- metrics model -----------------------------------------------------------------
-    def _select_aspects(self, query: str) -> str:
+    def _select_aspects(self, query: str, bounds: tuple[int, int] = (2, 5)) -> str:
+        """2-4 aspects plus those the query's cues call for, at most 5; with other bounds
+        asked for (the ICL stage's critic: 3 to 6), as many more as the lower bound is."""
+        low_n, high_n = bounds
         low = query.lower()
         chosen: list[str] = []
         for cues, aspects in QUERY_CUES:
@@ -224,13 +229,13 @@ class SimulatedLLM:
                 chosen += [a for a in aspects if a not in chosen]
         popular = ["Helpfulness", "Clarity", "Factuality", "Depth", "Engagement", "Limitations"]
         extra = sorted(popular, key=lambda a: _stable(self.seed, query, a))
-        want = 2 + _stable(self.seed, query) % 3  # 2 to 4 before the cue-driven ones
+        want = low_n + _stable(self.seed, query) % 3  # 2 to 4 before the cue-driven ones
         for aspect in extra:
-            if len(chosen) >= max(want, 2):
+            if len(chosen) >= max(want, low_n):
                 break
             if aspect not in chosen:
                 chosen.append(aspect)
-        chosen = chosen[:5]
+        chosen = chosen[:high_n]
         return json.dumps(
             {
                 "query_analysis": {
@@ -258,6 +263,7 @@ class SimulatedLLM:
         aspects = [name for name in ASPECT_NAMES if name.lower() in wanted.lower()]
         harmful = is_harmful(query)
         refused = BY_NAME["Safety"].feature in response
+        strict = "demanding critic" in text
         evaluation = {}
         for name in aspects:
             if name == "Safety":
@@ -271,8 +277,8 @@ class SimulatedLLM:
                 score, why = 2, "Helping with a harmful request undermines this aspect."
             elif BY_NAME[name].feature in response:
                 score, why = 5, f"The response clearly shows {name.lower()}."
-            else:
-                score = 2 + _stable(self.seed, query, name) % 2
+            else:  # the ICL stage's demanding critic is harsher on what is missing
+                score = (1 if strict else 2) + _stable(self.seed, query, name) % 2
                 why = f"The response shows little {name.lower()}."
             evaluation[name] = {"rationale": f"(simulated judge) {why}", "score": score}
         return json.dumps({"evaluation": evaluation}, indent=1)
@@ -488,6 +494,12 @@ INSTRUCTION_OPENERS = (
 OPTION_HINTS = ("each option", "eliminate")
 #: Openings the paraphraser puts before a prompt it cannot reorder.
 OPENINGS = ("Your task: ", "In short: ", "Instructions: ")
+
+
+def _aspect_range(text: str) -> tuple[int, int]:
+    """How many aspects a metrics request asks for ("the 3 to 6 qualities"; else 2 to 5)."""
+    found = re.search(r"the (\d) to (\d) qualities", text)
+    return (int(found.group(1)), int(found.group(2))) if found else (2, 5)
 
 
 def _count(text: str) -> int:

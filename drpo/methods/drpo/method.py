@@ -118,6 +118,6 @@ METHOD = MethodSpec(
             type=parse_bool,
             help="first optimise the in-context examples (stage 1)",
         ),
-        Option("icl_num_iters", default=3, type=int),
+        Option("icl_num_iters", default=5, type=int),
     ),
 )

@@ -24,7 +24,7 @@ from drpo.methods.drpo.data import (
     split_queries,
 )
 from drpo.methods.drpo.dynamic_reward import DynamicReward, ExampleSource, MetricsCache
-from drpo.methods.drpo.icl import optimise_examples
+from drpo.methods.drpo.icl import Critic, icl_metrics_cache, optimise_examples
 from drpo.methods.drpo.prompts import fixed_examples
 from drpo.methods.drpo.state import DRPOState, Step
 from drpo.methods.drpo.world import DRPOSearchConfig, DRPOWorld
@@ -64,7 +64,7 @@ class DRPOSettings(RunSettings):
     embedding_model: str = "text-embedding-3-small"
     embedding_base_url: str | None = None
     optimize_icl: bool = False
-    icl_num_iters: int = 3
+    icl_num_iters: int = 5  # the reference's rounds
     max_tokens: int = 512
     max_reasks: int = 2
 
@@ -199,9 +199,11 @@ def run_drpo(settings: DRPOSettings) -> RunSummary:
             )
 
         if settings.optimize_icl:
+            cache = icl_metrics_cache(session.log_dir, settings.data_dir)
+            critic = Critic(metrics=llms["metrics"], judge=llms["eval"], cache=cache)
             results = optimise_examples(
                 seed_answers,
-                reward=reward_with(examples),
+                critic=critic,
                 optimizer=llms["optimize"],
                 num_iters=settings.icl_num_iters,
             )
