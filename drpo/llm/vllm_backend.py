@@ -141,9 +141,7 @@ class VLLMBackend(Backend):
 
     def _numbered(self, indices: list[int], outputs: Sequence[Any]) -> dict[int, Any]:
         if len(outputs) != len(indices):
-            raise LLMError(
-                f"{self.describe()} returned {len(outputs)} outputs for {len(indices)}"
-            )
+            raise LLMError(f"{self.describe()} returned {len(outputs)} outputs for {len(indices)}")
         return dict(zip(indices, outputs))
 
     async def agenerate(
