@@ -118,7 +118,9 @@ def build_parser(*, methods: Sequence[MethodSpec] = METHODS) -> argparse.Argumen
                    help="seconds before the first retry, doubled for each next one")  # fmt: skip
     m.add_argument("--num_gpus", type=int, default=1, help="vLLM tensor parallelism")
     m.add_argument("--gpu_memory_utilization", type=float, default=0.9)
-    m.add_argument("--max_tokens", type=int, default=512, help="base model answer limit")
+    m.add_argument("--max_tokens", type=int, default=None,
+                   help="the base (task) model's answer limit in tokens; default: 2048 for "
+                   "drpo (the reference's), 512 for the others")  # fmt: skip
     m.add_argument("--embedding_model", default="text-embedding-3-small")
     m.add_argument("--embedding_base_url", default=None)
 

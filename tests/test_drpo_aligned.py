@@ -52,9 +52,10 @@ def test_every_run_writes_its_aligned_model(run_dir: Path) -> None:
     assert data["initial_system_prompt"] == "You are a helpful assistant."
     assert data["examples"] == load_examples(DEMO_DATA_DIR / ICL_EXAMPLES)
     assert data["k"] == 2 and data["retrieve"] and data["embedder"]["name"] == "hash-1024"
-    assert data["prompt_format"] == "chat" and "{query}" in data["template"]["user"]
+    assert data["prompt_format"] == "chat" and "{query}" in data["template"]
+    assert data["prompt_format_reason"] == "chat (a simulated chat model)"
     assert data["base"]["backend"] == "sim" and data["base"]["api_key_env"] == "OPENAI_API_KEY"
-    assert data["sampling"]["max_tokens"] == 512 and "<END>" in data["sampling"]["stop"]
+    assert data["base_prompt"]["max_tokens"] == 2048 and "<END>" in data["base_prompt"]["stop"]
     assert data["data"]["test_size"] == 6 and data["simulated"] is True
     assert SECRET not in (run_dir / ALIGNED_MODEL).read_text()
 
@@ -214,3 +215,31 @@ def test_a_queries_file_that_is_not_jsonl_is_one_line_and_exit_2(
     out = cli(command, "--run", str(run_dir), "--queries", str(bad))
     assert out.returncode == 2 and "is not JSONL: line 2 is not JSON" in out.stderr
     assert len(out.stderr.strip().splitlines()) == 1 and "Traceback" not in out.stderr
+
+
+def test_a_base_model_on_plain_text_completion(tmp_path: Path) -> None:
+    """A simulated base model (no chat template) gets the completion format: the aligned
+    model records it and answers in it, as the search did, and serves it as a chat model."""
+    import openai
+
+    roles = {r: RoleSettings() for r in ("base", "metrics", "eval", "optimize")}
+    roles["base"] = RoleSettings(model="sim-base")
+    log_dir = tmp_path / "run"
+    run_drpo(DRPOSettings(roles=roles, log_dir=log_dir, data_dir=DEMO_DATA_DIR, depth=2,
+                          test_size=3, num_training_examples=6, disable_tqdm=True))  # fmt: skip
+    data = json.loads((log_dir / ALIGNED_MODEL).read_text())
+    assert data["prompt_format"] == "completion" and data["base"]["model"] == "sim-base"
+    assert data["template"].rstrip().endswith("<START>")
+    held_out = json.loads((log_dir / "held_out.json").read_text())
+    with AlignedModel.load(log_dir) as model:
+        request = model.request(held_out[0]["query"])
+        assert request.kind == "completion" and request.prompt.startswith("# Instructions")
+        assert model.generate_many([r["query"] for r in held_out]) == [
+            r["final"]["output"] for r in held_out
+        ]
+        with AlignedServer(model, port=0) as server:
+            client = openai.OpenAI(base_url=server.url, api_key="unused", max_retries=0)
+            reply = client.chat.completions.create(
+                model=model.name, messages=[{"role": "user", "content": held_out[1]["query"]}]
+            )
+    assert reply.choices[0].message.content == held_out[1]["final"]["output"]

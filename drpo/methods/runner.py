@@ -195,6 +195,7 @@ def common_settings(args: argparse.Namespace) -> dict[str, Any]:
 
 def task_args(args: argparse.Namespace) -> dict[str, Any]:
     """The task and its splits, for the methods that optimise a task prompt."""
+    from drpo.methods.task_settings import TASK_MAX_TOKENS
     from drpo.methods.tasks import DEMO_TASK
 
     return {
@@ -204,7 +205,7 @@ def task_args(args: argparse.Namespace) -> dict[str, Any]:
         "train_size": args.train_size,
         "eval_size": args.eval_size,
         "test_size": args.test_size,
-        "max_tokens": args.max_tokens,  # the task model's answer limit
+        "max_tokens": TASK_MAX_TOKENS if args.max_tokens is None else args.max_tokens,
     }
 
 

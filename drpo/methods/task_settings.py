@@ -10,6 +10,9 @@ from drpo.methods.tasks import DEMO_TASK, Task, TaskError, load_task
 from drpo.run_context import RunError, RunSettings
 from drpo.stats import PairedDifference
 
+#: The task model's answer limit, in tokens, unless --max_tokens says otherwise.
+TASK_MAX_TOKENS = 512
+
 
 @dataclass(frozen=True, kw_only=True)
 class TaskRunSettings(RunSettings):
@@ -19,7 +22,7 @@ class TaskRunSettings(RunSettings):
     train_size: int | None = None
     eval_size: int = 30
     test_size: int = 60
-    max_tokens: int = 512  # the task model's answer limit
+    max_tokens: int = TASK_MAX_TOKENS  # the task model's answer limit
 
     def load_task(self) -> Task:
         """The task, split with the run's seed; RunError naming the file when it cannot."""

@@ -13,18 +13,18 @@ No API key is ever written: a role records the name of the variable that holds i
 from __future__ import annotations
 
 import json
-import math
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from drpo.llm import LLM, BackendPool, ChatRequest, LLMConfigError, RoleSettings, make_llms
+from drpo.llm import LLM, BackendPool, LLMConfigError, Request, RoleSettings, make_llms
 from drpo.llm._loop import run_sync
 from search.artifacts import write_atomic
 
 if TYPE_CHECKING:
+    from drpo.methods.drpo.base_prompt import BasePrompt
     from drpo.methods.drpo.dynamic_reward import DynamicReward
     from drpo.methods.drpo.run import DRPOSettings
     from drpo.retrieval import Embedder
@@ -98,18 +98,23 @@ class AlignedSpec:
     retrieve: bool
     embedder: Mapping[str, Any] | None  # None without retrieval
     prompt_format: str  # "chat" (messages) or "completion" (plain text)
-    template: Mapping[str, str]  # the request with placeholders, for a person to read
+    template: str  # the request's text with placeholders, for a person to read
     base: Mapping[str, Any]  # the base model's RoleSettings (no key)
-    sampling: Mapping[str, Any]  # temperature, top_p, max_tokens, stop
+    base_prompt: Mapping[str, Any]  # BasePrompt.to_json(): format, max_tokens, stops, ...
+    prompt_format_reason: str = ""  # why the base model got this format
     judge: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # eval, metrics
     data: Mapping[str, Any] = field(default_factory=dict)  # where the queries came from
     simulated: bool = False
 
     @classmethod
-    def of_run(cls, settings: DRPOSettings, reward: DynamicReward, prompt: str) -> AlignedSpec:
-        """The aligned model a finished run produced: `prompt` with the run's examples."""
+    def of_run(
+        cls, settings: DRPOSettings, reward: DynamicReward, prompt: str, *, reason: str = ""
+    ) -> AlignedSpec:
+        """The aligned model a finished run produced: `prompt` with the run's examples,
+        asked as the run asked its base model (`reason`: why in that format)."""
         source = reward.examples
         retriever = source.retriever
+        base_prompt = reward.base_prompt.to_json()
         return cls(
             system_prompt=prompt,
             initial_system_prompt=settings.initial_system_prompt,
@@ -117,15 +122,11 @@ class AlignedSpec:
             k=source.k if retriever is not None else len(source.examples),
             retrieve=retriever is not None,
             embedder=embedder_record(retriever.embedder if retriever is not None else None),
-            prompt_format="chat",
-            template=template_of(reward),
+            prompt_format=reward.base_prompt.format,
+            template=str(base_prompt.get("template", "")),
             base=role_record(settings.roles["base"]),
-            sampling={
-                "temperature": 0.0,
-                "top_p": 1.0,
-                "max_tokens": reward.max_tokens,
-                "stop": list(request_of(reward, "x", "x")[0].stop),
-            },
+            base_prompt=base_prompt,
+            prompt_format_reason=reason,
             judge={r: role_record(settings.roles[r]) for r in ("eval", "metrics")},
             data={
                 "data_dir": str(settings.data_dir),
@@ -183,34 +184,13 @@ def load_spec(run_dir: str | Path) -> AlignedSpec:
     return AlignedSpec.from_json(data, where=str(path))
 
 
-# ---- the base model's request: the one place that formats it -----------------------------
+# ---- the base model's request: drpo.methods.drpo.base_prompt, as the search asked it ---------
 def request_of(
     reward: DynamicReward, system_prompt: str, query: str
-) -> tuple[ChatRequest, tuple[str, ...]]:
+) -> tuple[Request, tuple[str, ...]]:
     """The base model's request for `query` under `system_prompt` with the examples `reward`
     retrieves for it, exactly as the search sent it, and the example queries shown."""
     return reward.base_request(system_prompt, query)
-
-
-def clean_answer(text: str) -> str:
-    """The answer in a base model's raw text: up to the end marker, trimmed."""
-    from drpo.methods.drpo.dynamic_reward import END_MARK
-
-    return text.split(END_MARK)[0].strip()
-
-
-def template_of(reward: DynamicReward) -> dict[str, str]:
-    """The base model's request with placeholders for the system prompt, the examples and
-    the query (one example shown), for a person to read."""
-    from drpo.methods.drpo.dynamic_reward import DynamicReward, ExampleSource, MetricsCache
-
-    probe = DynamicReward(
-        base=reward.base, metrics=reward.metrics, judge=reward.judge,
-        examples=ExampleSource({"{example_query}": "{example_answer}"}, k=1, retriever=None),
-        metrics_cache=MetricsCache(None), max_tokens=reward.max_tokens,
-    )  # fmt: skip
-    request, _ = request_of(probe, "{system_prompt}", "{query}")
-    return {role: content for role, content in request.messages}
 
 
 # ---- the model in use ----------------------------------------------------------------------
@@ -273,10 +253,23 @@ class AlignedModel:
             self._reward = DynamicReward(
                 base=llms["base"], metrics=llms["base"], judge=llms["base"],
                 examples=ExampleSource(dict(spec.examples), k=spec.k, retriever=retriever),
-                metrics_cache=MetricsCache(None),
-                max_tokens=int(spec.sampling.get("max_tokens", 512)),
+                metrics_cache=MetricsCache(None), base_prompt=self.base_prompt,
             )  # fmt: skip
         return self._reward
+
+    @property
+    def base_prompt(self) -> BasePrompt:
+        """How the base model is asked (its format, answer limit, stops)."""
+        from drpo.methods.drpo.base_prompt import BasePrompt
+
+        try:
+            return BasePrompt.from_json(self.spec.base_prompt)
+        except ValueError as exc:
+            raise AlignedModelError(f"the aligned model's base_prompt: {exc}") from None
+
+    def clean(self, text: str) -> str:
+        """The answer in the base model's raw text, as the search read it."""
+        return self.base_prompt.clean(text)
 
     @property
     def llm(self) -> LLM:
@@ -293,24 +286,22 @@ class AlignedModel:
         max_tokens: int | None = None,
         stop: Sequence[str] = (),
         n: int = 1,
-    ) -> ChatRequest:
+    ) -> Request:
         """The base model's request for `query` (the aligned system prompt unless another
-        is given), with the recorded sampling settings unless overridden."""
+        is given), as the search asked it unless sampling settings are overridden."""
         if not isinstance(query, str) or not query.strip():
             raise ValueError("the query is empty")
         reward = self._ensure()
         request, _ = request_of(reward, system_prompt or self.spec.system_prompt, query)
-        sampling = self.spec.sampling
         return replace(
             request,
-            temperature=float(sampling.get("temperature", 0.0)) if temperature is None
-            else temperature,
-            top_p=float(sampling.get("top_p", 1.0)) if top_p is None else top_p,
+            temperature=request.temperature if temperature is None else temperature,
+            top_p=request.top_p if top_p is None else top_p,
             max_tokens=max_tokens or request.max_tokens,
             stop=tuple(dict.fromkeys([*request.stop, *stop])),
             n=n,
             cache=False,
-        )  # fmt: skip
+        )
 
     async def agenerate_many(
         self, queries: Sequence[str], **overrides: Any
@@ -318,7 +309,7 @@ class AlignedModel:
         """For each query, its answers and why each stopped ("stop" or "length")."""
         requests = [self.request(q, **overrides) for q in queries]
         completions = await self.llm.agenerate(requests)
-        return [[(clean_answer(t), r) for t, r in zip(c.texts, c.finish_reasons)]
+        return [[(self.clean(t), r) for t, r in zip(c.texts, c.finish_reasons)]
                 for c in completions]  # fmt: skip
 
     def generate_many(self, queries: Sequence[str], **overrides: Any) -> list[str]:
@@ -342,7 +333,3 @@ class AlignedModel:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-
-def tokens_estimate(text: str) -> int:
-    """About four characters a token (for usage figures where the server gave none)."""
-    return max(1, math.ceil(len(text) / 4))

@@ -199,8 +199,7 @@ class Report:
 
 def _key(spec: AlignedSpec) -> str:
     """Candidates whose aligned models share this key share one base model and examples."""
-    parts = [spec.base, spec.examples, spec.k, spec.retrieve, spec.embedder, spec.prompt_format,
-             spec.sampling]  # fmt: skip
+    parts = [spec.base, spec.examples, spec.k, spec.retrieve, spec.embedder, spec.base_prompt]
     return json.dumps(parts, sort_keys=True, default=str)
 
 
@@ -273,7 +272,7 @@ def replace_judges(reward: Any, *, metrics: LLM, judge: LLM, cache: Any) -> Any:
 
     return DynamicReward(base=reward.base, metrics=metrics, judge=judge,
                          examples=reward.examples, metrics_cache=cache,
-                         max_tokens=reward.max_tokens)  # fmt: skip
+                         base_prompt=reward.base_prompt)  # fmt: skip
 
 
 def _scored(step: Step, safety: Evaluation | str) -> Scored:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from drpo.methods.drpo.base_prompt import BASE_MAX_TOKENS, FORMATS
 from drpo.methods.runner import (
     common_settings,
     fail,
@@ -57,6 +58,7 @@ def run(args: argparse.Namespace, log_dir: Path) -> int:
             optimize_icl=args.optimize_icl,
             icl_num_iters=args.icl_num_iters,
             max_tokens=args.max_tokens,
+            base_prompt_format=args.base_prompt_format,
             log_dir=log_dir,
             **common_settings(args),
         )
@@ -70,6 +72,7 @@ def run(args: argparse.Namespace, log_dir: Path) -> int:
           f"{summary.handled} already handled, {summary.improved} better than the initial "
           f"prompt on their query, {summary.errored} not evaluated "
           f"({summary.depth_increase} extra level(s) for queries already handled)")  # fmt: skip
+    print(f"base model prompt format: {summary.base_prompt_format}")
     print(summary.verdict)
     if summary.held_out:
         print(summary.held_out)
@@ -94,6 +97,7 @@ METHOD = MethodSpec(
         "beam_size": 2,
         "k": 2,
         "test_size": 10,
+        "max_tokens": BASE_MAX_TOKENS,
     },
     options=(
         Option(
@@ -119,5 +123,13 @@ METHOD = MethodSpec(
             help="first optimise the in-context examples (stage 1)",
         ),
         Option("icl_num_iters", default=5, type=int),
+        Option(
+            "base_prompt_format",
+            default="auto",
+            choices=FORMATS,
+            help="how the base model is asked: completion (plain text in the reference's "
+            "template: base models), chat (instruct models), or auto: completion for a model "
+            "with no chat template or a known base model, chat otherwise",
+        ),
     ),
 )

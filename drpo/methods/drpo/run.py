@@ -17,6 +17,13 @@ from pathlib import Path
 
 from drpo.llm._loop import run_sync
 from drpo.methods.drpo.aligned import AlignedSpec, write_aligned_model
+from drpo.methods.drpo.base_prompt import (
+    BASE_MAX_TOKENS,
+    FORMATS,
+    BasePrompt,
+    FormatChoice,
+    choose_format,
+)
 from drpo.methods.drpo.data import (
     ICL_EXAMPLES,
     ICL_SEED_ANSWERS,
@@ -65,7 +72,8 @@ class DRPOSettings(RunSettings):
     embedding_base_url: str | None = None
     optimize_icl: bool = False
     icl_num_iters: int = 5  # the reference's rounds
-    max_tokens: int = 512
+    max_tokens: int = BASE_MAX_TOKENS  # the base model's answer limit (the reference's)
+    base_prompt_format: str = "auto"  # completion, chat, or auto (by the model)
     max_reasks: int = 2
 
 
@@ -85,6 +93,7 @@ class RunSummary:
     improved: int = 0
     errored: int = 0
     held_out: str = ""  # the held-out comparison, in words ("" without test queries)
+    base_prompt_format: str = ""  # the format the base model got, and why
 
 
 # ---- the pieces ------------------------------------------------------------------------
@@ -133,6 +142,12 @@ def _check_settings(settings: DRPOSettings) -> None:
             f"temperature must be in [0, 2], got {settings.temperature}",
         ),
         (settings.initial_system_prompt.strip() != "", "the initial system prompt is empty"),
+        (settings.max_tokens >= 1, f"max_tokens must be >= 1, got {settings.max_tokens}"),
+        (
+            settings.base_prompt_format in FORMATS,
+            f"unknown base_prompt_format {settings.base_prompt_format!r}; choose from "
+            f"{', '.join(FORMATS)}",
+        ),
         (set(settings.roles) == set(ROLES), f"roles must be {', '.join(ROLES)}"),
     ]
     for ok, message in checks:
@@ -184,6 +199,12 @@ def run_drpo(settings: DRPOSettings) -> RunSummary:
         log.info("loaded %d training and %d held-out test queries from %s", len(queries),
                  len(test_queries), settings.data_dir)  # fmt: skip
         llms = session.llms(settings.roles, max_reasks=settings.max_reasks)
+        choice = choose_format(settings.base_prompt_format, role=settings.roles["base"],
+                               llm=llms["base"])  # fmt: skip
+        base_prompt = BasePrompt.for_model(
+            choice.format, settings.roles["base"].model_name, max_tokens=settings.max_tokens
+        )
+        log.info("base model prompt format: %s", choice.describe())
 
         def reward_with(example_set: dict[str, str]) -> DynamicReward:
             retriever = (
@@ -195,7 +216,7 @@ def run_drpo(settings: DRPOSettings) -> RunSummary:
                 judge=llms["eval"],
                 examples=ExampleSource(example_set, k=settings.k, retriever=retriever),
                 metrics_cache=metrics_cache,
-                max_tokens=settings.max_tokens,
+                base_prompt=base_prompt,
             )
 
         if settings.optimize_icl:
@@ -225,7 +246,7 @@ def run_drpo(settings: DRPOSettings) -> RunSummary:
             temperature=settings.temperature,
         )
         result = Reasoner(world, config, algorithm)(queries)
-        summary, health = _finish(settings, session, result, reward, test_queries)
+        summary, health = _finish(settings, session, result, reward, test_queries, choice)
     if health.failed_run:  # the run itself is over and saved (checkpoint "done")
         raise MostlyFailedError(health.message())
     return summary
@@ -237,6 +258,7 @@ def _finish(
     result: SearchResult,
     reward: DynamicReward,
     test_queries: Sequence[str],
+    choice: FormatChoice,
 ) -> tuple[RunSummary, EvaluationHealth]:
     state: DRPOState = result.terminal_state
     path_steps = state.steps[1:]
@@ -258,6 +280,7 @@ def _finish(
         "simulated": settings.simulated,
         "search": settings.search,
         "models": {role: s.model_name for role, s in settings.roles.items()},
+        "base_prompt_format": choice.to_json(),
         "best_path_mean_reward": outcome.path_mean,
         "initial_prompt_mean_reward_on_the_same_queries": outcome.initial_mean,
     }
@@ -268,7 +291,8 @@ def _finish(
         text = json.dumps(rows, indent=1, ensure_ascii=False) + "\n"
         write_atomic(log_dir / "held_out.json", text.encode("utf-8"))
     write_atomic(log_dir / "best_system_prompt.txt", (best_prompt + "\n").encode("utf-8"))
-    write_aligned_model(log_dir, AlignedSpec.of_run(settings, reward, best_prompt))
+    aligned = AlignedSpec.of_run(settings, reward, best_prompt, reason=choice.describe())
+    write_aligned_model(log_dir, aligned)
     depth_increase = getattr(result, "depth_increase", 0)
     verdict = outcome.verdict()
     summary = {
@@ -309,6 +333,7 @@ def _finish(
         improved=outcome.improved,
         errored=summary["steps_errored"],
         held_out=held_out.verdict if test else "",
+        base_prompt_format=choice.describe(),
     ), health
 
 

@@ -23,7 +23,7 @@ from typing import Any
 
 from drpo.llm import LLMError
 from drpo.llm._loop import run_sync
-from drpo.methods.drpo.aligned import AlignedModel, clean_answer
+from drpo.methods.drpo.aligned import AlignedModel
 
 log = logging.getLogger("drpo.serve")
 
@@ -188,7 +188,7 @@ class AlignedServer:
             n=call.n,
         )
         (completion,) = run_sync(self.model.llm.agenerate([request]))
-        answers = [clean_answer(t) for t in completion.texts]
+        answers = [self.model.clean(t) for t in completion.texts]
         if self.log_text:
             log.info("query: %s\nanswer: %s", call.query, answers[0])
         return {
