@@ -21,6 +21,7 @@ from typing import Any
 from drpo.llm import LLM, UsageTracker
 from drpo.llm._loop import run_sync
 from drpo.methods.drpo.aspects import ASPECTS
+from drpo.methods.drpo.base_prompt import BasePrompt
 from drpo.methods.drpo.data import DEMO_DATA_DIR, load_training_queries
 from drpo.methods.drpo.dynamic_reward import DynamicReward, ExampleSource, MetricsCache
 from drpo.methods.drpo.icl import optimise_examples
@@ -59,7 +60,7 @@ def run_templates(llms: Mapping[str, LLM], usage: UsageTracker) -> TemplateRepor
     reward = DynamicReward(
         base=llms["base"], metrics=llms["metrics"], judge=llms["eval"],
         examples=ExampleSource(fixed_examples(), k=2, retriever=None),
-        metrics_cache=MetricsCache(None), max_tokens=200,
+        metrics_cache=MetricsCache(None), base_prompt=BasePrompt("chat", max_tokens=200),
     )  # fmt: skip
     steps = run_sync(reward.evaluate([(INITIAL, q) for q in queries]))
     selections = [list(s.aspects) if s.aspects else s.error for s in steps]

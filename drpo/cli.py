@@ -100,7 +100,7 @@ def build_parser(*, methods: Sequence[MethodSpec] = METHODS) -> argparse.Argumen
         m.add_argument(f"--{role}_base_url", default=None)
     m.add_argument("--model_path", default=None,
                    help="every role on this local GGUF (llamacpp backend), or the name of a "
-                   "fetched model: qwen0.5b, smollm2 (python -m drpo.models fetch NAME)",
+                   "fetched model: qwen0.5b, smollm2, gemma3-270m (a base model)",
                    )  # fmt: skip
     m.add_argument("--models_dir", default=None, help="where fetched models are kept")
     m.add_argument("--api_key_env", default="OPENAI_API_KEY", help="the variable with the key")
