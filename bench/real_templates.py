@@ -24,7 +24,7 @@ from drpo.methods.drpo.aspects import ASPECTS
 from drpo.methods.drpo.base_prompt import BasePrompt
 from drpo.methods.drpo.data import DEMO_DATA_DIR, load_training_queries
 from drpo.methods.drpo.dynamic_reward import DynamicReward, ExampleSource, MetricsCache
-from drpo.methods.drpo.icl import optimise_examples
+from drpo.methods.drpo.icl import Critic, optimise_examples
 from drpo.methods.drpo.prompts import fixed_examples
 from drpo.methods.drpo.state import DRPOState
 from drpo.methods.drpo.world import DRPOSearchConfig
@@ -69,7 +69,8 @@ def run_templates(llms: Mapping[str, LLM], usage: UsageTracker) -> TemplateRepor
     states = [DRPOState((s,)) for s in steps if not s.error and not s.handled()][:2]
     proposals = config.get_actions_many(states) if states else []
     seed_answer = {queries[0]: steps[0].output}
-    icl = optimise_examples(seed_answer, reward=reward, optimizer=llms["optimize"], num_iters=1)
+    critic = Critic(metrics=llms["metrics"], judge=llms["eval"], cache=MetricsCache(None))
+    icl = optimise_examples(seed_answer, critic=critic, optimizer=llms["optimize"], num_iters=1)
 
     task = load_task("object_counting", data_dir=BIGBENCH, eval_size=4, test_size=4, seed=0)
     scorer = TaskScorer(llms["base"], max_tokens=200)
