@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+import signal
 import threading
 import time
 import uuid
@@ -308,10 +309,16 @@ class _Handler(BaseHTTPRequestHandler):
         return 200
 
 
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
 def serve(model: AlignedModel, *, host: str, port: int, log_text: bool,
           announce: Sequence[str] = ()) -> None:  # fmt: skip
-    """Serve `model` until interrupted (Ctrl-C), then stop its base model."""
+    """Serve `model` until interrupted (Ctrl-C or SIGTERM), then stop its base model."""
     server = AlignedServer(model, host=host, port=port, log_text=log_text)
+    if threading.current_thread() is threading.main_thread():  # a kill stops it cleanly too
+        signal.signal(signal.SIGTERM, _interrupt)
     for line in announce:
         print(line, flush=True)
     print(f"serving {model.name} at {server.url} (Ctrl-C stops)", flush=True)
