@@ -136,8 +136,8 @@ def render_document(system_prompt: str, examples: Sequence[tuple[str, str]], que
 def clean_answer(text: str, *, end_of_turn_token: str = DEFAULT_END_OF_TURN) -> str:
     """The answer a model wrote, without the layout around it: cut at the first end marker,
     end-of-turn token or query of its own, and stripped of a leading start marker."""
-    cuts = [i for i in (text.find("<END"), text.find(end_of_turn_token), text.find(RUN_ON))
-            if i >= 0]  # fmt: skip
+    marks = ("<END", end_of_turn_token, RUN_ON)
+    cuts = [i for i in (text.find(m) for m in marks if m) if i >= 0]
     if cuts:
         text = text[: min(cuts)]
     text = text.strip()
@@ -170,7 +170,7 @@ class BasePrompt:
     @property
     def stops(self) -> tuple[str, ...]:
         """What ends an answer: the reference's three stops, and a query of the model's own."""
-        return (END, "<END", self.end_of_turn, RUN_ON)
+        return tuple(s for s in (END, "<END", self.end_of_turn, RUN_ON) if s)
 
     def request(
         self,
