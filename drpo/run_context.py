@@ -87,7 +87,7 @@ class RunSettings:
     optimize_base_url: str | None = _model()
     model_path: str | None = _model(
         help="every role on this local GGUF (llamacpp backend), or the name of a fetched "
-        "model: qwen0.5b, smollm2 (python -m drpo.models fetch NAME)"
+        "model: qwen0.5b, smollm2, gemma3-270m (a base model; python -m drpo.models fetch NAME)"
     )
     models_dir: str | None = _model(help="where fetched models are kept")
     api_key_env: str = _model("OPENAI_API_KEY", help="the variable with the key")

@@ -4,8 +4,8 @@ The server (`drpo.llm.llamacpp_serve`, from the `xllamacpp` wheel of the `local`
 in a child process on 127.0.0.1 and a free port, with one slot per request the role sends at
 once and continuous batching. The run waits until it answers; it stops when the backend is
 closed, when the interpreter exits, and, because it watches its stdin, when the run dies.
-Requests then take the OpenAI-compatible path: cache, retries, usage and budget as for any
-server.
+Requests then take the OpenAI-compatible path (chat requests to /v1/chat/completions,
+plain-text ones to /v1/completions): cache, retries, usage and budget as for any server.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ import urllib.request
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from drpo.llm.gguf import gguf_has_chat_template
 from drpo.llm.openai_backend import OpenAIBackend
 from drpo.llm.types import LLMConfigError, LLMError
 
@@ -220,6 +221,12 @@ class LlamaCppBackend(OpenAIBackend):
 
     def describe(self) -> str:
         return f"local model {self.model!r} (llama.cpp at {self.base_url})"
+
+    def has_chat_template(self) -> bool:
+        """Whether the GGUF carries a chat template. llama.cpp's server answers chat
+        requests to a model without one all the same, in a default template the model
+        never saw: so this is read from the file, not asked of the server."""
+        return gguf_has_chat_template(self.server.model)
 
     async def aclose(self) -> None:
         try:

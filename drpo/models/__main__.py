@@ -1,4 +1,5 @@
-"""``python -m drpo.models fetch qwen0.5b|smollm2 [--models_dir D]``, ``list``, ``path NAME``.
+"""``python -m drpo.models fetch qwen0.5b|smollm2|gemma3-270m [--models_dir D]``, ``list``,
+``path NAME``.
 
 `fetch` prints its progress on stderr and the model's path on stdout, so that
 ``MODEL=$(python -m drpo.models fetch qwen0.5b)`` works in a script."""

