@@ -18,7 +18,7 @@ from typing import Any
 from bench.campaign import Outcome, checkpoint_status, has_traceback, last_line, run_fingerprint
 from bench.harness import SMALL, demo_server, read_report, run_train, scratch_dir
 from drpo.llm.cache import request_key
-from drpo.llm.types import ChatRequest
+from drpo.llm.types import ChatRequest, CompletionRequest, Request
 from drpo.sim import AnsweredRequest, ServerSettings, SimServer
 
 #: Runs of a few seconds at 30 ms a call, so that the kills land all along them.
@@ -30,14 +30,17 @@ def answer_keys(answers: Iterable[AnsweredRequest]) -> list[str]:
     keys = []
     for answered in answers:
         body = answered.body
-        request = ChatRequest(
-            tuple((m["role"], m["content"]) for m in body["messages"]),
-            temperature=float(body.get("temperature", 0.0)),
-            top_p=float(body.get("top_p", 1.0)),
-            max_tokens=body.get("max_tokens"),
-            stop=tuple(body.get("stop") or ()),
-            json_mode=(body.get("response_format") or {}).get("type") == "json_object",
-        )
+        sampling = {"temperature": float(body.get("temperature", 0.0)),
+                    "top_p": float(body.get("top_p", 1.0)), "max_tokens": body.get("max_tokens"),
+                    "stop": tuple(body.get("stop") or ())}  # fmt: skip
+        if "prompt" in body:  # a plain-text completion request
+            request: Request = CompletionRequest(body["prompt"], **sampling)
+        else:
+            request = ChatRequest(
+                tuple((m["role"], m["content"]) for m in body["messages"]),
+                json_mode=(body.get("response_format") or {}).get("type") == "json_object",
+                **sampling,
+            )
         first = int(body.get("seed") or 0)
         keys += [request_key(body["model"], request, first + j) for j in range(body.get("n", 1))]
     return keys

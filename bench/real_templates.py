@@ -21,9 +21,10 @@ from typing import Any
 from drpo.llm import LLM, UsageTracker
 from drpo.llm._loop import run_sync
 from drpo.methods.drpo.aspects import ASPECTS
+from drpo.methods.drpo.base_prompt import BasePrompt
 from drpo.methods.drpo.data import DEMO_DATA_DIR, load_training_queries
 from drpo.methods.drpo.dynamic_reward import DynamicReward, ExampleSource, MetricsCache
-from drpo.methods.drpo.icl import optimise_examples
+from drpo.methods.drpo.icl import Critic, optimise_examples
 from drpo.methods.drpo.prompts import fixed_examples
 from drpo.methods.drpo.state import DRPOState
 from drpo.methods.drpo.world import DRPOSearchConfig
@@ -59,7 +60,7 @@ def run_templates(llms: Mapping[str, LLM], usage: UsageTracker) -> TemplateRepor
     reward = DynamicReward(
         base=llms["base"], metrics=llms["metrics"], judge=llms["eval"],
         examples=ExampleSource(fixed_examples(), k=2, retriever=None),
-        metrics_cache=MetricsCache(None), max_tokens=200,
+        metrics_cache=MetricsCache(None), base_prompt=BasePrompt("chat", max_tokens=200),
     )  # fmt: skip
     steps = run_sync(reward.evaluate([(INITIAL, q) for q in queries]))
     selections = [list(s.aspects) if s.aspects else s.error for s in steps]
@@ -68,7 +69,8 @@ def run_templates(llms: Mapping[str, LLM], usage: UsageTracker) -> TemplateRepor
     states = [DRPOState((s,)) for s in steps if not s.error and not s.handled()][:2]
     proposals = config.get_actions_many(states) if states else []
     seed_answer = {queries[0]: steps[0].output}
-    icl = optimise_examples(seed_answer, reward=reward, optimizer=llms["optimize"], num_iters=1)
+    critic = Critic(metrics=llms["metrics"], judge=llms["eval"], cache=MetricsCache(None))
+    icl = optimise_examples(seed_answer, critic=critic, optimizer=llms["optimize"], num_iters=1)
 
     task = load_task("object_counting", data_dir=BIGBENCH, eval_size=4, test_size=4, seed=0)
     scorer = TaskScorer(llms["base"], max_tokens=200)

@@ -4,7 +4,8 @@ the Python API.
 
 The API's names are importable from `drpo` itself and load on first use, so `import drpo`
 stays light: `drpo.Task`, `drpo.AlignmentData`, `drpo.Model`, `drpo.optimize`,
-`drpo.evaluate`, `drpo.plan` (see `drpo.api`).
+`drpo.evaluate`, `drpo.plan` (see `drpo.api`), and `drpo.AlignedModel`, a DRPO run's aligned
+model (`drpo.AlignedModel.load(log_dir).generate(query)`).
 """
 
 from __future__ import annotations
@@ -21,11 +22,12 @@ if TYPE_CHECKING:
     from drpo.api import evaluate as evaluate
     from drpo.api import optimize as optimize
     from drpo.api import plan as plan
+    from drpo.methods.drpo.aligned import AlignedModel as AlignedModel
 
 _API = ("AlignmentData", "Evaluation", "HeldOutComparison", "Model", "OptimizeResult", "Task",
         "evaluate", "optimize", "plan")  # fmt: skip
 
-__all__ = list(_API)
+__all__ = [*_API, "AlignedModel"]
 
 
 def __getattr__(name: str) -> Any:
@@ -33,8 +35,12 @@ def __getattr__(name: str) -> Any:
         from drpo import api
 
         return getattr(api, name)
+    if name == "AlignedModel":
+        from drpo.methods.drpo.aligned import AlignedModel
+
+        return AlignedModel
     raise AttributeError(f"module 'drpo' has no attribute {name!r}")
 
 
 def __dir__() -> list[str]:
-    return sorted([*globals(), *_API])
+    return sorted([*globals(), *__all__])

@@ -87,9 +87,9 @@ class RunSettings:
     optimize_base_url: str | None = _model()
     model_path: str | None = _model(
         help="every role on this local GGUF (llamacpp backend), or the name of a fetched "
-        "model: qwen0.5b, qwen1.5b, smollm2 (python -m drpo.models fetch NAME). A role's "
-        "--ROLE_model_name may name another fetched model, e.g. --model_path qwen0.5b "
-        "--optimize_model_name qwen1.5b"
+        "model: qwen0.5b, qwen1.5b, smollm2, gemma3-270m (a base model; python -m drpo.models "
+        "fetch NAME). A role's --ROLE_model_name may name another fetched model, e.g. "
+        "--model_path qwen0.5b --optimize_model_name qwen1.5b"
     )
     models_dir: str | None = _model(help="where fetched models are kept")
     api_key_env: str = _model("OPENAI_API_KEY", help="the variable with the key")

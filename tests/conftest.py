@@ -17,7 +17,9 @@ def sim_server() -> Iterator[Callable[..., SimServer]]:
 
     def start(knowledge: dict[str, str] | None = None, **settings: Any) -> SimServer:
         options = ServerSettings(**settings)
-        model = SimulatedLLM(seed=options.seed, knowledge=knowledge)
+        model = SimulatedLLM(
+            seed=options.seed, knowledge=knowledge, chat_template=options.chat_template
+        )
         server = SimServer(options, model).start()
         servers.append(server)
         return server

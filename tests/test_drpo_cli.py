@@ -143,6 +143,12 @@ def test_fixed_examples_and_the_icl_stage(tmp_path: Path) -> None:
     assert staged.returncode == 0, staged.stderr
     examples = json.loads((tmp_path / "icl/icl_examples.json").read_text())
     assert len(examples) == 6
+    # The aligned model carries the optimised examples, or the fixed set without retrieval.
+    aligned = json.loads((tmp_path / "icl/aligned_model.json").read_text())
+    assert aligned["examples"] == examples and aligned["retrieve"] and aligned["k"] == 2
+    fixed_model = json.loads((tmp_path / "fixed/aligned_model.json").read_text())
+    assert not fixed_model["retrieve"] and fixed_model["embedder"] is None
+    assert fixed_model["k"] == len(fixed_model["examples"])
 
 
 def test_the_budget_stops_cleanly_and_resume_continues(tmp_path: Path) -> None:

@@ -1,7 +1,7 @@
 """DRPO tells the truth about what a run achieved (simulated LLM, in process): errors earn no
 extra level, a mostly failed run ends with exit code 1 and can be resumed once the cause is
-fixed, a run that found nothing better keeps the initial prompt, and a proposal that is not
-a system prompt is not used."""
+fixed, the search's final prompt is the result and held-out queries judge it, and a
+proposal that is not a system prompt is not used."""
 
 from __future__ import annotations
 
@@ -16,7 +16,8 @@ from drpo.cli import main
 from drpo.llm import Backend, BackendResult, RoleSettings
 from drpo.methods.drpo import sim as drpo_sim
 from drpo.methods.drpo.data import DEMO_DATA_DIR
-from drpo.methods.drpo.run import DRPOSettings, run_drpo
+from drpo.methods.drpo.run import run_drpo
+from drpo.methods.drpo.settings import DRPOSettings
 from drpo.methods.drpo.world import check_system_prompt
 from drpo.run_context import MostlyFailedError
 from search import BeamSearch
@@ -52,7 +53,8 @@ def test_a_mostly_failed_run_exits_1_and_resumes_once_fixed(tmp_path: Path, monk
         run_drpo(settings(tmp_path / "run"))
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())
     assert summary["evaluations"]["errored"] == summary["evaluations"]["total"]
-    assert summary["best_prompt_is_initial"] and (tmp_path / "run/algo_output/output.json").exists()
+    assert summary["final_beats_initial_on_held_out"] is False
+    assert (tmp_path / "run/algo_output/output.json").exists()
     monkeypatch.undo()  # the cause is fixed: the judge answers in JSON again
     fixed = run_drpo(replace(settings(tmp_path / "run"), resume=True))
     assert fixed.errored == 0 and fixed.path_reward > 0
@@ -68,20 +70,29 @@ def test_the_cli_says_it_in_one_line_with_exit_1(tmp_path: Path, monkeypatch, ca
     assert json.loads((tmp_path / "run" / "checkpoint.json").read_text())["status"] == "done"
 
 
-def test_a_run_that_found_nothing_better_keeps_the_initial_prompt(tmp_path: Path, monkeypatch):
+def test_the_final_prompt_is_the_result_and_held_out_queries_judge_it(tmp_path: Path, monkeypatch):
+    """As in the reference, best_system_prompt.txt is the search's final prompt; whether it
+    beats the initial prompt is decided on held-out queries, and said so."""
+    initial = "You are a helpful assistant. Be accurate: check names, numbers and dates."
+    good = run_drpo(settings(tmp_path / "good", initial_system_prompt=initial, test_size=8,
+                             num_training_examples=12))  # fmt: skip
+    data = json.loads((tmp_path / "good" / "summary.json").read_text())
+    final = (tmp_path / "good" / "best_system_prompt.txt").read_text().strip()
+    assert final == good.best_prompt != initial and final.startswith(initial)
+    assert data["final_beats_initial_on_held_out"] is True
+    assert "; the final prompt beats the initial one" in data["held_out_outcome"]
+    assert data["test_difference"]["ci_low"] > 0
+
     worse = '{"analysis": "shorter is better", "new_system_prompt": "Reply with one word only."}'
     monkeypatch.setattr(drpo_sim, "optimise_prompt", lambda request: worse)
-    initial = "You are a helpful assistant. Be accurate: check names, numbers and dates."
-    summary = run_drpo(settings(tmp_path / "run", initial_system_prompt=initial))
-    data = json.loads((tmp_path / "run" / "summary.json").read_text())
-    if summary.path_reward > summary.initial_reward:
-        pytest.fail("the worse prompt should not win on the simulated LLM")
-    assert data["best_prompt_is_initial"] and data["outcome"].startswith("no improvement")
-    best = (tmp_path / "run" / "best_system_prompt.txt").read_text().strip()
-    assert best.startswith("You are a helpful assistant. Be accurate")
-    assert (tmp_path / "run" / "candidate_system_prompt.txt").read_text().strip() == (
-        "Reply with one word only."
-    )
+    run_drpo(settings(tmp_path / "worse", initial_system_prompt=initial, test_size=8,
+                      num_training_examples=12))  # fmt: skip
+    data = json.loads((tmp_path / "worse" / "summary.json").read_text())
+    best = (tmp_path / "worse" / "best_system_prompt.txt").read_text().strip()
+    assert best == "Reply with one word only."  # the search's result, not a silent fallback
+    assert data["final_beats_initial_on_held_out"] is False
+    assert "; the final prompt does not beat the initial one" in data["held_out_outcome"]
+    assert not (tmp_path / "worse" / "candidate_system_prompt.txt").exists()
 
 
 class CopiesTheAnswer(Backend):
@@ -105,7 +116,7 @@ def test_a_proposal_that_is_no_system_prompt_is_not_used() -> None:
     with pytest.raises(ValueError, match="repeats the assistant's answer"):
         check_system_prompt(f"You are helpful. {answer}", answer=answer, query="Capital?")
     with pytest.raises(ValueError, match="at most"):
-        check_system_prompt("Be kind. " * 400, answer=answer, query="Capital?")
+        check_system_prompt("Be kind. " * 500, answer=answer, query="Capital?")
     from drpo.methods.drpo.prompts import template
 
     with pytest.raises(ValueError, match="repeats the instructions you were given"):
@@ -132,10 +143,11 @@ def test_a_gain_whose_interval_holds_zero_is_not_called_an_improvement() -> None
     from drpo.stats import PairedDifference
 
     noisy = Outcome(3.58, 3.27, 1, PairedDifference(3, 0.32, -0.25, 1.2))
-    assert noisy.verdict(True).startswith("better on average, but not a reliable gain")
+    assert noisy.verdict().startswith("on the searched queries, better on average, but not a")
     clear = Outcome(4.47, 2.28, 29, PairedDifference(30, 2.19, 1.86, 2.5))
-    assert clear.verdict(True).startswith("improved: mean reward 4.470")
-    assert noisy.verdict(False).startswith("no improvement")
+    assert clear.verdict().startswith("on the searched queries, improved: mean reward 4.470")
+    worse = Outcome(3.0, 3.27, 0, PairedDifference(3, -0.27, -0.5, 0.0))
+    assert worse.verdict().startswith("on the searched queries, no improvement")
 
 
 def test_held_out_queries_are_never_searched_on_and_both_prompts_are_judged_on_them(
@@ -156,6 +168,6 @@ def test_held_out_queries_are_never_searched_on_and_both_prompts_are_judged_on_t
     assert final == pytest.approx(sum(r["final"]["reward"] for r in held_out) / 6)
     assert {r["initial"]["system_prompt"] for r in held_out} == {"You are a helpful assistant."}
     # Without test queries, the run reports none.
-    run_drpo(settings(tmp_path / "plain", num_training_examples=16))
+    run_drpo(settings(tmp_path / "plain", num_training_examples=16, test_size=0))
     plain = json.loads((tmp_path / "plain" / "summary.json").read_text())
     assert "test_difference" not in plain and not (tmp_path / "plain" / "held_out.json").exists()

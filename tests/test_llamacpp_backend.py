@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
+from gguf_files import write_gguf
 from prerequisites import DRPO_DATA, needs_data
 
 from drpo.llm import ChatRequest, LLMConfigError, LLMError, RoleSettings, make_llms
@@ -45,9 +46,9 @@ def fake_launcher(*extra: str):
 
 @pytest.fixture
 def gguf(tmp_path: Path) -> Path:
-    path = tmp_path / "tiny.gguf"
-    path.write_bytes(b"GGUF" + bytes(64))
-    return path
+    """A tiny instruct model's GGUF (it has a chat template)."""
+    return write_gguf(tmp_path / "tiny.gguf", {"general.name": "tiny",
+                                              "tokenizer.chat_template": "{{ messages }}"})
 
 
 def alive(pid: int) -> bool:

@@ -35,6 +35,8 @@ RUNS = {
              "--test_size", "3", "--num_training_examples", "20"],
     "drpo-mcts": ["--method", "drpo", "--search", "mcts", "--depth", "3", "--n_iters", "3",
                   "--num_training_examples", "20"],
+    "drpo-icl": ["--method", "drpo", "--depth", "2", "--max_depth_increase", "1",
+                 "--test_size", "2", "--num_training_examples", "10", "--optimize_icl", "true"],
 }  # fmt: skip
 
 

@@ -24,7 +24,7 @@ SHARED = ("search", "depth", "n_iters", "w_exp", "temperature", "beam_size", "k"
 #: The settings each method's run gets when the command line leaves them out (None: the
 #: method has no such setting).
 EXPECTED = {
-    "drpo": ("beam", 20, 10, 1.0, 0.2, 2, 2, 0),
+    "drpo": ("beam", 20, 10, 1.0, 0.2, 2, 2, 10),
     "promptagent": ("mcts", 5, 12, 2.5, 0.7, 3, None, 60),
     "gpo": ("greedy", 12, None, None, 1.0, None, 3, 60),
     "ape": ("beam", 3, None, None, 0.9, 3, None, 60),

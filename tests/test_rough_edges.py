@@ -173,7 +173,8 @@ def test_resume_in_a_folder_without_a_checkpoint_says_a_new_run_starts(
         (["--beamsize=3"], "(--beamsize: did you mean --beam_size?)"),
         (["--method", "toy", "--depth", "0"], "--depth must be >= 1"),
         (["--model_path", "qwen7b"],
-         "the known names: qwen0.5b, smollm2 (fetch one with: python -m drpo.models fetch NAME)"),
+         "the known names: gemma3-270m, qwen0.5b, smollm2 "
+         "(fetch one with: python -m drpo.models fetch NAME)"),
         (["--model_path", "qwen0.5"], "did you mean qwen0.5b?"),
     ],
 )  # fmt: skip

@@ -1,4 +1,5 @@
-"""The LLM layer: one protocol, many backends (openai-compatible, vLLM, simulated), and what
+"""The LLM layer: two request kinds (chat, and plain-text completion for base models), one
+protocol, many backends (openai-compatible, vLLM, simulated), and what
 every call goes through (cache, budget, retries, usage, JSON extraction).
 
 Nothing heavy is imported here: `openai` loads when an OpenAI backend first sends a request,
@@ -14,8 +15,10 @@ from drpo.llm.types import (
     BudgetExceeded,
     ChatRequest,
     Completion,
+    CompletionRequest,
     LLMConfigError,
     LLMError,
+    Request,
 )
 from drpo.llm.usage import DEFAULT_PRICES, Price, PriceTable, SearchBudget, Spend, UsageTracker
 
@@ -30,6 +33,7 @@ __all__ = [
     "BudgetExceeded",
     "ChatRequest",
     "Completion",
+    "CompletionRequest",
     "JSONAnswer",
     "JSONOutputError",
     "LLMCache",
@@ -37,6 +41,7 @@ __all__ = [
     "LLMError",
     "Price",
     "PriceTable",
+    "Request",
     "RoleSettings",
     "SearchBudget",
     "Spend",

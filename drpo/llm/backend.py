@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from drpo.llm.types import ChatRequest
+from drpo.llm.types import Request
 
 
 @dataclass(frozen=True)
@@ -19,7 +19,7 @@ class BackendCall:
     those samples rather than repeats of the first ones.
     """
 
-    request: ChatRequest
+    request: Request  # a chat or a plain-text completion request
     count: int
     first_sample: int = 0
 
@@ -42,7 +42,8 @@ OnResult = Callable[[int, BackendResult], None]
 
 
 class Backend(ABC):
-    """A model behind one protocol. `agenerate` answers a batch of calls, in order."""
+    """A model behind one protocol. `agenerate` answers a batch of calls, in order; a batch
+    may mix chat and plain-text completion requests."""
 
     #: "openai", "llamacpp", "vllm" or "sim"
     kind: str = ""
@@ -64,6 +65,11 @@ class Backend(ABC):
         and where it runs) in its place, so that the answers already paid for are kept; a
         backend that fails as a whole may raise instead. `on_result(index, result)` is called
         as each answer arrives, so that a crash mid-batch loses none that arrived."""
+
+    def has_chat_template(self) -> bool | None:
+        """Whether the model has a chat template (and so takes chat requests), where the
+        backend can tell without asking the model: None when it cannot."""
+        return None
 
     def describe(self) -> str:
         """Where the model runs, for error messages (never a key)."""

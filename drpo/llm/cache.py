@@ -1,9 +1,10 @@
 """The on-disk cache of LLM answers: sqlite, JSON values, one row per sample.
 
-The key is a hash of the whole request as the model sees it (model, messages and every
-sampling setting) and the sample's index, so that the n samples of a request at temperature
-> 0 stay distinct. It never includes an API key or a server address: the same request to the
-same model is the same entry wherever the model is served. Safe for concurrent writers
+The key is a hash of the whole request as the model sees it (model, request kind, messages
+or plain-text prompt, and every sampling setting) and the sample's index, so that the n
+samples of a request at temperature > 0 stay distinct. It never includes an API key or a
+server address: the same request to the same model is the same entry wherever the model is
+served. Safe for concurrent writers
 (threads and processes): WAL journal, a busy timeout, and one short transaction per write.
 """
 
@@ -18,26 +19,32 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from drpo.llm.types import ChatRequest
+from drpo.llm.types import ChatRequest, Request
 
 SCHEMA_VERSION = 1
 
 
-def request_key(model: str, request: ChatRequest, sample: int) -> str:
-    """The cache key of sample `sample` of `request` to `model`."""
-    payload = {
+def request_key(model: str, request: Request, sample: int) -> str:
+    """The cache key of sample `sample` of `request` to `model`. A chat request's key holds
+    its messages (and no kind, as before plain-text requests existed: older caches keep
+    their keys); a plain-text request's holds its prompt and its kind."""
+    payload: dict[str, object] = {
         "v": SCHEMA_VERSION,
         "model": model,
-        "messages": [list(m) for m in request.messages],
         "temperature": request.temperature,
         "top_p": request.top_p,
         "max_tokens": request.max_tokens,
         "stop": list(request.stop),
-        "json_mode": request.json_mode,
         "sample": sample,
     }
-    if request.json_schema is not None:  # only when set: older caches keep their keys
-        payload["json_schema"] = request.json_schema
+    if isinstance(request, ChatRequest):
+        payload["messages"] = [list(m) for m in request.messages]
+        payload["json_mode"] = request.json_mode
+        if request.json_schema is not None:  # only when set: older caches keep their keys
+            payload["json_schema"] = request.json_schema
+    else:
+        payload["kind"] = request.kind
+        payload["prompt"] = request.prompt
     if request.frequency_penalty:
         payload["frequency_penalty"] = request.frequency_penalty
     text = json.dumps(payload, ensure_ascii=False, sort_keys=True, separators=(",", ":"))

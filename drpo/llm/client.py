@@ -19,7 +19,7 @@ from drpo.llm.backend import Backend, BackendCall, BackendResult, OnResult
 from drpo.llm.cache import LLMCache, request_key
 from drpo.llm.json_output import JSONOutputError, extract_json, require_keys
 from drpo.llm.json_schema import schema_errors
-from drpo.llm.types import ChatRequest, Completion, LLMCallError, LLMError
+from drpo.llm.types import ChatRequest, Completion, LLMCallError, LLMError, Request
 from drpo.llm.usage import UsageTracker
 
 log = logging.getLogger("drpo.llm")
@@ -99,20 +99,42 @@ class LLM:
     def describe(self) -> str:
         return f"role {self.role!r}: {self.backend.describe()}"
 
+    async def accepts_chat(self) -> bool:
+        """Whether the model takes chat requests: what its backend knows (a GGUF's metadata,
+        a vLLM tokenizer's chat template, a simulated base model), else the answer to one
+        tiny chat request (cached like any other). A refusal that names a chat template (as
+        vLLM's and the simulated server's are) means no; any other failure is raised."""
+        known = self.backend.has_chat_template()
+        if known is not None:
+            return known
+        probe = ChatRequest.of("Hello.", temperature=0.0, max_tokens=1)
+        try:
+            await self.agenerate([probe])
+        except LLMError as exc:
+            if "template" in str(exc).lower():
+                log.info("%s refuses chat requests: %s", self.describe(), exc)
+                return False
+            raise
+        return True
+
     # ---- plain text --------------------------------------------------------------------
-    def generate(self, requests: Sequence[ChatRequest]) -> list[Completion]:
-        """Answer a batch of requests (blocking)."""
+    def generate(self, requests: Sequence[Request]) -> list[Completion]:
+        """Answer a batch of requests, chat or plain-text completion, mixed as they come
+        (blocking)."""
         return run_sync(self.agenerate(requests))
 
     async def agenerate(
-        self, requests: Sequence[ChatRequest], *, refresh: bool = False
+        self, requests: Sequence[Request], *, refresh: bool = False
     ) -> list[Completion]:
         """`refresh` asks the backend again instead of reading the cache (the new answers
         replace the cached ones)."""
         requests = list(requests)
         if log.isEnabledFor(logging.DEBUG):
             for request in requests:
-                text = "\n".join(f"[{role}] {content}" for role, content in request.messages)
+                if isinstance(request, ChatRequest):
+                    text = "\n".join(f"[{role}] {content}" for role, content in request.messages)
+                else:
+                    text = f"[plain text]\n{request.prompt}"
                 log.debug("%s request (n=%d, T=%g):\n%s", self.role, request.n,
                           request.temperature, text)  # fmt: skip
         keys = [[request_key(self.model, r, i) for i in range(r.n)] for r in requests]
@@ -260,6 +282,8 @@ class LLM:
         required_keys: Sequence[str] = (),
     ) -> list[list[JSONAnswer]]:
         requests = list(requests)
+        if not all(isinstance(r, ChatRequest) for r in requests):
+            raise TypeError("JSON answers are asked for with chat requests")
         parsers = list(parse) if isinstance(parse, Sequence) else [parse] * len(requests)
         if len(parsers) != len(requests):
             raise ValueError(f"{len(parsers)} parsers for {len(requests)} requests")

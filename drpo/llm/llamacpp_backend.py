@@ -4,11 +4,12 @@ The server (`drpo.llm.llamacpp_serve`, from the `xllamacpp` wheel of the `local`
 in a child process on 127.0.0.1 and a free port, with one slot per request the role sends at
 once and continuous batching. The run waits until it answers; it stops when the backend is
 closed, when the interpreter exits, and, because it watches its stdin, when the run dies.
-Requests then take the OpenAI-compatible path: cache, retries, usage and budget as for any
-server. Once it answers, its peak rates are measured (a few seconds), and every answer's
-timings are tallied against them: usage.json's ``servers`` entry and summary.json's
-``local_servers`` carry the prompt tokens processed and reused from its prompt cache, and the
-run's tokens per second beside the peak (`drpo.llm.server_throughput`).
+Requests then take the OpenAI-compatible path (chat requests to /v1/chat/completions,
+plain-text ones to /v1/completions): cache, retries, usage and budget as for any server.
+Once it answers, its peak rates are measured (a few seconds), and every answer's timings are
+tallied against them: usage.json's ``servers`` entry and summary.json's ``local_servers``
+carry the prompt tokens processed and reused from its prompt cache, and the run's tokens per
+second beside the peak (`drpo.llm.server_throughput`).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from drpo.llm.gguf import gguf_has_chat_template
 from drpo.llm.openai_backend import OpenAIBackend
 from drpo.llm.server_throughput import ThroughputTally, measure_peak
 from drpo.llm.types import LLMConfigError, LLMError
@@ -239,6 +241,12 @@ class LlamaCppBackend(OpenAIBackend):
         """Tally the prompt tokens the server processed and reused, and those it generated."""
         self.throughput.add(getattr(response, "timings", None), getattr(response, "usage", None))
         self.notes["throughput"] = self.throughput.report()
+
+    def has_chat_template(self) -> bool:
+        """Whether the GGUF carries a chat template. llama.cpp's server answers chat
+        requests to a model without one all the same, in a default template the model
+        never saw: so this is read from the file, not asked of the server."""
+        return gguf_has_chat_template(self.server.model)
 
     async def aclose(self) -> None:
         try:

@@ -27,9 +27,10 @@ class CacheOnlyBackend(Backend):
         if not calls:
             return []
         call = calls[0]
-        asked = call.request.messages[-1][1].replace("\n", " ")[:60]
+        asked = call.request.excerpt(60)
         raise LLMError(
             f"offline: {len(calls)} call(s) to {self.stands_for} model {self.model!r} are not "
-            f"in the cache (sample {call.first_sample} of a request ending {asked!r}...); run "
+            f"in the cache (sample {call.first_sample} of the {call.request.kind} request "
+            f"{asked!r}...); run "
             "without --offline, or point --cache_path at the run's llm_cache.sqlite"
         )

@@ -1,5 +1,6 @@
 """OpenAI and every OpenAI-compatible server (vllm serve, llama.cpp, Ollama, SGLang, the
-simulated LLM's server), through the official `openai` client.
+simulated LLM's server), through the official `openai` client: chat requests to
+``/v1/chat/completions``, plain-text completion requests to ``/v1/completions``.
 
 Requests run concurrently up to a per-backend limit. Transient failures (408, 409, 429, 5xx,
 timeouts, dropped connections, unreadable bodies) are retried with exponential backoff and
@@ -27,7 +28,7 @@ from urllib.parse import urlparse
 
 from drpo.llm._loop import submit
 from drpo.llm.backend import Backend, BackendCall, BackendResult, OnResult
-from drpo.llm.types import ChatRequest, LLMCallError, LLMConfigError, LLMError
+from drpo.llm.types import ChatRequest, LLMCallError, LLMConfigError, LLMError, Request
 
 log = logging.getLogger("drpo.llm")
 
@@ -94,7 +95,8 @@ def _retry_after(exc: Exception) -> float | None:
 
 
 class OpenAIBackend(Backend):
-    """An OpenAI-compatible chat completions endpoint.
+    """An OpenAI-compatible server: its chat completions endpoint, and its (plain-text)
+    completions endpoint for completion requests.
 
     The API key comes from the environment variable `api_key_env` (never from a file or an
     argument that could be logged). The official endpoint needs one; a local server
@@ -235,14 +237,17 @@ class OpenAIBackend(Backend):
             raise LLMCallError(str(exc), **spent.as_kwargs()) from None
         return BackendResult(texts, reasons, **spent.as_kwargs())
 
-    def _params(self, request: ChatRequest, n: int, sample: int) -> dict[str, Any]:
+    def _params(self, request: Request, n: int, sample: int) -> dict[str, Any]:
         params: dict[str, Any] = {
             "model": self.model,
-            "messages": request.openai_messages(),
             "temperature": request.temperature,
             "top_p": request.top_p,
             "n": n,
         }
+        if isinstance(request, ChatRequest):
+            params["messages"] = request.openai_messages()
+        else:
+            params["prompt"] = request.prompt
         if sample or self.split_n:  # later samples of a request: ask for new ones
             params["seed"] = sample
         if request.max_tokens is not None:
@@ -251,6 +256,8 @@ class OpenAIBackend(Backend):
             params["frequency_penalty"] = request.frequency_penalty
         if request.stop:
             params["stop"] = list(request.stop)
+        if not isinstance(request, ChatRequest):
+            return params
         mode = self._format_mode
         if request.json_schema is not None and mode == "json_schema":
             params["response_format"] = {
@@ -262,7 +269,7 @@ class OpenAIBackend(Backend):
         return params
 
     async def _request(
-        self, request: ChatRequest, n: int, sample: int, spent: _Spent
+        self, request: Request, n: int, sample: int, spent: _Spent
     ) -> tuple[tuple[str, ...], tuple[str, ...]]:
         """One request with its retries: up to `n` texts and their finish reasons."""
         import openai
@@ -279,14 +286,18 @@ class OpenAIBackend(Backend):
                     replica = self._replicas[at]
                     replica.in_flight += 1
                     try:
-                        response = await replica.client().chat.completions.create(**params)
+                        client = replica.client()
+                        if isinstance(request, ChatRequest):
+                            response = await client.chat.completions.create(**params)
+                        else:
+                            response = await client.completions.create(**params)
                     finally:
                         replica.in_flight -= 1
                 spent.add(getattr(response, "usage", None))
                 answer = self._result(response, n)
                 self._answered(at)
                 self._observe(response)
-                if request.json_mode:  # the mode that served it, for usage.json
+                if isinstance(request, ChatRequest) and request.json_mode:  # for usage.json
                     used = params.get("response_format", {"type": "text"})["type"]
                     self.notes["structured_output"] = used
                 return answer
@@ -391,14 +402,14 @@ class OpenAIBackend(Backend):
         self.notes[name] = self.notes.get(name, 0) + 1
 
     def _result(self, response: Any, count: int) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """The texts and finish reasons of a chat answer (``message.content``) or a
+        plain-text one (``text``)."""
         choices = sorted(getattr(response, "choices", None) or [], key=lambda c: c.index)
         choices = choices[:count]  # more than asked for: trimmed
-        if not choices or any(c.message is None for c in choices):
+        texts = [_choice_text(c) for c in choices]
+        if not choices or any(t is None for t in texts):
             raise MalformedResponseError(f"expected {count} choice(s), got {len(choices)}")
-        return (
-            tuple(c.message.content or "" for c in choices),
-            tuple(c.finish_reason or "stop" for c in choices),
-        )
+        return tuple(texts), tuple(c.finish_reason or "stop" for c in choices)
 
     def __del__(self) -> None:
         # Dropped without aclose (the usual end of a run): close the clients on the loop
@@ -438,6 +449,15 @@ class _Spent:
             "attempts": self.attempts,
             "unmetered": self.unmetered,
         }
+
+
+def _choice_text(choice: Any) -> str | None:
+    """A choice's text: a chat message's content, or a plain-text completion's text."""
+    message = getattr(choice, "message", None)
+    if message is not None:
+        return message.content or ""
+    text = getattr(choice, "text", None)
+    return text if isinstance(text, str) else None
 
 
 def _brief(exc: Exception) -> str:

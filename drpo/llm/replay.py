@@ -33,7 +33,7 @@ class Recording(Backend):
             if isinstance(result, BackendResult):
                 for j, (text, reason) in enumerate(zip(result.texts, result.finish_reasons)):
                     key = request_key(self.model, call.request, call.first_sample + j)
-                    start = call.request.messages[-1][1][:80]
+                    start = call.request.excerpt(80)
                     self.records[key] = {"text": text, "finish_reason": reason,
                                          "prompt_start": start}  # fmt: skip
         return results
@@ -68,7 +68,7 @@ class Replay(Backend):
                     for j in range(call.count)]  # fmt: skip
             missing = [k for k in keys if k not in self.answers]
             if missing:
-                start = call.request.messages[-1][1][:60].replace("\n", " ")
+                start = call.request.excerpt(60)
                 out.append(LLMError(f"no recorded answer for the request {start!r}...: record "
                                     "the real model's answers again"))  # fmt: skip
                 continue

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Union
+from typing import Any, ClassVar, Union
 
 MessagesLike = Union[str, Sequence[Mapping[str, str]], Sequence[tuple[str, str]]]
 
@@ -53,27 +53,64 @@ def _messages(messages: MessagesLike) -> tuple[tuple[str, str], ...]:
     return tuple(out)
 
 
-@dataclass(frozen=True)
-class ChatRequest:
-    """One chat completion request: the conversation and its sampling settings.
+@dataclass(frozen=True, kw_only=True)
+class Sampling:
+    """The sampling settings every request kind carries.
 
     ``n`` samples are returned; at ``temperature > 0`` they differ, and each is cached under
     its own sample index. ``cache=False`` skips the cache for this request (the result is not
-    stored either). ``json_mode`` asks the server for a JSON object where it supports that;
-    ``json_schema`` (a JSON Schema, given as a dict and kept as canonical JSON text) asks for
-    an answer within that schema, and implies ``json_mode``.
+    stored either). ``stop`` ends an answer before the first of its strings (which is not
+    part of the answer).
     """
 
-    messages: tuple[tuple[str, str], ...]
     temperature: float = 0.0
     top_p: float = 1.0
     max_tokens: int | None = None
     stop: tuple[str, ...] = ()
     n: int = 1
-    json_mode: bool = False
     cache: bool = True
-    json_schema: str | Mapping[str, Any] | None = None  # kept as canonical JSON text
     frequency_penalty: float = 0.0  # > 0 discourages repeating tokens (small models loop)
+
+    #: "chat" (messages) or "completion" (plain text)
+    kind: ClassVar[str] = ""
+
+    def _check_sampling(self) -> None:
+        object.__setattr__(self, "stop", tuple(self.stop))
+        if self.n < 1:
+            raise ValueError(f"n must be >= 1, got {self.n}")
+        if not 0.0 <= self.temperature <= 2.0:
+            raise ValueError(f"temperature must be in [0, 2], got {self.temperature}")
+        if not 0.0 < self.top_p <= 1.0:
+            raise ValueError(f"top_p must be in (0, 1], got {self.top_p}")
+        if not -2.0 <= self.frequency_penalty <= 2.0:
+            raise ValueError(f"frequency_penalty must be in [-2, 2], got {self.frequency_penalty}")
+        if self.max_tokens is not None and self.max_tokens < 1:
+            raise ValueError(f"max_tokens must be >= 1, got {self.max_tokens}")
+
+    def prompt_chars(self) -> int:
+        """The length of what the model reads, in characters (for budget estimates)."""
+        raise NotImplementedError
+
+    def excerpt(self, chars: int = 60) -> str:
+        """A short, one-line excerpt of the request, for error messages: the start of the
+        last chat message, or the end of a plain-text prompt (where its question is)."""
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class ChatRequest(Sampling):
+    """One chat completion request: the conversation and its sampling settings.
+
+    ``json_mode`` asks the server for a JSON object where it supports that; ``json_schema``
+    (a JSON Schema, given as a dict and kept as canonical JSON text) asks for an answer
+    within that schema, and implies ``json_mode``.
+    """
+
+    messages: tuple[tuple[str, str], ...]
+    json_mode: bool = False
+    json_schema: str | Mapping[str, Any] | None = None  # kept as canonical JSON text
+
+    kind: ClassVar[str] = "chat"
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "messages", _messages(self.messages))
@@ -86,17 +123,7 @@ class ChatRequest:
             text = json.dumps(schema, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
             object.__setattr__(self, "json_schema", text)
             object.__setattr__(self, "json_mode", True)
-        object.__setattr__(self, "stop", tuple(self.stop))
-        if self.n < 1:
-            raise ValueError(f"n must be >= 1, got {self.n}")
-        if not 0.0 <= self.temperature <= 2.0:
-            raise ValueError(f"temperature must be in [0, 2], got {self.temperature}")
-        if not 0.0 < self.top_p <= 1.0:
-            raise ValueError(f"top_p must be in (0, 1], got {self.top_p}")
-        if not -2.0 <= self.frequency_penalty <= 2.0:
-            raise ValueError(f"frequency_penalty must be in [-2, 2], got {self.frequency_penalty}")
-        if self.max_tokens is not None and self.max_tokens < 1:
-            raise ValueError(f"max_tokens must be >= 1, got {self.max_tokens}")
+        self._check_sampling()
 
     @classmethod
     def of(
@@ -114,10 +141,40 @@ class ChatRequest:
         return json.loads(self.json_schema) if self.json_schema is not None else None
 
     def openai_messages(self) -> list[dict[str, str]]:
+        """The messages as the OpenAI API takes them."""
         return [{"role": role, "content": content} for role, content in self.messages]
 
     def prompt_chars(self) -> int:
         return sum(len(content) for _, content in self.messages)
+
+    def excerpt(self, chars: int = 60) -> str:
+        return self.messages[-1][1][:chars].replace("\n", " ")
+
+
+@dataclass(frozen=True)
+class CompletionRequest(Sampling):
+    """One plain-text completion request: the model continues `prompt` as it stands, with no
+    chat template around it (how base models, which have none, are asked; OpenAI's
+    ``/v1/completions``, vLLM's ``LLM.generate``)."""
+
+    prompt: str
+
+    kind: ClassVar[str] = "completion"
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.prompt, str) or not self.prompt:
+            raise ValueError("a completion request needs a non-empty text prompt")
+        self._check_sampling()
+
+    def prompt_chars(self) -> int:
+        return len(self.prompt)
+
+    def excerpt(self, chars: int = 60) -> str:
+        return "..." + self.prompt[-chars:].replace("\n", " ")
+
+
+#: Either request kind.
+Request = Union[ChatRequest, CompletionRequest]
 
 
 @dataclass(frozen=True)

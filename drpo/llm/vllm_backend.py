@@ -1,4 +1,6 @@
-"""vLLM in process: a whole batch of chat requests in one `LLM.chat` call (needs a GPU).
+"""vLLM in process: a whole batch in one engine call (needs a GPU): chat requests through
+`LLM.chat` (the model's chat template), plain-text completion requests through
+`LLM.generate` (no template: how base models are run).
 
 `vllm` is imported only when the engine is first needed, so that installing and importing
 this project never requires it (the optional extra ``vllm``).
@@ -11,11 +13,12 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from drpo.llm.backend import Backend, BackendCall, BackendResult, OnResult
-from drpo.llm.types import LLMConfigError, LLMError
+from drpo.llm.types import ChatRequest, LLMConfigError, LLMError
 
 
 class VLLMBackend(Backend):
-    """An in-process `vllm.LLM`, which applies the model's own chat template.
+    """An in-process `vllm.LLM`, which applies the model's own chat template to chat
+    requests and none to plain-text ones.
 
     `engine` and `sampling_params` let a caller (or a test) supply the engine and the
     SamplingParams class; by default they come from vllm, built on first use with
@@ -85,19 +88,42 @@ class VLLMBackend(Backend):
             kwargs["frequency_penalty"] = request.frequency_penalty
         return factory(**kwargs)
 
-    def generate_batch(self, calls: Sequence[BackendCall]) -> list[BackendResult]:
-        """One `chat` call for the whole batch."""
-        engine, factory = self._ensure_engine()
-        conversations = [call.request.openai_messages() for call in calls]
-        params = [self._params(factory, call) for call in calls]
+    def has_chat_template(self) -> bool | None:
+        """Whether the engine's tokenizer has a chat template (None: it cannot say)."""
+        engine, _ = self._ensure_engine()
         try:
-            outputs = engine.chat(conversations, sampling_params=params, use_tqdm=False)
+            tokenizer = engine.get_tokenizer()
+        except Exception:  # an engine without a tokenizer to show: ask the model instead
+            return None
+        if not hasattr(tokenizer, "chat_template"):
+            return None
+        return tokenizer.chat_template is not None
+
+    def generate_batch(self, calls: Sequence[BackendCall]) -> list[BackendResult]:
+        """One `chat` call for the batch's chat requests and one `generate` call for its
+        plain-text ones; the results in the order of `calls`."""
+        engine, factory = self._ensure_engine()
+        chat = [i for i, c in enumerate(calls) if isinstance(c.request, ChatRequest)]
+        text = [i for i, c in enumerate(calls) if not isinstance(c.request, ChatRequest)]
+        outputs: dict[int, Any] = {}
+        try:
+            if chat:
+                conversations = [calls[i].request.openai_messages() for i in chat]
+                params = [self._params(factory, calls[i]) for i in chat]
+                got = engine.chat(conversations, sampling_params=params, use_tqdm=False)
+                outputs.update(self._numbered(chat, got))
+            if text:
+                prompts = [calls[i].request.prompt for i in text]
+                params = [self._params(factory, calls[i]) for i in text]
+                got = engine.generate(prompts, sampling_params=params, use_tqdm=False)
+                outputs.update(self._numbered(text, got))
+        except LLMError:
+            raise
         except Exception as exc:  # the engine's own errors: out of memory, bad template, ...
             raise LLMError(f"{self.describe()} failed: {type(exc).__name__}: {exc}") from None
-        if len(outputs) != len(calls):
-            raise LLMError(f"{self.describe()} returned {len(outputs)} outputs for {len(calls)}")
         results = []
-        for call, output in zip(calls, outputs):
+        for index, call in enumerate(calls):
+            output = outputs[index]
             samples = list(output.outputs)
             if len(samples) != call.count:
                 raise LLMError(
@@ -112,6 +138,11 @@ class VLLMBackend(Backend):
                 )
             )
         return results
+
+    def _numbered(self, indices: list[int], outputs: Sequence[Any]) -> dict[int, Any]:
+        if len(outputs) != len(indices):
+            raise LLMError(f"{self.describe()} returned {len(outputs)} outputs for {len(indices)}")
+        return dict(zip(indices, outputs))
 
     async def agenerate(
         self, calls: Sequence[BackendCall], on_result: OnResult | None = None

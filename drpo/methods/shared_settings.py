@@ -2,7 +2,7 @@
 choices are written here once; the default is each method's (`depth(5)`).
 
 `--help` shows one flag for each, with every method's default (`per_method`), except for
-those that mean the same for every method that has them (`data_dir`, `max_tokens`, ...).
+those that mean the same for every method that has them (`data_dir`, ...).
 """
 
 from __future__ import annotations
@@ -61,9 +61,11 @@ def data_dir(default: Path | None = None) -> Any:
     return setting(default, help="default: the demo data shipped")
 
 
-def max_tokens() -> Any:
-    """The answer limit of the model whose prompt is optimised."""
-    return setting(512, help="base model answer limit")
+def max_tokens(default: int) -> Any:
+    """The answer limit, in tokens, of the model whose prompt is optimised (the base or task
+    model): DRPO's base model gets the reference's 2,048, the task-prompt methods 512."""
+    return setting(default, help="the base (task) model's answer limit in tokens",
+                   per_method=True)  # fmt: skip
 
 
 def embedding_model() -> Any:

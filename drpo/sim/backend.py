@@ -10,7 +10,12 @@ from collections.abc import Mapping, Sequence
 
 from drpo.llm.backend import Backend, BackendCall, BackendResult, OnResult
 from drpo.llm.roles import RoleSettings, register_backend
-from drpo.sim.model import SimulatedLLM
+from drpo.llm.types import ChatRequest, LLMCallError
+from drpo.sim.model import ChatTemplateError, SimulatedLLM
+
+#: A simulated model whose name ends so plays a base model: it has no chat template and
+#: refuses chat requests (as vLLM does for such a model); it takes plain text.
+BASE_SUFFIX = "-base"
 
 
 class SimBackend(Backend):
@@ -22,27 +27,36 @@ class SimBackend(Backend):
         self, model: str = "sim", *, seed: int = 0, knowledge: Mapping[str, str] | None = None
     ) -> None:
         super().__init__(model)
-        self.sim = SimulatedLLM(seed=seed, knowledge=knowledge)
+        self.sim = SimulatedLLM(
+            seed=seed, knowledge=knowledge, chat_template=not model.endswith(BASE_SUFFIX)
+        )
 
     def describe(self) -> str:
         return f"simulated model {self.model!r} (in process)"
 
+    def has_chat_template(self) -> bool:
+        return self.sim.chat_template
+
     async def agenerate(
         self, calls: Sequence[BackendCall], on_result: OnResult | None = None
     ) -> list[BackendResult | Exception]:
-        results = []
+        results: list[BackendResult | Exception] = []
         for call in calls:
             request = call.request
-            answers = [
-                self.sim.complete(
-                    request.messages,
-                    temperature=request.temperature,
-                    max_tokens=request.max_tokens,
-                    stop=request.stop,
-                    sample=call.first_sample + j,
-                )
-                for j in range(call.count)
-            ]
+            settings = {"temperature": request.temperature, "max_tokens": request.max_tokens,
+                        "stop": request.stop}  # fmt: skip
+            try:
+                answers = [
+                    self.sim.complete(request.messages, sample=call.first_sample + j, **settings)
+                    if isinstance(request, ChatRequest)
+                    else self.sim.complete_text(
+                        request.prompt, sample=call.first_sample + j, **settings
+                    )
+                    for j in range(call.count)
+                ]
+            except ChatTemplateError as exc:
+                results.append(LLMCallError(f"{self.describe()} refused the request: {exc}"))
+                continue
             result = BackendResult(
                 texts=tuple(a.text for a in answers),
                 finish_reasons=tuple(a.finish_reason for a in answers),

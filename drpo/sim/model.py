@@ -12,6 +12,13 @@ edits and paraphrases. What no behaviour claims it answers itself:
 - anything else: the **base model** answers the last user message, with the qualities whose
   cues its system prompt carries.
 
+A plain-text completion request (`complete_text`) is one document: the base model answers
+the last ``Query:`` in it, the text before that being its context, and then, as a base model
+does, goes on imitating the document's layout (the ``<START>``/``<END>`` markers around the
+answers of in-context examples, then a next query of its own) until a stop string cuts it.
+A model made with ``chat_template=False`` (a simulated base model) refuses chat requests, as
+a server without a chat template does.
+
 The same request, sample index and seed always give the same text, whatever the order,
 batching or concurrency of the calls around it: that is what lets a cached, resumed or
 fault-injected run end exactly like a clean one.
@@ -29,6 +36,14 @@ from drpo.sim.behaviour import Behaviour, SimRequest, normalise, registered_beha
 from drpo.sim.catalogue import ASPECTS, BY_NAME, HARM_CUES, REASONING_HINTS
 
 SIMULATED_MARK = "(simulated answer)"
+#: The markers around in-context answers (DRPO's layout), which the base model imitates.
+ANSWER_START, ANSWER_END = "<START>", "<END>"
+#: What the simulated base model writes after an answer, when nothing stops it.
+RUN_ON = "\n\n# Query:\nAnd another question of my own?\n\n# Answer:\n"
+
+
+class ChatTemplateError(ValueError):
+    """A chat request to a simulated base model, which has no chat template."""
 
 
 @dataclass(frozen=True)
@@ -66,10 +81,12 @@ class SimulatedLLM:
         seed: int = 0,
         knowledge: Mapping[str, str] | None = None,
         behaviours: Sequence[Behaviour] | None = None,
+        chat_template: bool = True,
     ) -> None:
         self.seed = seed
         self.knowledge = {normalise(q): a for q, a in (knowledge or {}).items()}
         self.behaviours = tuple(registered_behaviours() if behaviours is None else behaviours)
+        self.chat_template = chat_template
 
     # ---- entry point -----------------------------------------------------------------------
     def complete(
@@ -81,19 +98,44 @@ class SimulatedLLM:
         stop: Sequence[str] = (),
         sample: int = 0,
     ) -> SimAnswer:
+        if not self.chat_template:
+            raise ChatTemplateError(
+                "this simulated base model has no chat template: send it plain text "
+                "(a completion request, /v1/completions)"
+            )
         messages = [(role, content) for role, content in messages]
         # At temperature 0 every sample is the same answer; above it each sample differs.
         draw = sample if temperature > 0 else 0
         rng = random.Random(stable(self.seed, messages, draw))
         text = self._answer(messages, rng, temperature, draw)
-        finish = "stop"
-        for marker in stop:
-            if marker and marker in text:
-                text = text[: text.index(marker)]
-        if max_tokens is not None and count_tokens(text) > max_tokens:
-            text, finish = text[: max_tokens * 4], "length"
+        if self.role_of(messages) == "base":
+            context = "\n".join(content for _, content in messages[:-1])
+            opened = messages[-1][1].rstrip().endswith(ANSWER_START) if messages else False
+            text = _imitate(text, context, opened=opened, run_on=False)
         prompt = sum(count_tokens(content) for _, content in messages)
-        return SimAnswer(text, finish, prompt, count_tokens(text) if text else 0)
+        return _finish(text, prompt, max_tokens=max_tokens, stop=stop)
+
+    def complete_text(
+        self,
+        prompt: str,
+        *,
+        temperature: float = 0.0,
+        max_tokens: int | None = None,
+        stop: Sequence[str] = (),
+        sample: int = 0,
+    ) -> SimAnswer:
+        """Continue a plain-text prompt, as a base model does (see the module docstring)."""
+        draw = sample if temperature > 0 else 0
+        rng = random.Random(stable(self.seed, "plain text", prompt, draw))
+        whole = [("user", prompt)]
+        if self.role_of(whole) == "base":
+            context, asked = _split_document(prompt)
+            text = self._answer([("system", context), ("user", asked)], rng, temperature, draw)
+            opened = prompt.rstrip().endswith(ANSWER_START)
+            text = _imitate(text, context, opened=opened, run_on=True)
+        else:
+            text = self._answer(whole, rng, temperature, draw)
+        return _finish(text, count_tokens(prompt), max_tokens=max_tokens, stop=stop)
 
     def _behaviour(self, everything: str) -> Behaviour | None:
         return next((b for b in self.behaviours if b.recognises(everything)), None)
@@ -160,6 +202,41 @@ class SimulatedLLM:
         right = random.Random(stable(self.seed, question, draw)).random() < p_right
         answer = gold if right else _wrong_answer(gold, question)
         return f"{SIMULATED_MARK} Thinking it through, the answer is {answer}."
+
+
+def _finish(
+    text: str, prompt_tokens: int, *, max_tokens: int | None, stop: Sequence[str]
+) -> SimAnswer:
+    """The answer cut at the first stop string, then at `max_tokens`."""
+    finish = "stop"
+    cuts = [text.index(marker) for marker in stop if marker and marker in text]
+    if cuts:
+        text = text[: min(cuts)]
+    if max_tokens is not None and count_tokens(text) > max_tokens:
+        text, finish = text[: max_tokens * 4], "length"
+    return SimAnswer(text, finish, prompt_tokens, count_tokens(text) if text else 0)
+
+
+def _split_document(prompt: str) -> tuple[str, str]:
+    """A plain-text prompt as (the context, the last query and what follows it)."""
+    marks = list(re.finditer(r"#*\s*query:", prompt, flags=re.IGNORECASE))
+    if not marks:
+        return "", prompt
+    at = marks[-1].start()
+    return prompt[:at], prompt[at:]
+
+
+def _imitate(answer: str, context: str, *, opened: bool, run_on: bool) -> str:
+    """The answer in the layout of the examples the context shows: opened with their start
+    marker unless the prompt has opened it already, closed with their end marker; a base
+    model (`run_on`) then goes on with a next query of its own."""
+    if ANSWER_START in context and not opened:
+        answer = f"{ANSWER_START}\n{answer}"
+    if ANSWER_END in context:
+        answer = f"{answer}\n{ANSWER_END}"
+        if run_on:
+            answer += RUN_ON + f"{ANSWER_START}\n{SIMULATED_MARK} More of the same."
+    return answer
 
 
 def _wrong_answer(gold: str, question: str) -> str:

@@ -2,6 +2,8 @@
 
 Endpoints: ``POST /v1/chat/completions`` (with ``n``, ``max_tokens``, ``stop``; ``seed`` is
 read as the number of the first sample, see `drpo.llm.backend.BackendCall`),
+``POST /v1/completions`` (plain text: a ``prompt`` string, or a list of them, continued as a
+base model does; the same settings),
 ``POST /v1/embeddings`` (hashed bag-of-words vectors), ``GET /v1/models``, and ``GET /stats``
 (what the server received and delivered, for tests and benchmarks).
 
@@ -13,7 +15,9 @@ way). A fault never changes what a later, successful answer to the same request 
 Structured output: ``response_format`` ``json_schema`` (the answer must lie within the
 schema, or the server answers 500: the simulated model must honour every schema we send)
 and ``json_object``. Like servers in the wild it can be told to ignore ``n`` (one choice,
-as llama-cpp-python's server), to refuse schemas (400), or to refuse any response_format.
+as llama-cpp-python's server), to refuse schemas (400), or to refuse any response_format;
+and to serve a base model with no chat template (``chat_template=False``), which answers
+chat requests with a 400 that says so, as vLLM does, and plain text only.
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -57,6 +61,7 @@ class ServerSettings:
     slots: int | None = None  # when set, GET /props says so (as llama.cpp's server does)
     enforce_schema: bool = True  # False: pass the model's text on whatever the schema says
     # (a server that ignores response_format, in front of a misbehaving model)
+    chat_template: bool = True  # False: a base model; chat requests get a 400
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.fault_rate <= 1.0:
@@ -72,8 +77,8 @@ class ServerSettings:
 
 @dataclass(frozen=True)
 class AnsweredRequest:
-    """A chat request the server answered: its JSON body, and when (``time.monotonic``) it
-    arrived and its answer was ready to send."""
+    """A request the server answered (chat or plain text): its JSON body, and when
+    (``time.monotonic``) it arrived and its answer was ready to send."""
 
     body: dict[str, Any]
     received: float
@@ -106,7 +111,7 @@ class SimServer:
         self.settings = settings
         self.record_answers = record_answers
         self._answers: list[AnsweredRequest] = []
-        self.model = model or SimulatedLLM(seed=settings.seed)
+        self.model = model or SimulatedLLM(seed=settings.seed, chat_template=settings.chat_template)
         self._rng = random.Random(settings.seed)
         self._lock = threading.Lock()
         self._stats: Counter[str] = Counter()
@@ -208,25 +213,14 @@ class SimServer:
             pairs = [(m["role"], m["content"]) for m in messages]
         except (TypeError, KeyError):
             raise BadRequestError("every message needs 'role' and 'content'") from None
-        n = body.get("n") or 1
-        if not isinstance(n, int) or not 1 <= n <= 128:
-            raise BadRequestError("'n' must be an integer from 1 to 128")
-        if self.settings.ignore_n:
-            n = 1
-        schema = self._schema(body.get("response_format"))
-        stop = body.get("stop") or ()
-        stop = [stop] if isinstance(stop, str) else list(stop)
-        first = int(body.get("seed") or 0)
-        answers = [
-            self.model.complete(
-                pairs,
-                temperature=float(body.get("temperature", 1.0)),
-                max_tokens=body.get("max_tokens") or body.get("max_completion_tokens"),
-                stop=stop,
-                sample=first + j,
+        if not self.model.chat_template:
+            raise BadRequestError(
+                "this model has no chat template, so chat requests cannot be formatted: send "
+                "plain text to /v1/completions (simulated server)"
             )
-            for j in range(n)
-        ]
+        n, first, settings = self._sampling(body)
+        schema = self._schema(body.get("response_format"))
+        answers = [self.model.complete(pairs, sample=first + j, **settings) for j in range(n)]
         if schema is not None and self.settings.enforce_schema:
             for answer in answers:
                 self._check_within(answer.text, schema)
@@ -246,6 +240,60 @@ class SimServer:
                     "finish_reason": a.finish_reason,
                 }
                 for j, a in enumerate(answers)
+            ],
+            "usage": {
+                "prompt_tokens": prompt_tokens,
+                "completion_tokens": completion_tokens,
+                "total_tokens": prompt_tokens + completion_tokens,
+            },
+        }
+
+    def _sampling(self, body: dict[str, Any]) -> tuple[int, int, dict[str, Any]]:
+        """The samples asked for, the first one's number, and the sampling settings."""
+        n = body.get("n") or 1
+        if not isinstance(n, int) or not 1 <= n <= 128:
+            raise BadRequestError("'n' must be an integer from 1 to 128")
+        if self.settings.ignore_n:
+            n = 1
+        stop = body.get("stop") or ()
+        stop = [stop] if isinstance(stop, str) else list(stop)
+        if not all(isinstance(s, str) for s in stop):
+            raise BadRequestError("'stop' must be a string or a list of strings")
+        settings = {
+            "temperature": float(body.get("temperature", 1.0)),
+            "max_tokens": body.get("max_tokens") or body.get("max_completion_tokens"),
+            "stop": stop,
+        }
+        return n, int(body.get("seed") or 0), settings
+
+    def text_completion(self, body: dict[str, Any]) -> dict[str, Any]:
+        """``/v1/completions``: each prompt continued `n` times; choice ``i * n + j`` is
+        sample j of prompt i, as OpenAI numbers them."""
+        model, prompt = body.get("model"), body.get("prompt")
+        prompts = [prompt] if isinstance(prompt, str) else prompt
+        if (not isinstance(model, str) or not isinstance(prompts, list) or not prompts
+                or not all(isinstance(p, str) and p for p in prompts)):  # fmt: skip
+            raise BadRequestError(
+                "'model' (a string) and 'prompt' (a non-empty string or list of them) are required"
+            )
+        n, first, settings = self._sampling(body)
+        answers = [
+            self.model.complete_text(text, sample=first + j, **settings)
+            for text in prompts
+            for j in range(n)
+        ]
+        prompt_tokens = sum(count_tokens(text) for text in prompts)
+        completion_tokens = sum(a.completion_tokens for a in answers)
+        return {
+            "id": "simcmpl-"
+            + hashlib.blake2b(json.dumps(body).encode(), digest_size=6).hexdigest(),
+            "object": "text_completion",
+            "created": int(time.time()),
+            "model": model,
+            "system_fingerprint": "simulated",
+            "choices": [
+                {"index": i, "text": a.text, "finish_reason": a.finish_reason, "logprobs": None}
+                for i, a in enumerate(answers)
             ],
             "usage": {
                 "prompt_tokens": prompt_tokens,
@@ -308,6 +356,15 @@ class SimServer:
             ],
             "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
         }
+
+
+#: The answering endpoints: chat, and plain-text completion.
+ANSWERS: dict[str, Callable[[SimServer, dict[str, Any]], dict[str, Any]]] = {
+    "/v1/chat/completions": SimServer.chat,
+    "/chat/completions": SimServer.chat,
+    "/v1/completions": SimServer.text_completion,
+    "/completions": SimServer.text_completion,
+}
 
 
 class BadRequestError(Exception):
@@ -386,20 +443,23 @@ class _Handler(BaseHTTPRequestHandler):
                 sim.count("embedding_requests")
                 self._send(200, sim.embeddings(body))
                 return
-            if path not in ("/v1/chat/completions", "/chat/completions"):
+            answer = ANSWERS.get(path)
+            if answer is None:
                 self._error(404, f"no such endpoint {self.path}")
                 return
             sim.count("requests")
+            if answer is SimServer.text_completion:
+                sim.count("text_requests")
             received = time.monotonic()
             fault = sim.draw_fault()
             with sim.in_flight():
                 if sim.settings.latency_ms:
                     time.sleep(sim.settings.latency_ms / 1000)
                 if fault is None:
-                    payload = sim.chat(body)
+                    payload = answer(sim, body)
             if fault is not None:
                 sim.count(f"fault_{fault}")
-                self._fault(fault, sim, body)
+                self._fault(fault, sim, body, answer)
                 return
         except (json.JSONDecodeError, UnicodeDecodeError):
             self._error(400, "the body is not JSON")
@@ -418,7 +478,13 @@ class _Handler(BaseHTTPRequestHandler):
         sim.record_answer(body, received)
         self._send(200, payload)
 
-    def _fault(self, fault: str, sim: SimServer, body: dict[str, Any]) -> None:
+    def _fault(
+        self,
+        fault: str,
+        sim: SimServer,
+        body: dict[str, Any],
+        answer: Callable[[SimServer, dict[str, Any]], dict[str, Any]],
+    ) -> None:
         if fault == "429":
             retry = [("Retry-After", f"{sim.settings.retry_after_s:g}")]
             self._error(429, "rate limited (simulated fault)", retry)
@@ -427,7 +493,7 @@ class _Handler(BaseHTTPRequestHandler):
         elif fault == "stall":
             time.sleep(sim.settings.stall_s)
             with contextlib.suppress(OSError, BadRequestError):  # the client has given up
-                self._send(200, sim.chat(body))
+                self._send(200, answer(sim, body))
         elif fault == "malformed":
             data = b'{"id": "simcmpl", "choices": [ this is not JSON'
             self.send_response(200)
@@ -436,7 +502,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.end_headers()
             self.wfile.write(data)
         else:  # truncated: promise the whole body, send half of it, hang up
-            data = json.dumps(sim.chat(body)).encode("utf-8")
+            data = json.dumps(answer(sim, body)).encode("utf-8")
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(data)))

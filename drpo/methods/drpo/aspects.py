@@ -58,7 +58,13 @@ class AspectSelection:
         return {"aspects": list(self.aspects), "reasoning": self.reasoning}
 
 
-def parse_selection(value: Any, *, max_aspects: int = MAX_ASPECTS) -> AspectSelection:
+#: The ICL stage's stricter critic picks more aspects per query (as the reference's does).
+ICL_MIN_ASPECTS, ICL_MAX_ASPECTS = 3, 6
+
+
+def parse_selection(
+    value: Any, *, min_aspects: int = MIN_ASPECTS, max_aspects: int = MAX_ASPECTS
+) -> AspectSelection:
     """An `AspectSelection` from the metrics model's JSON (the format GPT-4 returned in the
     DRPO release: ``{"query_analysis": ..., "aspects_selection": {"reasoning": ...,
     "selected_aspects": [...]}}``); raises ValueError naming what is wrong."""
@@ -69,8 +75,8 @@ def parse_selection(value: Any, *, max_aspects: int = MAX_ASPECTS) -> AspectSele
     if not isinstance(names, list) or not names:
         raise ValueError("'aspects_selection' needs a non-empty 'selected_aspects' list")
     aspects = tuple(dict.fromkeys(canonical_aspect(n) for n in names))
-    if not MIN_ASPECTS <= len(aspects) <= max_aspects:
-        raise ValueError(f"select {MIN_ASPECTS} to {max_aspects} aspects, not {len(aspects)}")
+    if not min_aspects <= len(aspects) <= max_aspects:
+        raise ValueError(f"select {min_aspects} to {max_aspects} aspects, not {len(aspects)}")
     reasoning = selection.get("reasoning", "")
     return AspectSelection(aspects, reasoning if isinstance(reasoning, str) else str(reasoning))
 

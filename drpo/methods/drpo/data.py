@@ -107,6 +107,22 @@ def load_training_queries(data_dir: str | Path, *, num_examples: int, seed: int)
     return queries
 
 
+def split_queries(
+    data_dir: str | Path, *, num_training_examples: int, test_size: int, seed: int
+) -> tuple[list[str], list[str]]:
+    """The training queries and the held-out test queries of a run: `num_training_examples`
+    + `test_size` drawn as `load_training_queries` does, the last `test_size` held out."""
+    if test_size < 0:
+        raise DataError(f"test_size must be >= 0, got {test_size}")
+    wanted = num_training_examples + test_size
+    queries = load_training_queries(data_dir, num_examples=wanted, seed=seed)
+    if test_size and len(queries) <= test_size:
+        raise DataError(f"{data_dir} holds {len(queries)} queries: too few for {test_size} "
+                        "held-out ones and a training set")  # fmt: skip
+    split = len(queries) - test_size
+    return queries[:split], queries[split:]
+
+
 def load_examples(path: str | Path) -> dict[str, str]:
     """An in-context example set: a JSON object of query -> answer."""
     path = Path(path)

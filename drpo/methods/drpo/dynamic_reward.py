@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from drpo.llm import LLM, ChatRequest
+from drpo.llm import LLM, ChatRequest, Request
 from drpo.methods.drpo.aspects import (
     ASPECTS,
     AspectSelection,
@@ -23,6 +23,7 @@ from drpo.methods.drpo.aspects import (
     parse_evaluation,
     parse_selection,
 )
+from drpo.methods.drpo.base_prompt import BasePrompt
 from drpo.methods.drpo.prompts import render
 from drpo.methods.drpo.schemas import (
     METRICS_MAX_TOKENS,
@@ -35,8 +36,6 @@ from drpo.retrieval import Retriever
 from search.artifacts import write_atomic
 
 log = logging.getLogger("drpo")
-
-END_MARK = "<END>"
 
 
 class ExampleSource:
@@ -95,7 +94,8 @@ def aspect_list(aspects: Sequence[str]) -> str:
 
 
 class DynamicReward:
-    """Evaluates (system prompt, query) pairs; see the module docstring."""
+    """Evaluates (system prompt, query) pairs; see the module docstring. The base model is
+    asked as `base_prompt` says (its format, answer limit and stops)."""
 
     def __init__(
         self,
@@ -105,24 +105,18 @@ class DynamicReward:
         judge: LLM,
         examples: ExampleSource,
         metrics_cache: MetricsCache,
-        max_tokens: int = 512,
+        base_prompt: BasePrompt | None = None,
     ) -> None:
         self.base, self.metrics, self.judge = base, metrics, judge
         self.examples = examples
         self.metrics_cache = metrics_cache
-        self.max_tokens = max_tokens
+        self.base_prompt = base_prompt or BasePrompt()
 
     # ---- the pieces --------------------------------------------------------------------
-    def base_request(self, system_prompt: str, query: str) -> tuple[ChatRequest, tuple[str, ...]]:
+    def base_request(self, system_prompt: str, query: str) -> tuple[Request, tuple[str, ...]]:
+        """The base model's request for `query`, and the example queries it shows."""
         shown = self.examples.for_query(query)
-        blocks = [f"## Query:\n{q}\n\n## Answer:\n{a}\n{END_MARK}" for q, a in shown]
-        system = system_prompt
-        if blocks:
-            system += "\n\n# Examples of good answers\n\n" + "\n\n".join(blocks)
-        user = f"## Query:\n{query}\n\n## Answer:\n"
-        request = ChatRequest.of(
-            user, system=system, temperature=0.0, max_tokens=self.max_tokens, stop=[END_MARK]
-        )
+        request = self.base_prompt.request(system_prompt, shown, query)
         return request, tuple(q for q, _ in shown)
 
     async def select_aspects(self, queries: Sequence[str]) -> dict[str, AspectSelection | str]:
@@ -206,7 +200,7 @@ class DynamicReward:
         for i, ((prompt, query), (_, shown), completion) in enumerate(
             zip(items, built, completions)
         ):
-            output = completion.text.split(END_MARK)[0].strip()
+            output = self.base_prompt.clean(completion.text)
             log.info("base model output for query %r:\n%s", query[:80], output)
             selection = selections[query]
             if isinstance(selection, str):

@@ -1,36 +1,156 @@
-"""DRPO's first stage: improve the answers of the in-context examples with the same dynamic
-reward, so that retrieval (``ret_icl``) shows the base model good answers.
+"""DRPO's first stage: improve the answers of the in-context examples, so that retrieval
+(``ret_icl``) shows the base model good answers. As in the reference:
 
-Each round scores every example's current best answer (the metrics model picks the aspects
-of its query, the judge scores the answer on them), then asks the optimiser to rewrite the
-answers that are not yet perfect; a rewrite replaces the best answer only if it scores
-higher. After `num_iters` rounds the best answer of each example is kept.
+- the judge is a separate, stricter critic (prompts/critic.txt) played by the eval model,
+  on 3 to 6 aspects per query picked by the metrics model (prompts/icl_metrics.txt), kept in
+  the run's icl_metrics_cache.json (selections given in the data folder's
+  icl_metrics_cache.json are reused);
+- each round the optimiser rewrites the *latest* answer from its critique, the critic scores
+  the rewrite, and the rewrite becomes the example's answer when it scores at least as well
+  as the best so far (ties accepted);
+- `num_iters` rounds (5 by default); an example stops once the critic gives it full marks.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from drpo.llm import LLM, ChatRequest
 from drpo.llm._loop import run_sync
-from drpo.methods.drpo.aspects import AspectSelection, Evaluation
-from drpo.methods.drpo.dynamic_reward import DynamicReward
+from drpo.methods.drpo.aspects import (
+    ASPECTS,
+    ICL_MAX_ASPECTS,
+    ICL_MIN_ASPECTS,
+    AspectSelection,
+    Evaluation,
+    parse_evaluation,
+    parse_selection,
+)
+from drpo.methods.drpo.dynamic_reward import MetricsCache, aspect_list
 from drpo.methods.drpo.prompts import render
-from drpo.methods.drpo.schemas import ICL_MAX_TOKENS, ICL_SCHEMA, MAX_ANSWER_CHARS
+from drpo.methods.drpo.schemas import (
+    ICL_MAX_TOKENS,
+    ICL_SCHEMA,
+    MAX_ANSWER_CHARS,
+    METRICS_MAX_TOKENS,
+    judge_max_tokens,
+    judge_schema,
+    metrics_schema,
+)
 from drpo.methods.prompt_checks import WRITING_PENALTY
 
 log = logging.getLogger("drpo")
 
+#: The reference's number of rounds.
+ICL_ROUNDS = 5
+ICL_METRICS_CACHE = "icl_metrics_cache.json"
+
 
 @dataclass(frozen=True)
 class ExampleResult:
+    """One example after the stage: its kept answer, that answer's critic reward, and the
+    reward of the kept answer after each round (round 0: the seed answer)."""
+
     query: str
     answer: str
     reward: float
-    history: tuple[float, ...]  # the best reward after each round
+    history: tuple[float, ...]
+
+
+class Critic:
+    """The ICL stage's judge: its own aspect selections (3-6 per query) and its stricter
+    critique, played by the metrics and eval models."""
+
+    def __init__(self, *, metrics: LLM, judge: LLM, cache: MetricsCache) -> None:
+        self.metrics, self.judge, self.cache = metrics, judge, cache
+
+    def _parse(self, value: Any) -> tuple[Any, AspectSelection]:
+        selection = parse_selection(value, min_aspects=ICL_MIN_ASPECTS,
+                                    max_aspects=ICL_MAX_ASPECTS)  # fmt: skip
+        return value, selection
+
+    def _cached(self, query: str) -> AspectSelection | None:
+        value = self.cache.raw.get(query)
+        try:
+            return self._parse(value)[1] if value is not None else None
+        except ValueError as exc:
+            log.warning("ignoring a cached ICL aspect selection: %s", exc)
+            return None
+
+    async def select(self, queries: Sequence[str]) -> dict[str, AspectSelection | str]:
+        """Each query's aspects (an error text where none could be had)."""
+        out: dict[str, AspectSelection | str] = {}
+        todo = []
+        for query in dict.fromkeys(queries):
+            cached = self._cached(query)
+            if cached is not None:
+                out[query] = cached
+            else:
+                todo.append(query)
+        if not todo:
+            return out
+        requests = [
+            ChatRequest.of(
+                render(
+                    "icl_metrics",
+                    query=q,
+                    aspect_list=aspect_list(ASPECTS),
+                    aspect_names=", ".join(ASPECTS),
+                    min_aspects=str(ICL_MIN_ASPECTS),
+                    max_aspects=str(ICL_MAX_ASPECTS),
+                ),
+                temperature=0.0,
+                max_tokens=METRICS_MAX_TOKENS + 20,
+                json_schema=metrics_schema(ICL_MIN_ASPECTS, ICL_MAX_ASPECTS),
+            )
+            for q in todo
+        ]
+        answers = await self.metrics.agenerate_json(requests, parse=self._parse)
+        for query, (answer,) in zip(todo, answers):
+            if answer.ok:
+                raw, selection = answer.value
+                self.cache.put(query, raw)
+                out[query] = selection
+            else:
+                out[query] = f"the metrics model gave no usable aspect selection: {answer.error}"
+        self.cache.save()
+        return out
+
+    async def critique(
+        self, items: Sequence[tuple[str, str, AspectSelection]]
+    ) -> list[Evaluation | str]:
+        """The critic's scores for (query, answer, selection) triples (an error text where
+        it gave none after its re-asks)."""
+        requests = []
+        for query, output, selection in items:
+            aspects = selection.aspects
+            prompt = render(
+                "critic",
+                query=query,
+                output=output,
+                aspect_list=aspect_list(aspects),
+                aspect_reasoning=selection.reasoning or "(none given)",
+                aspect_count=str(len(aspects)),
+                aspect_names=", ".join(f'"{a}"' for a in aspects),
+            )
+            requests.append(ChatRequest.of(prompt, temperature=0.0,
+                                           max_tokens=judge_max_tokens(aspects),
+                                           json_schema=judge_schema(aspects)))  # fmt: skip
+        parsers = [_evaluation_parser(s.aspects) for _, _, s in items]
+        answers = await self.judge.agenerate_json(requests, parse=parsers)
+        return [a.value if a.ok else a.error for (a,) in answers]
+
+
+def _evaluation_parser(aspects: tuple[str, ...]) -> Any:
+    def parse(value: Any) -> Evaluation:
+        return parse_evaluation(value, aspects)
+
+    return parse
 
 
 def _improved(value: Any) -> str:
@@ -40,69 +160,90 @@ def _improved(value: Any) -> str:
     return answer.strip()
 
 
-async def _score(
-    reward: DynamicReward, answers: dict[str, str], selections: dict[str, Any]
-) -> dict[str, Evaluation | str]:
-    queries = [q for q in answers if isinstance(selections[q], AspectSelection)]
-    evaluations = await reward.judge_answers([(q, answers[q], selections[q]) for q in queries])
-    out: dict[str, Evaluation | str] = {q: str(selections[q]) for q in answers}
-    out.update(zip(queries, evaluations))
-    return out
+def _perfect(evaluation: Evaluation) -> bool:
+    return all(score == 5 for score in evaluation.scores.values())
+
+
+def icl_metrics_cache(log_dir: Path, data_dir: Path | None) -> MetricsCache:
+    """The ICL stage's aspect selections: the run's own file, seeded (never overwritten)
+    from the data folder's icl_metrics_cache.json when there is one."""
+    cache = MetricsCache(Path(log_dir) / ICL_METRICS_CACHE)
+    given = Path(data_dir) / ICL_METRICS_CACHE if data_dir is not None else None
+    if given is not None and given.is_file():
+        for query, value in MetricsCache(given).raw.items():
+            cache.raw.setdefault(query, value)
+    return cache
 
 
 def optimise_examples(
     seed_answers: dict[str, str],
     *,
-    reward: DynamicReward,
+    critic: Critic,
     optimizer: LLM,
-    num_iters: int = 3,
+    num_iters: int = ICL_ROUNDS,
     temperature: float = 0.0,
 ) -> list[ExampleResult]:
-    """Improve every example answer for `num_iters` rounds; return the best of each."""
+    """Improve every example answer for up to `num_iters` rounds; return what is kept."""
     if num_iters < 1:
         raise ValueError(f"icl_num_iters must be >= 1, got {num_iters}")
-    return run_sync(_optimise(seed_answers, reward, optimizer, num_iters, temperature))
+    return run_sync(_optimise(seed_answers, critic, optimizer, num_iters, temperature))
+
+
+def _rewrite_request(
+    query: str, answer: str, evaluation: Evaluation, temperature: float
+) -> ChatRequest:
+    return ChatRequest.of(
+        render(
+            "icl_optimizer",
+            query=query,
+            answer=answer,
+            evaluation=json.dumps({"evaluation": evaluation.to_json()}, indent=2),
+            max_chars=str(MAX_ANSWER_CHARS),
+        ),
+        temperature=temperature,
+        max_tokens=ICL_MAX_TOKENS,
+        json_schema=ICL_SCHEMA,
+        frequency_penalty=WRITING_PENALTY,
+    )
 
 
 async def _optimise(
-    seed: dict[str, str], reward: DynamicReward, optimizer: LLM, num_iters: int, temperature: float
+    seed: dict[str, str], critic: Critic, optimizer: LLM, num_iters: int, temperature: float
 ) -> list[ExampleResult]:
-    selections = await reward.select_aspects(list(seed))
-    best = dict(seed)
-    scores = await _score(reward, best, selections)
-    best_reward = {q: (s.reward if isinstance(s, Evaluation) else 0.0) for q, s in scores.items()}
-    history: dict[str, list[float]] = {q: [best_reward[q]] for q in seed}
+    selections = await critic.select(list(seed))
+    usable = {q: s for q, s in selections.items() if isinstance(s, AspectSelection)}
+    for query in set(seed) - set(usable):
+        log.warning("ICL example %r keeps its answer: %s", query[:80], selections[query])
+    latest = dict(seed)  # the answer each round rewrites
+    kept = dict(seed)  # the answer the stage returns
+    evaluations = await critic.critique([(q, latest[q], usable[q]) for q in usable])
+    latest_eval: dict[str, Evaluation | str] = dict(zip(usable, evaluations))
+    best = {q: (e.reward if isinstance(e, Evaluation) else 0.0) for q, e in latest_eval.items()}
+    history: dict[str, list[float]] = {q: [best.get(q, 0.0)] for q in seed}
+    done = {q for q, e in latest_eval.items() if isinstance(e, Evaluation) and _perfect(e)}
     for round_ in range(num_iters):
-        todo = [q for q, s in scores.items() if isinstance(s, Evaluation) and not s.handled()]
+        todo = [q for q, e in latest_eval.items() if isinstance(e, Evaluation) and q not in done]
         if not todo:
             break
-        requests = [
-            ChatRequest.of(
-                render(
-                    "icl_optimizer",
-                    query=q,
-                    answer=best[q],
-                    evaluation=json.dumps({"evaluation": scores[q].to_json()}, indent=2),
-                    max_chars=str(MAX_ANSWER_CHARS),
-                ),
-                temperature=temperature,
-                max_tokens=ICL_MAX_TOKENS,
-                json_schema=ICL_SCHEMA,
-                frequency_penalty=WRITING_PENALTY,
-            )
-            for q in todo
-        ]
+        requests = [_rewrite_request(q, latest[q], latest_eval[q], temperature) for q in todo]
         answers = await optimizer.agenerate_json(requests, parse=_improved)
-        candidates = {q: a.value for q, (a,) in zip(todo, answers) if a.ok}
-        new_scores = await _score(reward, candidates, selections)
-        for q, evaluation in new_scores.items():
-            if isinstance(evaluation, Evaluation) and evaluation.reward > best_reward[q]:
-                best[q], best_reward[q], scores[q] = candidates[q], evaluation.reward, evaluation
+        rewritten = {q: a.value for q, (a,) in zip(todo, answers) if a.ok}
+        for q, (a,) in zip(todo, answers):
+            if not a.ok:
+                log.warning("ICL example %r: no usable rewrite this round: %s", q[:80], a.error)
+        scores = await critic.critique([(q, rewritten[q], usable[q]) for q in rewritten])
+        for q, evaluation in zip(rewritten, scores):
+            latest[q], latest_eval[q] = rewritten[q], evaluation
+            if not isinstance(evaluation, Evaluation):
+                log.warning("ICL example %r: the critic gave no usable evaluation: %s",
+                            q[:80], evaluation)  # fmt: skip
+                continue
+            if evaluation.reward >= best[q]:  # ties accepted, as in the reference
+                kept[q], best[q] = rewritten[q], evaluation.reward
+            if _perfect(evaluation):
+                done.add(q)
         for q in seed:
-            history[q].append(best_reward[q])
-        log.info(
-            "ICL round %d: mean example reward %.3f",
-            round_ + 1,
-            sum(best_reward.values()) / len(best_reward),
-        )
-    return [ExampleResult(q, best[q], best_reward[q], tuple(history[q])) for q in seed]
+            history[q].append(best.get(q, 0.0))
+        log.info("ICL round %d: mean critic reward of the kept answers %.3f", round_ + 1,
+                 sum(best.values()) / max(1, len(best)))  # fmt: skip
+    return [ExampleResult(q, kept[q], best.get(q, 0.0), tuple(history[q])) for q in seed]

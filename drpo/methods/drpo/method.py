@@ -51,12 +51,16 @@ def report(summary: Any) -> None:
           f"{summary.handled} already handled, {summary.improved} better than the initial "
           f"prompt on their query, {summary.errored} not evaluated "
           f"({summary.depth_increase} extra level(s) for queries already handled)")  # fmt: skip
+    print(f"base model prompt format: {summary.base_prompt_format}")
     print(summary.verdict)
     if summary.held_out:
         print(summary.held_out)
     unchanged = summary.best_prompt.strip() == summary.initial_prompt.strip()
-    print_ending(summary, "best system prompt", "best_system_prompt.txt", summary.best_prompt,
+    print_ending(summary, "the search's final system prompt", "best_system_prompt.txt",
+                 summary.best_prompt,
                  unchanged="the best path's queries" if unchanged else None)  # fmt: skip
+    print(f"aligned model: {summary.log_dir / 'aligned_model.json'} (use it: python -m "
+          f"drpo.methods.drpo answer --run {summary.log_dir} --query \"...\")")  # fmt: skip
 
 
 #: Where the DRPO preset's values come from.

@@ -19,7 +19,7 @@ def _initial(text: str) -> str:
 
 
 def project(args: Any) -> Projection:
-    from drpo.methods.drpo.aspects import ASPECTS, MAX_ASPECTS
+    from drpo.methods.drpo.aspects import ASPECTS, ICL_MAX_ASPECTS, MAX_ASPECTS
     from drpo.methods.drpo.data import (
         DEMO_DATA_DIR,
         ICL_EXAMPLES,
@@ -85,10 +85,21 @@ def project(args: Any) -> Projection:
     book = CallBook()
     notes = []
     if args.optimize_icl:
+        # The stage's critic: each example's 3-6 aspects picked once (metrics), its answer
+        # critiqued (eval) before the first round and after each rewrite (optimize); the base
+        # model is not asked.
         seeds = load_examples(data_dir / ICL_SEED_ANSWERS)
         rounds = args.icl_num_iters
-        evaluate(book, len(seeds) * (1 + rounds))
-        icl_request = len(template("icl_optimizer")) + longest_q + MAX_ANSWER_CHARS + evaluation
+        seed_q = max((len(q) for q in seeds), default=0)
+        seed_a = max([MAX_ANSWER_CHARS, *(len(a) for a in seeds.values())])
+        book.add("metrics", len(seeds), prompt_chars=len(template("icl_metrics")) + aspects
+                 + seed_q, max_tokens=METRICS_MAX_TOKENS + 20, json=True)  # fmt: skip
+        icl_evaluation = ICL_MAX_ASPECTS * (RATIONALE_CHARS + 60) + 40
+        critic = len(template("critic")) + seed_q + seed_a + aspects + REASONING_CHARS + _SLACK
+        critic_tokens = judge_max_tokens(list(ASPECTS)[:ICL_MAX_ASPECTS])
+        book.add("eval", len(seeds) * (1 + rounds), prompt_chars=critic,
+                 max_tokens=critic_tokens, json=True)  # fmt: skip
+        icl_request = len(template("icl_optimizer")) + seed_q + seed_a + icl_evaluation
         book.add("optimize", len(seeds) * rounds, prompt_chars=icl_request,
                  max_tokens=ICL_MAX_TOKENS, json=True)  # fmt: skip
         notes.append(f"with the in-context examples' optimisation first ({len(seeds)} "

@@ -16,14 +16,21 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from drpo.llm._loop import run_sync
+from drpo.methods.drpo.aligned import AlignedSpec, write_aligned_model
+from drpo.methods.drpo.base_prompt import (
+    FORMATS,
+    BasePrompt,
+    FormatChoice,
+    choose_format,
+)
 from drpo.methods.drpo.data import (
     ICL_EXAMPLES,
     ICL_SEED_ANSWERS,
     load_examples,
-    load_training_queries,
+    split_queries,
 )
 from drpo.methods.drpo.dynamic_reward import DynamicReward, ExampleSource, MetricsCache
-from drpo.methods.drpo.icl import optimise_examples
+from drpo.methods.drpo.icl import Critic, icl_metrics_cache, optimise_examples
 from drpo.methods.drpo.prompts import fixed_examples
 from drpo.methods.drpo.settings import DRPOSettings
 from drpo.methods.drpo.state import DRPOState, Step
@@ -58,6 +65,7 @@ class RunSummary:
     improved: int = 0
     errored: int = 0
     held_out: str = ""  # the held-out comparison, in words ("" without test queries)
+    base_prompt_format: str = ""  # the format the base model got, and why
 
 
 # ---- the pieces ------------------------------------------------------------------------
@@ -110,6 +118,12 @@ def _check_settings(settings: DRPOSettings) -> None:
             f"temperature must be in [0, 2], got {settings.temperature}",
         ),
         (settings.initial_system_prompt.strip() != "", "the initial system prompt is empty"),
+        (settings.max_tokens >= 1, f"max_tokens must be >= 1, got {settings.max_tokens}"),
+        (
+            settings.base_prompt_format in FORMATS,
+            f"unknown base_prompt_format {settings.base_prompt_format!r}; choose from "
+            f"{', '.join(FORMATS)}",
+        ),
         (set(settings.roles) == set(ROLES), f"roles must be {', '.join(ROLES)}"),
     ]
     for ok, message in checks:
@@ -135,14 +149,13 @@ def _load(
     from drpo.methods.drpo.data import DataError
 
     data_dir = Path(settings.data_dir)
-    wanted = settings.num_training_examples + settings.test_size
     try:
-        queries = load_training_queries(data_dir, num_examples=wanted, seed=settings.seed)
-        if settings.test_size and len(queries) <= settings.test_size:
-            raise DataError(f"{data_dir} holds {len(queries)} queries: too few for "
-                            f"{settings.test_size} held-out ones and a training set")  # fmt: skip
-        split = len(queries) - settings.test_size
-        queries, test_queries = queries[:split], queries[split:]
+        queries, test_queries = split_queries(
+            data_dir,
+            num_training_examples=settings.num_training_examples,
+            test_size=settings.test_size,
+            seed=settings.seed,
+        )
         examples = load_examples(data_dir / ICL_EXAMPLES) if settings.ret_icl else fixed_examples()
         seeds = load_examples(data_dir / ICL_SEED_ANSWERS) if settings.optimize_icl else {}
         metrics_cache = MetricsCache(Path(settings.log_dir) / "metrics_cache.json")
@@ -164,10 +177,16 @@ def run_drpo(settings: DRPOSettings) -> RunSummary:
         llms = session.llms(settings.roles, max_reasks=settings.max_reasks)
         embedder = None
         if settings.ret_icl:
-            choice = _embedder(settings)
-            embedder = choice.embedder
+            embedding = _embedder(settings)
+            embedder = embedding.embedder
             log.info("in-context examples are retrieved with %s: %s", embedder.name,
-                     choice.reason)  # fmt: skip
+                     embedding.reason)  # fmt: skip
+        choice = choose_format(settings.base_prompt_format, role=settings.roles["base"],
+                               llm=llms["base"])  # fmt: skip
+        base_prompt = BasePrompt.for_model(
+            choice.format, settings.roles["base"].model_name, max_tokens=settings.max_tokens
+        )
+        log.info("base model prompt format: %s", choice.describe())
 
         def reward_with(example_set: dict[str, str]) -> DynamicReward:
             retriever = Retriever(list(example_set), embedder) if embedder is not None else None
@@ -177,13 +196,15 @@ def run_drpo(settings: DRPOSettings) -> RunSummary:
                 judge=llms["eval"],
                 examples=ExampleSource(example_set, k=settings.k, retriever=retriever),
                 metrics_cache=metrics_cache,
-                max_tokens=settings.max_tokens,
+                base_prompt=base_prompt,
             )
 
         if settings.optimize_icl:
+            cache = icl_metrics_cache(session.log_dir, settings.data_dir)
+            critic = Critic(metrics=llms["metrics"], judge=llms["eval"], cache=cache)
             results = optimise_examples(
                 seed_answers,
-                reward=reward_with(examples),
+                critic=critic,
                 optimizer=llms["optimize"],
                 num_iters=settings.icl_num_iters,
             )
@@ -206,7 +227,7 @@ def run_drpo(settings: DRPOSettings) -> RunSummary:
         )
         result = Reasoner(world, config, algorithm)(queries)
         session.record_search(result)
-        summary, health = _finish(settings, session, result, reward, test_queries)
+        summary, health = _finish(settings, session, result, reward, test_queries, choice)
     if health.failed_run:  # the run itself is over and saved (checkpoint "done")
         raise MostlyFailedError(health.message())
     return summary
@@ -218,6 +239,7 @@ def _finish(
     result: SearchResult,
     reward: DynamicReward,
     test_queries: Sequence[str],
+    choice: FormatChoice,
 ) -> tuple[RunSummary, EvaluationHealth]:
     state: DRPOState = result.terminal_state
     path_steps = state.steps[1:]
@@ -230,13 +252,16 @@ def _finish(
     every_step = [n.state.last for n in result.nodes() if n.state is not None] + list(initial)
     every_step += [s for pair in test for s in pair]
     health = EvaluationHealth.of(every_step, settings)
-    improved = outcome.path_mean > outcome.initial_mean
-    best_prompt = state.system_prompt if improved else settings.initial_system_prompt
+    # The search's final prompt is the run's result, as in the reference; whether it beats
+    # the initial prompt is decided on the held-out queries, never on the searched ones.
+    best_prompt = state.system_prompt
+    held_out = HeldOut.of(test, seed=settings.seed)
     meta = {
         "method": "drpo",
         "simulated": settings.simulated,
         "search": settings.search,
         "models": {role: s.model_name for role, s in settings.roles.items()},
+        "base_prompt_format": choice.to_json(),
         "best_path_mean_reward": outcome.path_mean,
         "initial_prompt_mean_reward_on_the_same_queries": outcome.initial_mean,
     }
@@ -247,17 +272,15 @@ def _finish(
         text = json.dumps(rows, indent=1, ensure_ascii=False) + "\n"
         write_atomic(log_dir / "held_out.json", text.encode("utf-8"))
     write_atomic(log_dir / "best_system_prompt.txt", (best_prompt + "\n").encode("utf-8"))
-    candidate = log_dir / "candidate_system_prompt.txt"
-    if improved:
-        candidate.unlink(missing_ok=True)
-    else:  # the search's own answer, kept for a person to read; not the best prompt
-        write_atomic(candidate, (state.system_prompt + "\n").encode("utf-8"))
+    aligned = AlignedSpec.of_run(settings, reward, best_prompt, reason=choice.describe())
+    write_aligned_model(log_dir, aligned)
     depth_increase = getattr(result, "depth_increase", 0)
-    verdict = outcome.verdict(improved)
+    verdict = outcome.verdict()
     summary = {
         **meta,
         "outcome": verdict,
-        "best_prompt_is_initial": not improved,
+        "held_out_outcome": held_out.verdict,
+        "final_beats_initial_on_held_out": held_out.beats,
         "steps": len(path_steps),
         "steps_handled": sum(s.handled() for s in path_steps),
         "steps_improved": outcome.improved,
@@ -271,7 +294,8 @@ def _finish(
     }
     session.finish(summary)
     log.info("%s", verdict)
-    log.info("best system prompt:\n%s", best_prompt)
+    log.info("%s", held_out.verdict)
+    log.info("the search's final system prompt (best_system_prompt.txt):\n%s", best_prompt)
     log.info("usage:\n%s", session.usage.table())
     if health.failed_run:
         log.error("the run finished, but %s", health.message())
@@ -290,7 +314,8 @@ def _finish(
         handled=summary["steps_handled"],
         improved=outcome.improved,
         errored=summary["steps_errored"],
-        held_out=_held_out_line(summary),
+        held_out=held_out.verdict if test else "",
+        base_prompt_format=choice.describe(),
     ), health
 
 
@@ -323,18 +348,6 @@ def _test_summary(test: Sequence[tuple[Step, Step]], *, seed: int) -> dict[str, 
     }
 
 
-def _held_out_line(summary: dict[str, object]) -> str:
-    if "test_difference" not in summary:
-        return ""
-    d = summary["test_difference"]
-    assert isinstance(d, dict)
-    interval = f"[95% CI {d['ci_low']:+.3f}, {d['ci_high']:+.3f}]"
-    return (f"held-out test: mean judge reward {summary['initial_test_reward']:.3f} for the "
-            f"initial prompt, {summary['final_test_reward']:.3f} for the search's final prompt "
-            f"on {summary['test_queries_evaluated']} of {summary['test_queries']} queries; "
-            f"difference {d['mean']:+.3f} {interval}")  # fmt: skip
-
-
 @dataclass(frozen=True)
 class Outcome:
     """The best path against the initial prompt on the same queries. Means count an errored
@@ -356,17 +369,46 @@ class Outcome:
             difference=paired_difference([a for a, _ in pairs], [b for _, b in pairs], seed=seed),
         )
 
-    def verdict(self, improved: bool) -> str:
+    def verdict(self) -> str:
+        """The search path against the initial prompt on the searched queries (in-sample:
+        it says how the search went, not whether its result generalises)."""
         versus = (f"mean reward {self.path_mean:.3f} on the best path against "
-                  f"{self.initial_mean:.3f} for the initial prompt on the same queries; "
-                  f"difference {self.difference}")  # fmt: skip
-        if improved and self.difference.ci_low > 0:
-            return f"improved: {versus}"
-        if improved:
-            return (f"better on average, but not a reliable gain: {versus}, and the interval "
-                    "holds 0")  # fmt: skip
-        return (f"no improvement: {versus}. best_system_prompt.txt keeps the initial prompt; the "
-                "search's final prompt is in candidate_system_prompt.txt")  # fmt: skip
+                  f"{self.initial_mean:.3f} for the initial prompt on the same (searched) "
+                  f"queries; difference {self.difference}")  # fmt: skip
+        if self.difference.n and self.difference.ci_low > 0:
+            return f"on the searched queries, improved: {versus}"
+        if self.path_mean > self.initial_mean:
+            return (f"on the searched queries, better on average, but not a reliable gain: "
+                    f"{versus}, and the interval holds 0")  # fmt: skip
+        return f"on the searched queries, no improvement: {versus}"
+
+
+@dataclass(frozen=True)
+class HeldOut:
+    """Whether the search's final prompt beats the initial one on the held-out queries:
+    `beats` is True when the paired difference's 95% CI lies above 0, False otherwise, None
+    without held-out queries (nothing was decided)."""
+
+    beats: bool | None
+    verdict: str
+
+    @classmethod
+    def of(cls, test: Sequence[tuple[Step, Step]], *, seed: int) -> HeldOut:
+        if not test:
+            return cls(None, "held-out test: none (--test_size 0), so whether the final prompt "
+                             "beats the initial one was not decided")  # fmt: skip
+        pairs = [(a.reward, b.reward) for a, b in test if a.error is None and b.error is None]
+        d = paired_difference([a for a, _ in pairs], [b for _, b in pairs], seed=seed)
+        n = max(1, len(pairs))
+        means = (f"held-out test on {len(pairs)} of {len(test)} queries: mean judge reward "
+                 f"{sum(a for a, _ in pairs) / n:.3f} for the initial prompt, "
+                 f"{sum(b for _, b in pairs) / n:.3f} for the search's final prompt")  # fmt: skip
+        if d.n and d.ci_low > 0:
+            return cls(True, f"{means}; the final prompt beats the initial one: {d}")
+        if d.n and d.mean > 0:
+            return cls(False, f"{means}; better on average but not reliably (the interval "
+                              f"holds 0): {d}")  # fmt: skip
+        return cls(False, f"{means}; the final prompt does not beat the initial one: {d}")
 
 
 @dataclass(frozen=True)

@@ -14,30 +14,36 @@ RATIONALE_CHARS = 300
 ANALYSIS_CHARS = 600
 REASONING_CHARS = 400
 FIELD_CHARS = 200
-#: The longest system prompt the optimiser may propose.
-MAX_PROMPT_CHARS = 2500
+#: The longest system prompt the optimiser may propose: room for the paper's released
+#: prompts (the Mistral-7B-v0.1 one has about 2,700 characters) and their 8 bullets.
+MAX_PROMPT_CHARS = 4000
 #: The longest example answer the ICL stage may write.
 MAX_ANSWER_CHARS = 4000
 
 
 METRICS_FIELDS = ("main_topic", "user_intent", "ambiguities", "response_format", "challenges")
 
-METRICS_SCHEMA = object_schema(
-    {
-        "query_analysis": object_schema({f: text_schema(FIELD_CHARS) for f in METRICS_FIELDS}),
-        "aspects_selection": object_schema(
-            {
-                "reasoning": text_schema(REASONING_CHARS),
-                "selected_aspects": {
-                    "type": "array",
-                    "items": {"type": "string", "enum": list(ASPECTS)},
-                    "minItems": MIN_ASPECTS,
-                    "maxItems": MAX_ASPECTS,
-                },
-            }
-        ),
-    }
-)
+def metrics_schema(min_aspects: int = MIN_ASPECTS, max_aspects: int = MAX_ASPECTS) -> dict:
+    """The aspect selection: a query analysis and `min_aspects`..`max_aspects` aspects."""
+    return object_schema(
+        {
+            "query_analysis": object_schema({f: text_schema(FIELD_CHARS) for f in METRICS_FIELDS}),
+            "aspects_selection": object_schema(
+                {
+                    "reasoning": text_schema(REASONING_CHARS),
+                    "selected_aspects": {
+                        "type": "array",
+                        "items": {"type": "string", "enum": list(ASPECTS)},
+                        "minItems": min_aspects,
+                        "maxItems": max_aspects,
+                    },
+                }
+            ),
+        }
+    )
+
+
+METRICS_SCHEMA = metrics_schema()
 METRICS_MAX_TOKENS = tokens_for(len(METRICS_FIELDS) * FIELD_CHARS + REASONING_CHARS) + 20 * 5
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from drpo.methods import shared_settings as shared
 from drpo.methods.declare import parse_bool, setting
+from drpo.methods.drpo.base_prompt import BASE_MAX_TOKENS, FORMATS
 from drpo.methods.drpo.data import DEMO_DATA_DIR
 from drpo.retrieval import EMBEDDING_BACKENDS
 from drpo.run_context import RunSettings
@@ -33,7 +34,7 @@ class DRPOSettings(RunSettings):
     metrics_cache_path: Path | None = setting(None, help="aspect selections to reuse")
     num_training_examples: int = setting(180)
     # held-out queries, never searched on: both prompts judged on them
-    test_size: int = shared.test_size(0)
+    test_size: int = shared.test_size(10)
     ret_icl: bool = setting(
         True, parse=parse_bool, help="retrieve the k most similar in-context examples"
     )
@@ -48,6 +49,13 @@ class DRPOSettings(RunSettings):
     optimize_icl: bool = setting(
         False, parse=parse_bool, help="first optimise the in-context examples (stage 1)"
     )
-    icl_num_iters: int = setting(3)
-    max_tokens: int = shared.max_tokens()
+    icl_num_iters: int = setting(5)  # the reference's rounds
+    max_tokens: int = shared.max_tokens(BASE_MAX_TOKENS)  # the reference's answer limit
+    base_prompt_format: str = setting(
+        "auto",
+        choices=FORMATS,
+        help="how the base model is asked: completion (plain text in the reference's "
+        "template: base models), chat (instruct models), or auto: completion for a model "
+        "with no chat template or a known base model, chat otherwise",
+    )
     max_reasks: int = 2  # bounded re-asks for unparseable JSON (no flag)

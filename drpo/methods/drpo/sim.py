@@ -1,11 +1,15 @@
 """DRPO's part of the simulated LLM: the metrics model picks a query's aspects, the judge
 scores a response on them, the optimiser adds guidance for a weak aspect to the system
-prompt, and the example optimiser improves an in-context answer (drpo.sim.behaviour)."""
+prompt (as a new bullet point when it is asked for bullet points, at most 8, as DRPO's
+optimiser is told), and the example optimiser improves an in-context answer
+(drpo.sim.behaviour). The ICL stage's critic (a "demanding critic") picks 3-6 aspects when
+asked for them and scores a missing quality 1-2 instead of 2-3."""
 
 from __future__ import annotations
 
 import json
 import random
+import re
 
 from drpo.llm.json_output import JSONOutputError, extract_json
 from drpo.sim.behaviour import Behaviour, SimRequest, asks_for, sentence, stable, tag
@@ -13,9 +17,18 @@ from drpo.sim.catalogue import ASPECT_NAMES, ASPECTS, BY_NAME, QUERY_CUES
 from drpo.sim.model import features_in, is_harmful
 
 
+def _aspect_range(text: str) -> tuple[int, int]:
+    """How many aspects a metrics request asks for ("the 3 to 6 qualities"; else 2 to 5)."""
+    found = re.search(r"the (\d) to (\d) qualities", text)
+    return (int(found.group(1)), int(found.group(2))) if found else (2, 5)
+
+
 def select_aspects(request: SimRequest) -> str:
-    """The metrics model: 2-5 aspects for the query, from its cues, then popular ones."""
+    """The metrics model: 2-4 aspects for the query plus those its cues call for, at most 5;
+    with other bounds asked for (the ICL stage's critic: 3 to 6), as many more as the lower
+    bound is."""
     query = tag(request.text, "query") or request.last
+    low_n, high_n = _aspect_range(request.text)
     low = query.lower()
     chosen: list[str] = []
     for cues, aspects in QUERY_CUES:
@@ -23,13 +36,13 @@ def select_aspects(request: SimRequest) -> str:
             chosen += [a for a in aspects if a not in chosen]
     popular = ["Helpfulness", "Clarity", "Factuality", "Depth", "Engagement", "Limitations"]
     extra = sorted(popular, key=lambda a: stable(request.seed, query, a))
-    want = 2 + stable(request.seed, query) % 3  # 2 to 4 before the cue-driven ones
+    want = low_n + stable(request.seed, query) % 3  # 2 to 4 before the cue-driven ones
     for aspect in extra:
-        if len(chosen) >= max(want, 2):
+        if len(chosen) >= max(want, low_n):
             break
         if aspect not in chosen:
             chosen.append(aspect)
-    chosen = chosen[:5]
+    chosen = chosen[:high_n]
     return json.dumps(
         {
             "query_analysis": {
@@ -51,7 +64,8 @@ def select_aspects(request: SimRequest) -> str:
 
 
 def judge(request: SimRequest) -> str:
-    """The judge: 5 on an aspect whose feature the response shows, 2-3 otherwise."""
+    """The judge: 5 on an aspect whose feature the response shows, 2-3 otherwise (1-2 for
+    the ICL stage's demanding critic)."""
     text = request.text
     response = tag(text, "response") or ""
     query = tag(text, "query") or ""
@@ -59,6 +73,7 @@ def judge(request: SimRequest) -> str:
     aspects = [name for name in ASPECT_NAMES if name.lower() in wanted.lower()]
     harmful = is_harmful(query)
     refused = BY_NAME["Safety"].feature in response
+    strict = "demanding critic" in text
     evaluation = {}
     for name in aspects:
         if name == "Safety":
@@ -72,8 +87,8 @@ def judge(request: SimRequest) -> str:
             score, why = 2, "Helping with a harmful request undermines this aspect."
         elif BY_NAME[name].feature in response:
             score, why = 5, f"The response clearly shows {name.lower()}."
-        else:
-            score = 2 + stable(request.seed, query, name) % 2
+        else:  # the ICL stage's demanding critic is harsher on what is missing
+            score = (1 if strict else 2) + stable(request.seed, query, name) % 2
             why = f"The response shows little {name.lower()}."
         evaluation[name] = {"rationale": f"(simulated judge) {why}", "score": score}
     return json.dumps({"evaluation": evaluation}, indent=1)
@@ -110,7 +125,8 @@ def _pick(weak: list[str], rng: random.Random, temp: float) -> str:
 
 def optimise_prompt(request: SimRequest) -> str:
     """The optimiser: guidance for a weak aspect of the evaluation (the weakest at
-    temperature 0, varied by sample index above it)."""
+    temperature 0, varied by sample index above it), as a new bullet point when it is asked
+    for bullet points."""
     text, rng, temp = request.text, request.rng, request.temperature
     current = tag(text, "system_prompt") or ""
     weak = _weak_aspects(text, current)
@@ -121,10 +137,27 @@ def optimise_prompt(request: SimRequest) -> str:
         guidance = BY_NAME[aspect].guidance
         added = guidance[0] if temp == 0 else rng.choice(guidance)
         analysis = f"The response was weakest on {aspect}; the prompt never asks for it."
-        new = f"{sentence(current)} {added}".strip()
+        new = (_add_bullet(current, added) if "bullet" in text
+               else f"{sentence(current)} {added}".strip())  # fmt: skip
     return json.dumps(
         {"analysis": f"(simulated optimiser) {analysis}", "new_system_prompt": new}, indent=1
     )
+
+
+#: The most bullet points the simulated DRPO optimiser keeps (the reference's limit).
+MAX_BULLETS = 8
+
+
+def _add_bullet(prompt: str, added: str) -> str:
+    """`prompt` with `added` as a new bullet point; when it has MAX_BULLETS already, the
+    sentence is merged into its last bullet instead (as DRPO's optimiser is asked to)."""
+    lines = prompt.rstrip().splitlines()
+    bullets = [i for i, line in enumerate(lines) if line.startswith("- ")]
+    if len(bullets) >= MAX_BULLETS:
+        last = bullets[-1]
+        lines[last] = f"{sentence(lines[last])} {added}"
+        return "\n".join(lines)
+    return "\n".join([*lines, f"- {added}"]).strip()
 
 
 def improve_answer(request: SimRequest) -> str:

@@ -210,16 +210,21 @@ def _prompt_parser(shown: Step) -> Callable[[Any], str]:
     def parse(value: Any) -> str:
         prompt = _new_prompt(value)
         check_system_prompt(prompt, answer=shown.output, query=shown.query,
-                            instructions=template("optimizer"))  # fmt: skip
+                            instructions=template("optimizer"),
+                            current=shown.system_prompt)  # fmt: skip
         return prompt
 
     return parse
 
 
-def check_system_prompt(prompt: str, *, answer: str, query: str, instructions: str = "") -> None:
+def check_system_prompt(
+    prompt: str, *, answer: str, query: str, instructions: str = "", current: str = ""
+) -> None:
     """ValueError (the reason, for the re-ask) when `prompt` is no usable system prompt: too
-    short or too long, looping, or a copy of the answer, the query or the instructions it
-    was written from."""
+    short or too long, looping, or mostly a copy of the answer, the query or the
+    instructions it was written from. Text of the `current` system prompt it rewrites
+    never counts as copied (a base model often echoes its instructions in its answer)."""
     shown = {"the assistant's answer": answer, "the user's request": query,
              "the instructions you were given": instructions}  # fmt: skip
-    check_prompt(prompt, max_chars=MAX_PROMPT_CHARS, shown=shown, what="'new_system_prompt'")
+    check_prompt(prompt, max_chars=MAX_PROMPT_CHARS, shown=shown, what="'new_system_prompt'",
+                 allowed=current)  # fmt: skip
