@@ -11,7 +11,7 @@ A block that cannot run here says why in a marker on the line before its fence:
 - `<!-- docs-test: real-model -->`: needs a real model (`bench.real_smoke` runs the real path);
 - `<!-- docs-test: ray -->`: needs a Ray cluster (tests/test_jobs_ray.py runs the Ray path);
 - `<!-- docs-test: server -->`: starts a server that runs until stopped (its tests start it);
-- `<!-- docs-test: fragment -->`: a piece of a class shown for its shape, not a program.
+- `<!-- docs-test: fragment -->`: a piece of code shown for its shape, not a program.
 
 A block with a title (```` ```python title="pkg/module.py" ````) is a file: it is written into
 the scratch folder for the page's later blocks to use.
@@ -128,7 +128,10 @@ def _run(block: Block, work: Path, env: dict[str, str], runs: dict[str, str]) ->
         return
     if block.language == "python":
         script = work / f"block_{block.line}.py"
-        script.write_text(block.text, encoding="utf-8")
+        text = block.text
+        for name, path in runs.items():
+            text = re.sub(rf"\b{name}\b", path, text)
+        script.write_text(text, encoding="utf-8")
         done = subprocess.run([sys.executable, str(script)], cwd=work, env=env,
                               capture_output=True, text=True, timeout=600)
         tail = f"{done.stdout[-2000:]}\n{done.stderr[-3000:]}"
