@@ -34,8 +34,8 @@ def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     os.environ["OPENAI_API_KEY"] = SECRET
     try:
         run_drpo(DRPOSettings(roles=roles, log_dir=log_dir, data_dir=DEMO_DATA_DIR, depth=3,
-                              test_size=6, num_training_examples=12,
-                              disable_tqdm=True))  # fmt: skip
+                              test_size=6, num_training_examples=12, disable_tqdm=True,
+                              embedding_backend="hash"))  # fmt: skip  (same with MiniLM fetched)
     finally:
         del os.environ["OPENAI_API_KEY"]
     return log_dir

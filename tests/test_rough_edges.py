@@ -101,8 +101,9 @@ def test_a_simulated_task_run_says_its_figures_cannot_compare_methods(
     assert code == 0
     lines = out.splitlines()
     test_line = next(i for i, x in enumerate(lines) if x.startswith("test accuracy:"))
-    assert lines[test_line + 1].startswith("simulated figures: the simulated task model rewards")
-    assert "not which method is better" in lines[test_line + 1]
+    assert lines[test_line + 1].startswith("test answers in the task's format:")
+    assert lines[test_line + 2].startswith("simulated figures: the simulated task model rewards")
+    assert "not which method is better" in lines[test_line + 2]
 
 
 # ---- the console --------------------------------------------------------------------------
@@ -173,7 +174,7 @@ def test_resume_in_a_folder_without_a_checkpoint_says_a_new_run_starts(
         (["--beamsize=3"], "(--beamsize: did you mean --beam_size?)"),
         (["--method", "toy", "--depth", "0"], "--depth must be >= 1"),
         (["--model_path", "qwen7b"],
-         "the known names: gemma3-270m, qwen0.5b, smollm2 "
+         "the known names: gemma3-270m, qwen0.5b, qwen1.5b, smollm2 "
          "(fetch one with: python -m drpo.models fetch NAME)"),
         (["--model_path", "qwen0.5"], "did you mean qwen0.5b?"),
     ],
