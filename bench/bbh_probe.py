@@ -156,7 +156,8 @@ def main(argv: Sequence[str] | None = None) -> int:
               f"{r['commonest_prediction']['share']:>9.2f}  {verdict}")  # fmt: skip
     print("picked, most room first: " + ", ".join(r["task"] for r in kept))
     report = {"real": True, "model": "qwen0.5b", "cpus": os.cpu_count(),
-              "date": time.strftime("%Y-%m-%d"), "settings": vars(args),
+              "date": time.strftime("%Y-%m-%d"), "settings": {k: v for k, v in vars(args).items()
+                           if k not in ("cache", "out")},  # no machine's paths
               "picked": [r["task"] for r in kept], "rows": rows}  # fmt: skip
     Path(args.out).write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
     return 0
