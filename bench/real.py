@@ -48,8 +48,10 @@ import json
 import os
 import platform
 import sys
+import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -198,6 +200,7 @@ class Bench:
     rows: list[dict[str, Any]] = field(default_factory=list)
     optimiser: Path | None = None  # round 2: the optimiser's GGUF (None: re-scoring)
     round2: bool = False
+    threads: int | None = None  # each local server's threads (None: the run shares the cores)
 
     def train(self, run: Run, log_dir: Path, *, cache: Path | None, extra: Sequence[str] = ()
               ) -> dict[str, Any]:  # fmt: skip
@@ -209,6 +212,8 @@ class Bench:
                 if self.round2:
                     argv += ["--optimize_model_name",
                              str(self.optimiser) if self.optimiser else OPTIMISER]  # fmt: skip
+            if self.threads is not None and self.gguf is not None:
+                argv += ["--threads", str(self.threads)]
             if cache is not None:
                 argv += ["--cache_path", str(cache)]
             if self.reuse is not None:
@@ -339,6 +344,15 @@ def _initial_prompt(summary: dict[str, Any]) -> str:
     return str(summary["trajectory"][0]["prompt"])  # GPO: its step 0
 
 
+def server_threads(jobs: int, *, servers: int, cpus: int | None = None) -> int | None:
+    """Threads for each local server when `jobs` runs of `servers` servers each run at once:
+    their threads together no more than the cores, at least one each (None for one job: a
+    run then splits the cores between its own servers)."""
+    if jobs <= 1:
+        return None
+    return max(1, (cpus or os.cpu_count() or 1) // (jobs * servers))
+
+
 def one_run(bench: Bench, run: Run) -> dict[str, Any]:
     where = bench.work / run.name
     started = time.perf_counter()
@@ -447,6 +461,40 @@ def compare(old: dict[str, Any], new: Sequence[dict[str, Any]]) -> list[str]:
     return problems
 
 
+def run_phase(
+    bench: Bench,
+    runs: Sequence[Run],
+    *,
+    jobs: int,
+    started: float,
+    done: Callable[[Run, dict[str, Any]], None],
+) -> None:
+    """Every run of `runs`, `jobs` at a time; `done(run, row)` after each. Runs that share an
+    answer cache run one after another, in the plan's order, never at once."""
+    chains: dict[str, list[Run]] = {}
+    for run in runs:
+        chains.setdefault(run.cache or run.task or run.name, []).append(run)
+
+    def chain(todo: list[Run]) -> None:
+        for run in todo:
+            print(f"[{time.perf_counter() - started:6.0f} s] {run.name}", flush=True)
+            try:
+                row = one_run(bench, run)
+            except (RunFailedError, OSError, KeyError, ValueError) as exc:
+                row = {"run": run.name, "method": run.method, "task": run.task,
+                       "seed": run.seed, "plan": run.to_json(),
+                       "error": str(exc)[-400:]}  # fmt: skip
+            done(run, row)
+
+    if jobs <= 1:
+        for todo in chains.values():
+            chain(todo)
+        return
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        for future in [pool.submit(chain, todo) for todo in chains.values()]:
+            future.result()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m bench.real",
@@ -489,8 +537,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=None,
                         help="seconds per process (default 3600; round2: 14400)")  # fmt: skip
     parser.add_argument("--out", default=None, help="the results (JSON)")
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        default=1,
+        help="runs at once (default 1); the cores are split between them, and runs that "
+        "share an answer cache never run at once",
+    )
     args = parser.parse_args(argv)
     round2 = args.plan == "round2"
+    if args.jobs < 1:
+        print(f"bench.real: --jobs must be at least 1, got {args.jobs}", file=sys.stderr)
+        return 2
     if round2 and args.quick:
         print("bench.real: --plan round2 has no --quick mode (try --simulated)", file=sys.stderr)
         return 2
@@ -580,7 +638,8 @@ def main(argv: Sequence[str] | None = None) -> int:
               f"runs in {work}")  # fmt: skip
     timeout = args.timeout or (14400.0 if round2 else 3600.0)
     bench = Bench(work=work, gguf=gguf, simulated=simulated, reuse=reuse, timeout_s=timeout,
-                  optimiser=optimiser, round2=round2)  # fmt: skip
+                  optimiser=optimiser, round2=round2,
+                  threads=server_threads(args.jobs, servers=2 if round2 else 1))  # fmt: skip
     report: dict[str, Any] = {
         "real": not simulated, "simulated": simulated,
         "model": "sim" if simulated else model_label,
@@ -594,6 +653,27 @@ def main(argv: Sequence[str] | None = None) -> int:
                        "test_size": ROUND2_TEST, "phases": [p[0] for p in phases],
                        "by_method_task": []})  # fmt: skip
     failed = False
+    order: dict[str, int] = {}  # each run's place in the plan: the rows are written in it
+    lock = threading.Lock()
+
+    def finished(run: Run, row: dict[str, Any]) -> None:
+        nonlocal failed
+        with lock:
+            failed = failed or "error" in row
+            bench.rows.append(row)
+            bench.rows.sort(key=lambda r: order.get(r["run"], len(order)))
+            if "error" not in row:
+                print(f"    {run.name}: initial {row['initial']:.3f} -> final "
+                      f"{row['final']:.3f}, difference {_ci(row)} on n={row['n']}; "
+                      f"{row.get('calls', 0)} calls, {row['wall_s'] or 0:.0f} s",
+                      flush=True)  # fmt: skip
+            else:
+                print(f"    {run.name}: FAILED: {row['error']}", flush=True)
+            if round2:
+                report["by_method_task"] = by_method_and_task(reuse or work, bench.rows)
+            report["total_s"] = round(time.perf_counter() - started, 1)
+            _write(out, report)
+
     for phase, runs in phases:
         if callable(runs):
             runs = (
@@ -601,30 +681,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                 if args.runs
                 else runs(bench.rows)
             )
+        for run in runs:
+            order.setdefault(run.name, len(order))
         if round2:
             print(f"[{time.perf_counter() - started:6.0f} s] phase: {phase}: "
                   f"{', '.join(r.name for r in runs) or 'nothing to run'}", flush=True)  # fmt: skip
-        for run in runs:
-            print(f"[{time.perf_counter() - started:6.0f} s] {run.name}", flush=True)
-            try:
-                row = one_run(bench, run)
-            except (RunFailedError, OSError, KeyError, ValueError) as exc:
-                row = {"run": run.name, "method": run.method, "task": run.task,
-                       "seed": run.seed, "plan": run.to_json(),
-                       "error": str(exc)[-400:]}  # fmt: skip
-                failed = True
-            bench.rows.append(row)
-            if "error" not in row:
-                print(f"    initial {row['initial']:.3f} -> final {row['final']:.3f}, "
-                      f"difference {_ci(row)} on n={row['n']}; {row.get('calls', 0)} calls, "
-                      f"{row['wall_s'] or 0:.0f} s", flush=True)  # fmt: skip
-            else:
-                print(f"    FAILED: {row['error']}", flush=True)
-            if round2:
-                report["by_method_task"] = by_method_and_task(reuse or work, bench.rows)
-            report["total_s"] = round(time.perf_counter() - started, 1)
-            _write(out, report)
+        run_phase(bench, runs, jobs=args.jobs, started=started, done=finished)
     if timed is not None:
+        bench.threads = None  # timed alone, on every core
         print(f"[{time.perf_counter() - started:6.0f} s] {timed.name} (twice)", flush=True)
         try:
             report["timing"] = timing(bench, timed)

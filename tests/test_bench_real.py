@@ -131,7 +131,7 @@ def test_round2_on_the_simulated_llm_reports_format_shares_and_rescores(tmp_path
               "ape-sports_understanding-s0", "promptagent-sports_understanding-s1"]  # fmt: skip
     argv = ["--plan", "round2", "--simulated", "--tasks", "sports_understanding,hyperbaton",
             "--runs", ",".join(chosen)]  # fmt: skip
-    assert real.main([*argv, "--work", str(work)]) == 0
+    assert real.main([*argv, "--work", str(work), "--jobs", "2"]) == 0
     report = json.loads((work / "results.json").read_text())
     assert report["mode"] == "round2" and report["simulated"] is True
     rows = {r["run"]: r for r in report["runs"]}
@@ -154,3 +154,39 @@ def test_round2_on_the_simulated_llm_reports_format_shares_and_rescores(tmp_path
     assert real.main(["--plan", "round2", "--reuse", str(work), "--work", str(again)]) == 0
     rescored = json.loads((again / "results.json").read_text())
     assert rescored["rescoring_differs"] == [] and len(rescored["runs"]) == len(chosen)
+
+
+def test_parallel_runs_never_share_a_cache_at_once_and_keep_the_plans_order(monkeypatch):
+    """--jobs N: runs of different caches overlap, those of one cache run in the plan's
+    order one after another, and every run is reported once."""
+    import threading
+    import time
+
+    spans: dict[str, tuple[float, float]] = {}
+    lock = threading.Lock()
+
+    def fake_run(bench, run):
+        start = time.perf_counter()
+        time.sleep(0.2)
+        with lock:
+            spans[run.name] = (start, time.perf_counter())
+        return {"run": run.name}
+
+    monkeypatch.setattr(real, "one_run", fake_run)
+    runs = [real.round2_run(m, t, 0) for t in ("a", "b") for m in ("promptagent", "ape", "opro")]
+    reported: list[str] = []
+    real.run_phase(None, runs, jobs=2, started=time.perf_counter(),
+                   done=lambda run, row: reported.append(row["run"]))  # fmt: skip
+    assert sorted(reported) == sorted(r.name for r in runs)
+    for task in ("a", "b"):
+        mine = [spans[r.name] for r in runs if r.task == task]
+        assert all(end <= next_start for (_, end), (next_start, _) in zip(mine, mine[1:]))
+    (a0, a1), (b0, b1) = spans[runs[0].name], spans[runs[3].name]
+    assert a0 < b1 and b0 < a1  # the two tasks' first runs ran at the same time
+
+
+def test_parallel_runs_split_the_cores_between_their_servers():
+    assert real.server_threads(1, servers=2, cpus=2) is None  # one run splits its own
+    assert real.server_threads(2, servers=2, cpus=2) == 1
+    assert real.server_threads(2, servers=2, cpus=16) == 4
+    assert real.server_threads(3, servers=1, cpus=2) == 1  # never fewer than one
