@@ -83,7 +83,7 @@ class Run:
         return ["--method", self.method, *self.options]
 
     def to_json(self) -> dict[str, Any]:
-        return {"name": self.name, "method": self.method, "options": list(self.options),
+        return {"name": self.name, "method": self.method, "options": portable(self.options),
                 "task": self.task, "seed": self.seed, "cache": self.cache}  # fmt: skip
 
     @classmethod
@@ -251,11 +251,22 @@ class Bench:
             wall += self._process(argv)["wall_s"]
         wall += self.train(run, where / "run", cache=None,
                            extra=["--oirl_logs", str(source)])["wall_s"]  # fmt: skip
-        return {"wall_s": round(wall, 1), "collected": str(source)}
+        return {"wall_s": round(wall, 1), "collected": f"{run.name}/collected"}
 
 
 class RunFailedError(RuntimeError):
     pass
+
+
+def portable(args: Sequence[str]) -> list[str]:
+    """`args` with each path under the repository's parent folder made relative to the
+    repository (as train.py, started there, reads it): no machine's paths in the results."""
+    return [os.path.relpath(a, ROOT) if a.startswith("/") and _under(a, ROOT.parent) else a
+            for a in args]  # fmt: skip
+
+
+def _under(path: str, folder: Path) -> bool:
+    return Path(path).is_relative_to(folder)
 
 
 def _short(arg: str) -> str:
@@ -370,15 +381,16 @@ def one_run(bench: Bench, run: Run) -> dict[str, Any]:
             ran = {"wall_s": _usage(where)["run_s"], "finished_before": True}  # not run again
         else:
             ran = bench.train(run, where, cache=cache)
-    row = {"run": run.name, "method": run.method, "task": run.task, "settings": list(run.argv()),
-           "plan": run.to_json(), **ran, **figures(run, where)}  # fmt: skip
+    row = {"run": run.name, "method": run.method, "task": run.task,
+           "settings": portable(run.argv()), "plan": run.to_json(), **ran,
+           **figures(run, where)}  # fmt: skip
     row["total_s"] = round(time.perf_counter() - started, 1)
     return row
 
 
 def timing(bench: Bench, run: Run) -> dict[str, Any]:
     """`run` at the default concurrency, then one call at a time, each from an empty cache."""
-    out: dict[str, Any] = {"run": run.name, "settings": list(run.argv())}
+    out: dict[str, Any] = {"run": run.name, "settings": portable(run.argv())}
     for label, extra in (("default", []), ("one_at_a_time", ["--concurrency", "1"])):
         where = bench.work / run.name / label
         bench.train(run, where, cache=None, extra=extra)
@@ -645,7 +657,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "model": "sim" if simulated else model_label,
         "file": gguf.name if gguf else None, "mode": mode, "seed": SEED,
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
-        "date": time.strftime("%Y-%m-%d"), "reused": str(reuse) if reuse else None,
+        "date": time.strftime("%Y-%m-%d"), "reused": args.reuse,
         "runs": bench.rows, "timing": None,
     }  # fmt: skip
     if round2:

@@ -168,6 +168,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             row = run(method, gguf, Path(scratch) / method, args.timeout, base)
             problems = check(method, row)
             row["problems"] = problems
+            del row["log_dir"]  # a scratch folder, gone once the smoke test ends
             rows.append(row)
             failures += [f"{method}: {p}" for p in problems]
             print(f"{method:<12} {'ok' if not problems else 'FAILED':<7} {row['wall_s']:>7.1f} s "

@@ -133,6 +133,7 @@ def test_round2_on_the_simulated_llm_reports_format_shares_and_rescores(tmp_path
             "--runs", ",".join(chosen)]  # fmt: skip
     assert real.main([*argv, "--work", str(work), "--jobs", "2"]) == 0
     report = json.loads((work / "results.json").read_text())
+    assert str(real.ROOT.parent) not in (work / "results.json").read_text()
     assert report["mode"] == "round2" and report["simulated"] is True
     rows = {r["run"]: r for r in report["runs"]}
     assert set(rows) == set(chosen)
@@ -190,3 +191,21 @@ def test_parallel_runs_split_the_cores_between_their_servers():
     assert real.server_threads(2, servers=2, cpus=2) == 1
     assert real.server_threads(2, servers=2, cpus=16) == 4
     assert real.server_threads(3, servers=1, cpus=2) == 1  # never fewer than one
+
+
+def test_no_committed_benchmark_result_holds_a_machines_path():
+    """The results under bench/ name data and folders relative to the repository."""
+
+    def strings(value):
+        if isinstance(value, dict):
+            for v in value.values():
+                yield from strings(v)
+        elif isinstance(value, list):
+            for v in value:
+                yield from strings(v)
+        elif isinstance(value, str):
+            yield value
+
+    for path in sorted((real.ROOT / "bench").rglob("*.json")):
+        absolute = [s for s in strings(json.loads(path.read_text())) if s.startswith("/")]
+        assert not absolute, f"{path.name}: {absolute[:3]}"
