@@ -20,11 +20,12 @@ from typing import Any
 
 from drpo.llm import LLM, UsageTracker
 from drpo.llm._loop import run_sync
+from drpo.methods.drpo.aspect_judge import MetricsCache
 from drpo.methods.drpo.aspects import ASPECTS
 from drpo.methods.drpo.base_prompt import BasePrompt
 from drpo.methods.drpo.data import DEMO_DATA_DIR, load_training_queries
-from drpo.methods.drpo.dynamic_reward import DynamicReward, ExampleSource, MetricsCache
-from drpo.methods.drpo.icl import Critic, optimise_examples
+from drpo.methods.drpo.dynamic_reward import DynamicReward, ExampleSource
+from drpo.methods.drpo.icl import icl_critic, optimise_examples
 from drpo.methods.drpo.prompts import fixed_examples
 from drpo.methods.drpo.state import DRPOState
 from drpo.methods.drpo.world import DRPOSearchConfig
@@ -69,7 +70,7 @@ def run_templates(llms: Mapping[str, LLM], usage: UsageTracker) -> TemplateRepor
     states = [DRPOState((s,)) for s in steps if not s.error and not s.handled()][:2]
     proposals = config.get_actions_many(states) if states else []
     seed_answer = {queries[0]: steps[0].output}
-    critic = Critic(metrics=llms["metrics"], judge=llms["eval"], cache=MetricsCache(None))
+    critic = icl_critic(metrics=llms["metrics"], judge=llms["eval"], cache=MetricsCache(None))
     icl = optimise_examples(seed_answer, critic=critic, optimizer=llms["optimize"], num_iters=1)
 
     task = load_task("object_counting", data_dir=BIGBENCH, eval_size=4, test_size=4, seed=0)

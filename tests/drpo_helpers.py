@@ -6,8 +6,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from drpo.llm import LLM, Backend, BackendCall, BackendResult, RoleSettings, make_llms
+from drpo.methods.drpo.aspect_judge import MetricsCache
 from drpo.methods.drpo.data import DEMO_DATA_DIR, ICL_EXAMPLES, load_examples
-from drpo.methods.drpo.dynamic_reward import DynamicReward, ExampleSource, MetricsCache
+from drpo.methods.drpo.dynamic_reward import DynamicReward, ExampleSource
 from drpo.methods.drpo.world import DRPOSearchConfig, DRPOWorld
 from drpo.retrieval import HashingEmbedder, Retriever
 from drpo.sim.backend import SimBackend

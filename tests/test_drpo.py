@@ -270,13 +270,13 @@ def test_drpo_runs_under_llm_reasoners() -> None:
 
 
 def test_icl_stage_improves_the_examples() -> None:
+    from drpo.methods.drpo.aspect_judge import MetricsCache
     from drpo.methods.drpo.data import ICL_SEED_ANSWERS
-    from drpo.methods.drpo.dynamic_reward import MetricsCache
-    from drpo.methods.drpo.icl import Critic, optimise_examples
+    from drpo.methods.drpo.icl import icl_critic, optimise_examples
 
     _, _, llms = drpo_pieces()
     seeds = load_examples(DEMO_DATA_DIR / ICL_SEED_ANSWERS)
-    critic = Critic(metrics=llms["metrics"], judge=llms["eval"], cache=MetricsCache(None))
+    critic = icl_critic(metrics=llms["metrics"], judge=llms["eval"], cache=MetricsCache(None))
     results = optimise_examples(seeds, critic=critic, optimizer=llms["optimize"], num_iters=3)
     assert len(results) == len(seeds)
     assert all(r.history == tuple(sorted(r.history)) for r in results)  # never worse

@@ -16,9 +16,10 @@ from run_helpers import over_http, train
 
 from drpo.llm import BackendCall, ChatRequest, CompletionRequest, LLMConfigError, RoleSettings
 from drpo.llm._loop import run_sync
+from drpo.methods.drpo.aspect_judge import MetricsCache
 from drpo.methods.drpo.base_prompt import BasePrompt, choose_format, clean_answer
 from drpo.methods.drpo.data import load_examples
-from drpo.methods.drpo.dynamic_reward import DynamicReward, ExampleSource, MetricsCache
+from drpo.methods.drpo.dynamic_reward import DynamicReward, ExampleSource
 from drpo.sim.backend import SimBackend
 
 #: The example file DRPO's authors released: every answer already between <START> and <END>.

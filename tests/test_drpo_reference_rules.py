@@ -144,11 +144,11 @@ def test_the_simulated_optimiser_adds_bullets_and_stops_at_8() -> None:
 
 # ---- the example-optimisation stage (--optimize_icl) -----------------------------------
 def _critic_and_optimizer():
-    from drpo.methods.drpo.dynamic_reward import MetricsCache
-    from drpo.methods.drpo.icl import Critic
+    from drpo.methods.drpo.aspect_judge import MetricsCache
+    from drpo.methods.drpo.icl import icl_critic
 
     _, _, llms = drpo_pieces()
-    return Critic(metrics=llms["metrics"], judge=llms["eval"], cache=MetricsCache(None)), llms
+    return icl_critic(metrics=llms["metrics"], judge=llms["eval"], cache=MetricsCache(None)), llms
 
 
 def test_the_icl_stage_judges_with_a_stricter_critic_on_3_to_6_aspects(monkeypatch) -> None:
@@ -164,7 +164,7 @@ def test_the_icl_stage_judges_with_a_stricter_critic_on_3_to_6_aspects(monkeypat
              "Write a haiku about rain.": "Rain on the rooftop."}  # fmt: skip
     results = optimise_examples(seeds, critic=critic, optimizer=llms["optimize"])
     assert seen and all("demanding critic" in text for text in seen)
-    selections = run_sync(critic.select(list(seeds)))
+    selections = run_sync(critic.select_aspects(list(seeds)))
     assert all(3 <= len(s.aspects) <= 6 for s in selections.values())
     assert all(len(r.history) <= 6 for r in results)  # 5 rounds at most, by default
     assert sum(r.reward for r in results) > sum(r.history[0] for r in results)

@@ -234,7 +234,8 @@ class AlignedModel:
 
     def _build(self) -> DynamicReward:
         if self._reward is None:
-            from drpo.methods.drpo.dynamic_reward import DynamicReward, ExampleSource, MetricsCache
+            from drpo.methods.drpo.aspect_judge import MetricsCache
+            from drpo.methods.drpo.dynamic_reward import DynamicReward, ExampleSource
             from drpo.retrieval import Retriever
 
             spec = self.spec
@@ -325,4 +326,3 @@ class AlignedModel:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-

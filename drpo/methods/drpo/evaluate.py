@@ -245,7 +245,7 @@ async def _evaluate(
     models: Mapping[str, AlignedModel],
     llms: Mapping[str, LLM],
 ) -> dict[str, tuple[Scored, ...]]:
-    from drpo.methods.drpo.dynamic_reward import MetricsCache
+    from drpo.methods.drpo.aspect_judge import MetricsCache
 
     cache = MetricsCache(None)  # one aspect selection per query, for every candidate alike
     rewards = {}

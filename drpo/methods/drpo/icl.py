@@ -15,33 +15,16 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from drpo.llm import LLM, ChatRequest
 from drpo.llm._loop import run_sync
-from drpo.methods.drpo.aspects import (
-    ASPECTS,
-    ICL_MAX_ASPECTS,
-    ICL_MIN_ASPECTS,
-    AspectSelection,
-    Evaluation,
-    parse_evaluation,
-    parse_selection,
-)
-from drpo.methods.drpo.dynamic_reward import MetricsCache, aspect_list
+from drpo.methods.drpo.aspect_judge import CRITIC_RUBRIC, AspectJudge, MetricsCache
+from drpo.methods.drpo.aspects import AspectSelection, Evaluation
 from drpo.methods.drpo.prompts import render
-from drpo.methods.drpo.schemas import (
-    ICL_MAX_TOKENS,
-    ICL_SCHEMA,
-    MAX_ANSWER_CHARS,
-    METRICS_MAX_TOKENS,
-    judge_max_tokens,
-    judge_schema,
-    metrics_schema,
-)
+from drpo.methods.drpo.schemas import ICL_MAX_TOKENS, ICL_SCHEMA, MAX_ANSWER_CHARS
 from drpo.methods.prompt_checks import WRITING_PENALTY
 
 log = logging.getLogger("drpo")
@@ -62,97 +45,6 @@ class ExampleResult:
     history: tuple[float, ...]
 
 
-class Critic:
-    """The ICL stage's judge: its own aspect selections (3-6 per query) and its stricter
-    critique, played by the metrics and eval models."""
-
-    def __init__(self, *, metrics: LLM, judge: LLM, cache: MetricsCache) -> None:
-        self.metrics, self.judge, self.cache = metrics, judge, cache
-
-    def _parse(self, value: Any) -> tuple[Any, AspectSelection]:
-        selection = parse_selection(value, min_aspects=ICL_MIN_ASPECTS,
-                                    max_aspects=ICL_MAX_ASPECTS)  # fmt: skip
-        return value, selection
-
-    def _cached(self, query: str) -> AspectSelection | None:
-        value = self.cache.raw.get(query)
-        try:
-            return self._parse(value)[1] if value is not None else None
-        except ValueError as exc:
-            log.warning("ignoring a cached ICL aspect selection: %s", exc)
-            return None
-
-    async def select(self, queries: Sequence[str]) -> dict[str, AspectSelection | str]:
-        """Each query's aspects (an error text where none could be had)."""
-        out: dict[str, AspectSelection | str] = {}
-        todo = []
-        for query in dict.fromkeys(queries):
-            cached = self._cached(query)
-            if cached is not None:
-                out[query] = cached
-            else:
-                todo.append(query)
-        if not todo:
-            return out
-        requests = [
-            ChatRequest.of(
-                render(
-                    "icl_metrics",
-                    query=q,
-                    aspect_list=aspect_list(ASPECTS),
-                    aspect_names=", ".join(ASPECTS),
-                    min_aspects=str(ICL_MIN_ASPECTS),
-                    max_aspects=str(ICL_MAX_ASPECTS),
-                ),
-                temperature=0.0,
-                max_tokens=METRICS_MAX_TOKENS + 20,
-                json_schema=metrics_schema(ICL_MIN_ASPECTS, ICL_MAX_ASPECTS),
-            )
-            for q in todo
-        ]
-        answers = await self.metrics.agenerate_json(requests, parse=self._parse)
-        for query, (answer,) in zip(todo, answers):
-            if answer.ok:
-                raw, selection = answer.value
-                self.cache.put(query, raw)
-                out[query] = selection
-            else:
-                out[query] = f"the metrics model gave no usable aspect selection: {answer.error}"
-        self.cache.save()
-        return out
-
-    async def critique(
-        self, items: Sequence[tuple[str, str, AspectSelection]]
-    ) -> list[Evaluation | str]:
-        """The critic's scores for (query, answer, selection) triples (an error text where
-        it gave none after its re-asks)."""
-        requests = []
-        for query, output, selection in items:
-            aspects = selection.aspects
-            prompt = render(
-                "critic",
-                query=query,
-                output=output,
-                aspect_list=aspect_list(aspects),
-                aspect_reasoning=selection.reasoning or "(none given)",
-                aspect_count=str(len(aspects)),
-                aspect_names=", ".join(f'"{a}"' for a in aspects),
-            )
-            requests.append(ChatRequest.of(prompt, temperature=0.0,
-                                           max_tokens=judge_max_tokens(aspects),
-                                           json_schema=judge_schema(aspects)))  # fmt: skip
-        parsers = [_evaluation_parser(s.aspects) for _, _, s in items]
-        answers = await self.judge.agenerate_json(requests, parse=parsers)
-        return [a.value if a.ok else a.error for (a,) in answers]
-
-
-def _evaluation_parser(aspects: tuple[str, ...]) -> Any:
-    def parse(value: Any) -> Evaluation:
-        return parse_evaluation(value, aspects)
-
-    return parse
-
-
 def _improved(value: Any) -> str:
     answer = value.get("improved_answer") if isinstance(value, dict) else None
     if not isinstance(answer, str) or not answer.strip():
@@ -162,6 +54,12 @@ def _improved(value: Any) -> str:
 
 def _perfect(evaluation: Evaluation) -> bool:
     return all(score == 5 for score in evaluation.scores.values())
+
+
+def icl_critic(*, metrics: LLM, judge: LLM, cache: MetricsCache) -> AspectJudge:
+    """The ICL stage's judge: its own aspect selections (3-6 per query, picked by `metrics`)
+    and its stricter critique (`judge`), under `CRITIC_RUBRIC`."""
+    return AspectJudge(metrics=metrics, judge=judge, cache=cache, rubric=CRITIC_RUBRIC)
 
 
 def icl_metrics_cache(log_dir: Path, data_dir: Path | None) -> MetricsCache:
@@ -178,7 +76,7 @@ def icl_metrics_cache(log_dir: Path, data_dir: Path | None) -> MetricsCache:
 def optimise_examples(
     seed_answers: dict[str, str],
     *,
-    critic: Critic,
+    critic: AspectJudge,
     optimizer: LLM,
     num_iters: int = ICL_ROUNDS,
     temperature: float = 0.0,
@@ -208,15 +106,15 @@ def _rewrite_request(
 
 
 async def _optimise(
-    seed: dict[str, str], critic: Critic, optimizer: LLM, num_iters: int, temperature: float
+    seed: dict[str, str], critic: AspectJudge, optimizer: LLM, num_iters: int, temperature: float
 ) -> list[ExampleResult]:
-    selections = await critic.select(list(seed))
+    selections = await critic.select_aspects(list(seed))
     usable = {q: s for q, s in selections.items() if isinstance(s, AspectSelection)}
     for query in set(seed) - set(usable):
         log.warning("ICL example %r keeps its answer: %s", query[:80], selections[query])
     latest = dict(seed)  # the answer each round rewrites
     kept = dict(seed)  # the answer the stage returns
-    evaluations = await critic.critique([(q, latest[q], usable[q]) for q in usable])
+    evaluations = await critic.judge_answers([(q, latest[q], usable[q]) for q in usable])
     latest_eval: dict[str, Evaluation | str] = dict(zip(usable, evaluations))
     best = {q: (e.reward if isinstance(e, Evaluation) else 0.0) for q, e in latest_eval.items()}
     history: dict[str, list[float]] = {q: [best.get(q, 0.0)] for q in seed}
@@ -231,7 +129,7 @@ async def _optimise(
         for q, (a,) in zip(todo, answers):
             if not a.ok:
                 log.warning("ICL example %r: no usable rewrite this round: %s", q[:80], a.error)
-        scores = await critic.critique([(q, rewritten[q], usable[q]) for q in rewritten])
+        scores = await critic.judge_answers([(q, rewritten[q], usable[q]) for q in rewritten])
         for q, evaluation in zip(rewritten, scores):
             latest[q], latest_eval[q] = rewritten[q], evaluation
             if not isinstance(evaluation, Evaluation):

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from drpo.llm._loop import run_sync
 from drpo.methods.drpo.aligned import AlignedSpec, write_aligned_model
+from drpo.methods.drpo.aspect_judge import MetricsCache
 from drpo.methods.drpo.base_prompt import (
     FORMATS,
     BasePrompt,
@@ -29,8 +30,8 @@ from drpo.methods.drpo.data import (
     load_examples,
     split_queries,
 )
-from drpo.methods.drpo.dynamic_reward import DynamicReward, ExampleSource, MetricsCache
-from drpo.methods.drpo.icl import Critic, icl_metrics_cache, optimise_examples
+from drpo.methods.drpo.dynamic_reward import DynamicReward, ExampleSource
+from drpo.methods.drpo.icl import icl_critic, icl_metrics_cache, optimise_examples
 from drpo.methods.drpo.prompts import fixed_examples
 from drpo.methods.drpo.settings import DRPOSettings
 from drpo.methods.drpo.state import DRPOState, Step
@@ -201,7 +202,7 @@ def run_drpo(settings: DRPOSettings) -> RunSummary:
 
         if settings.optimize_icl:
             cache = icl_metrics_cache(session.log_dir, settings.data_dir)
-            critic = Critic(metrics=llms["metrics"], judge=llms["eval"], cache=cache)
+            critic = icl_critic(metrics=llms["metrics"], judge=llms["eval"], cache=cache)
             results = optimise_examples(
                 seed_answers,
                 critic=critic,
