@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Union
@@ -54,7 +55,7 @@ def _messages(messages: MessagesLike) -> tuple[tuple[str, str], ...]:
 
 
 @dataclass(frozen=True, kw_only=True)
-class Sampling:
+class Sampling(ABC):
     """The sampling settings every request kind carries.
 
     ``n`` samples are returned; at ``temperature > 0`` they differ, and each is cached under
@@ -87,14 +88,14 @@ class Sampling:
         if self.max_tokens is not None and self.max_tokens < 1:
             raise ValueError(f"max_tokens must be >= 1, got {self.max_tokens}")
 
+    @abstractmethod
     def prompt_chars(self) -> int:
         """The length of what the model reads, in characters (for budget estimates)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def excerpt(self, chars: int = 60) -> str:
         """A short, one-line excerpt of the request, for error messages: the start of the
         last chat message, or the end of a plain-text prompt (where its question is)."""
-        raise NotImplementedError
 
 
 @dataclass(frozen=True)

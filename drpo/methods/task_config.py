@@ -6,6 +6,7 @@ and the root's reward, the initial prompt's accuracy on the eval split."""
 from __future__ import annotations
 
 import logging
+from abc import abstractmethod
 from collections.abc import Sequence
 from typing import Any
 
@@ -29,8 +30,9 @@ class TaskPromptConfig(SearchConfig):
     def get_actions(self, state: Any) -> list[Any]:
         return self.get_actions_many([state])[0]
 
+    @abstractmethod
     def get_actions_many(self, states: Sequence[Any]) -> list[list[Any]]:
-        raise NotImplementedError
+        """The actions (proposals) of each state, all asked at once."""
 
     def fast_reward(self, state: Any, action: Any) -> tuple[float, dict[str, Any]]:
         return 0.0, {}

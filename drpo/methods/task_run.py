@@ -9,6 +9,7 @@ summary.json) and the run's summary."""
 from __future__ import annotations
 
 import logging
+from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
@@ -142,7 +143,7 @@ class Parts:
     search: SearchAlgorithm
 
 
-class TaskPromptRun(Generic[T]):
+class TaskPromptRun(ABC, Generic[T]):
     """The template of a task-prompt method's run. A method sets `name`, `label` (its
     progress bar) and writes `parts` (its world, config and search), `answer` (what its
     search found) and `record` (what it adds to the artefacts); it may extend `check` (bad
@@ -160,13 +161,15 @@ class TaskPromptRun(Generic[T]):
     def total(self, settings: T) -> int | None:
         return getattr(settings, "depth", None)
 
+    @abstractmethod
     def parts(self, settings: T, task: Task, scorer: Any, optimizer: Any, *, initial: str,
               session: Session) -> Parts:  # fmt: skip
-        raise NotImplementedError
+        """The run's world, config and search."""
 
+    @abstractmethod
     def answer(self, settings: T, result: SearchResult, task: Task, scorer: TaskScorer,
                initial: str) -> Answer:  # fmt: skip
-        raise NotImplementedError
+        """What the search found: the final prompt and how it was scored."""
 
     def record(self, settings: T, result: SearchResult, answer: Answer, kept: bool) -> Record:
         return Record()
