@@ -147,6 +147,14 @@ def test_round2_on_the_simulated_llm_reports_format_shares_and_rescores(tmp_path
     pooled = {(g["method"], g["task"]): g for g in report["by_method_task"]}
     assert pooled["promptagent", "sports_understanding"]["seeds"] == [0, 1]
     assert pooled["opro", "sports_understanding"]["seeds"] == [0]
+    # the Markdown tables of the README and the docs, labelled with the figures' kind
+    from bench import real_report
+
+    tables = real_report.markdown(report)
+    assert tables.startswith("SIMULATED:") and "REAL" not in tables
+    assert all(f"| {name.split('-')[0]} · sports_understanding | {name[-1]} | 150 |" in tables
+               for name in chosen)  # fmt: skip
+    assert "| promptagent | sports_understanding | 0, 1 |" in tables
     # a second start finds every run finished and asks nothing
     assert real.main([*argv, "--work", str(work)]) == 0
     assert all(r.get("finished_before") for r in json.loads(
@@ -209,3 +217,14 @@ def test_no_committed_benchmark_result_holds_a_machines_path():
     for path in sorted((real.ROOT / "bench").rglob("*.json")):
         absolute = [s for s in strings(json.loads(path.read_text())) if s.startswith("/")]
         assert not absolute, f"{path.name}: {absolute[:3]}"
+
+
+def test_the_report_of_a_file_that_is_no_benchmark_is_one_line_and_exit_2(tmp_path, capsys):
+    from bench import real_report
+
+    bad = tmp_path / "x.json"
+    bad.write_text("[1, 2]")
+    assert real_report.main([str(bad)]) == 2
+    assert real_report.main([str(tmp_path / "missing.json")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 2 and all(line.startswith("bench.real_report: ") for line in err)
