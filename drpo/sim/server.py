@@ -39,6 +39,7 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from drpo.http_service import BackgroundServer
 from drpo.sim.model import SimulatedLLM, count_tokens
 
 FAULTS = ("429", "500", "stall", "malformed", "truncated")
@@ -98,8 +99,10 @@ def embed(text: str, dim: int = 256) -> list[float]:
     return [v / norm for v in vector]
 
 
-class SimServer:
+class SimServer(BackgroundServer):
     """``with SimServer(ServerSettings(...)) as server: server.url`` ... ; or `serve_forever`."""
+
+    poll_interval = 0.05  # tests start and stop many servers
 
     def __init__(
         self,
@@ -118,35 +121,10 @@ class SimServer:
         self._in_flight = 0
         self._httpd = _HTTPServer((settings.host, settings.port), _Handler)
         self._httpd.sim = self
-        self._thread: threading.Thread | None = None
-
-    @property
-    def port(self) -> int:
-        return self._httpd.server_address[1]
 
     @property
     def url(self) -> str:
         return f"http://{self.settings.host}:{self.port}/v1"
-
-    def start(self) -> SimServer:
-        self._thread = threading.Thread(
-            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def serve_forever(self) -> None:
-        self._httpd.serve_forever()
-
-    def stop(self) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
-
-    def __enter__(self) -> SimServer:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     # ---- bookkeeping -------------------------------------------------------------------
     def count(self, key: str, amount: int = 1) -> None:

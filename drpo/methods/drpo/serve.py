@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from drpo.http_service import BackgroundServer
 from drpo.llm import LLMError
 from drpo.llm._loop import run_sync
 from drpo.methods.drpo.aligned import AlignedModel
@@ -129,7 +130,7 @@ def parse_chat(body: Any) -> ChatCall:
     return ChatCall(query, _number(body, "temperature", 0.0, 2.0), top_p, max_tokens, stops, n)
 
 
-class AlignedServer:
+class AlignedServer(BackgroundServer):
     """``with AlignedServer(model, port=0) as server: server.url``; or `serve_forever`."""
 
     def __init__(
@@ -144,34 +145,11 @@ class AlignedServer:
         self.log_text = log_text
         self._httpd = _HTTPServer((host, port), _Handler)
         self._httpd.aligned = self
-        self._thread: threading.Thread | None = None
-
-    @property
-    def port(self) -> int:
-        return int(self._httpd.server_address[1])
 
     @property
     def url(self) -> str:
         host = self._httpd.server_address[0]
         return f"http://{host}:{self.port}/v1"
-
-    def start(self) -> AlignedServer:
-        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
-        self._thread.start()
-        return self
-
-    def serve_forever(self) -> None:
-        self._httpd.serve_forever()
-
-    def stop(self) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
-
-    def __enter__(self) -> AlignedServer:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     # ---- the endpoints -------------------------------------------------------------------
     def models(self) -> dict[str, Any]:
