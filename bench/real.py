@@ -261,12 +261,8 @@ class RunFailedError(RuntimeError):
 def portable(args: Sequence[str]) -> list[str]:
     """`args` with each path under the repository's parent folder made relative to the
     repository (as train.py, started there, reads it): no machine's paths in the results."""
-    return [os.path.relpath(a, ROOT) if a.startswith("/") and _under(a, ROOT.parent) else a
-            for a in args]  # fmt: skip
-
-
-def _under(path: str, folder: Path) -> bool:
-    return Path(path).is_relative_to(folder)
+    return [os.path.relpath(a, ROOT) if a.startswith("/") and Path(a).is_relative_to(ROOT.parent)
+            else a for a in args]  # fmt: skip
 
 
 def _short(arg: str) -> str:

@@ -25,7 +25,7 @@ from bench.harness import ROOT
 DEFAULT = ROOT / "bench" / "real_results_round2.json"
 
 
-def _pct(value: float | None) -> str:
+def _share(value: float | None) -> str:
     return "-" if value is None else f"{value:.2f}"
 
 
@@ -73,8 +73,8 @@ def runs_table(rows: Sequence[Mapping[str, Any]]) -> str:
         lines.append(
             f"| {r['method']} · {r['task']} | {r.get('seed', '-')} | {r['n']} | "
             f"{r['initial']:.3f} | {r['final']:.3f} | {_gain(r['diff'])} | "
-            f"{_pct(r.get('initial_format_share'))} → {_pct(r.get('final_format_share'))} | "
-            f"{_pct(majority)} | {_pct(share)} | {_requests(_role(r, 'base'))} | "
+            f"{_share(r.get('initial_format_share'))} → {_share(r.get('final_format_share'))} | "
+            f"{_share(majority)} | {_share(share)} | {_requests(_role(r, 'base'))} | "
             f"{_requests(_role(r, 'optimize'))} |"
         )
     return "\n".join(lines)
@@ -89,8 +89,8 @@ def pooled_table(groups: Sequence[Mapping[str, Any]]) -> str:
             f"| {g['method']} | {g['task']} | {', '.join(map(str, g['seeds']))} | "
             f"{g['initial']:.3f} | {g['final']:.3f} | {_gain(g['gain'])} | "
             f"{'yes' if g['ci_excludes_0'] else 'no'} | "
-            f"{_pct(g.get('initial_format_share'))} → {_pct(g.get('final_format_share'))} | "
-            f"{_pct(g.get('majority_baseline'))} |"
+            f"{_share(g.get('initial_format_share'))} → {_share(g.get('final_format_share'))} | "
+            f"{_share(g.get('majority_baseline'))} |"
         )
     return "\n".join(lines)
 

@@ -37,6 +37,15 @@ class BackgroundServer:
         """Serve on this thread until `stop` is called from another one (or Ctrl-C)."""
         self._httpd.serve_forever(poll_interval=self.poll_interval)
 
+    def serve_until_interrupted(self) -> None:
+        """Serve on this thread until Ctrl-C (or `stop` from another thread), then stop."""
+        try:
+            self.serve_forever()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            self.stop()
+
     def stop(self) -> None:
         """Stop serving and close the socket."""
         self._httpd.shutdown()

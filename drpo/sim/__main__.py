@@ -92,12 +92,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"(latency {args.latency_ms:g} ms, fault rate {args.fault_rate:g}, seed {args.seed})",
         flush=True,
     )
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.stop()
+    server.serve_until_interrupted()
     return 0
 
 

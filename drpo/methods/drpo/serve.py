@@ -301,9 +301,6 @@ def serve(model: AlignedModel, *, host: str, port: int, log_text: bool,
         print(line, flush=True)
     print(f"serving {model.name} at {server.url} (Ctrl-C stops)", flush=True)
     try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
+        server.serve_until_interrupted()
     finally:
-        server.stop()
         model.close()
